@@ -1,0 +1,66 @@
+import pino, { type Logger } from "pino";
+import { z } from "zod";
+import type { AnyDefinition } from "../sdk/index.js";
+import { ConfigError } from "./errors.js";
+
+const RetryPolicySchema = z.object({
+  maxAttempts: z.number().int().positive().or(z.literal(Number.POSITIVE_INFINITY)).optional(),
+  initialIntervalMs: z.number().nonnegative().optional(),
+  maxIntervalMs: z.number().nonnegative().optional(),
+  backoffCoefficient: z.number().min(1).optional(),
+  nonRetryableErrors: z.array(z.string()).optional(),
+});
+
+const DefinitionSchema = z.custom<AnyDefinition>(
+  (value) =>
+    typeof value === "object" &&
+    value !== null &&
+    ((value as { type?: unknown }).type === "object" || (value as { type?: unknown }).type === "service") &&
+    typeof (value as { name?: unknown }).name === "string",
+  { message: "must be made with object() or service()" },
+);
+
+const HostOptionsSchema = z.object({
+  /** The objects and services this host serves. */
+  services: z.array(DefinitionSchema).min(1),
+  /** Where LMDB keeps this host's state, completions and outbox. */
+  dataDir: z.string().min(1),
+  /** The NATS servers. Embedded mode (no NATS) is not built yet, so this is required for now. */
+  nats: z.object({ servers: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]) }).optional(),
+  /** Partitions of the inbox; fixed when the stream is created. @default 32 */
+  partitions: z.number().int().min(1).max(1024).default(32),
+  /** Subject and stream namespace: subjects `<namespace>.in.<partition>`. @default "cairn" */
+  namespace: z.string().regex(/^[A-Za-z0-9_-]+$/).default("cairn"),
+  /** Larger inputs are refused with a `TerminalError`. @default 1048576 (1 MiB) */
+  maxPayloadBytes: z.number().int().positive().default(1024 * 1024),
+  /** How long completions are remembered for idempotency and redelivery. @default 86400000 (24 h) */
+  idempotencyRetentionMs: z.number().int().positive().default(24 * 60 * 60 * 1000),
+  /** Unacknowledged inbox messages in flight per partition; bounds memory. @default 1000 */
+  maxInFlightPerPartition: z.number().int().positive().default(1000),
+  /** JetStream redelivers a message not acked or touched within this. @default 30000 */
+  ackWaitMs: z.number().int().min(1000).default(30_000),
+  /** How long `close()` waits for in-flight invocations before leaving them to redelivery. @default 10000 */
+  shutdownGraceMs: z.number().int().nonnegative().default(10_000),
+  /** Defaults for every handler; a handler's own `retryPolicy` overrides them field by field. */
+  retryPolicy: RetryPolicySchema.default({}),
+  /** A pino logger to log through. @default pino at `logLevel`, to stderr */
+  logger: z.custom<Logger>((v) => typeof v === "object" && v !== null && typeof (v as Logger).child === "function").optional(),
+  /** @default "info", or `CAIRN_LOG_LEVEL` */
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(),
+});
+
+/** Options of `startHost`. */
+export type HostOptions = z.input<typeof HostOptionsSchema>;
+export type HostConfig = z.output<typeof HostOptionsSchema> & { nats: { servers: string | string[] }; logger: Logger };
+
+export function parseHostOptions(options: HostOptions): HostConfig {
+  const parsed = HostOptionsSchema.safeParse(options);
+  if (!parsed.success) throw new ConfigError(`invalid startHost options:\n${z.prettifyError(parsed.error)}`);
+  const config = parsed.data;
+  if (!config.nats) {
+    throw new ConfigError("startHost: embedded mode is not available yet; pass nats: { servers: \"nats://127.0.0.1:4222\" }");
+  }
+  const level = config.logLevel ?? (process.env.CAIRN_LOG_LEVEL as HostOptions["logLevel"]) ?? "info";
+  const logger = config.logger ?? pino({ level }, pino.destination(2));
+  return { ...config, nats: config.nats, logger };
+}

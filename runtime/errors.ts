@@ -1,0 +1,9 @@
+/** Host options that do not parse; the message lists every problem. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** The host was closed while an operation waited. */
+export class HostClosedError extends Error {
+  override name = "HostClosedError";
+}

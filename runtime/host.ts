@@ -1,0 +1,106 @@
+import { mkdirSync } from "node:fs";
+import { connect as natsConnect } from "nats";
+import { type CairnClient, connect } from "../sdk/client/index.js";
+import { type HostOptions, parseHostOptions } from "./config.js";
+import { DEFAULT_RETRY_POLICY, Registry, resolveRetryPolicy } from "./invoke/index.js";
+import { OutboxRelay } from "./outbox/index.js";
+import { type PartitionOwnership, StaticOwnership } from "./partition/ownership.js";
+import { PartitionWorker } from "./partition/partition-worker.js";
+import { GroupCommitter, Store } from "./store/index.js";
+import { ensureInboxStream } from "./transport/streams.js";
+
+/** A running host. */
+export interface Host {
+  /** A client bound to the same NATS servers, for calls from the host's own process. */
+  readonly client: CairnClient;
+  /** The partitions this host processes now. */
+  ownedPartitions(): number[];
+  /** Stops taking work, lets in-flight invocations finish, flushes the outbox and disconnects. */
+  close(): Promise<void>;
+}
+
+const EXPIRY_SWEEP_MS = 60_000;
+
+/**
+ * Starts a host serving `services`: creates or checks the inbox stream, takes its partitions and
+ * runs their invocations until `close()`.
+ *
+ * @example
+ * const host = await startHost({ services: [shoppingCart], dataDir: ".cairn/host-1", nats: { servers: "nats://127.0.0.1:4222" } });
+ */
+export async function startHost(options: HostOptions): Promise<Host> {
+  const config = parseHostOptions(options);
+  const log = config.logger;
+  const hostLog = log.child({ component: "host" });
+  const registry = new Registry(config.services);
+  mkdirSync(config.dataDir, { recursive: true });
+  const store = new Store(config.dataDir);
+  const nc = await natsConnect({ servers: config.nats.servers, name: "cairn-host", maxReconnectAttempts: -1 });
+  const jsm = await nc.jetstreamManager();
+  const js = nc.jetstream();
+  const abort = new AbortController();
+  try {
+    const stream = await ensureInboxStream(jsm, config.namespace, config.partitions);
+    const relay = new OutboxRelay(js, store, log.child({ component: "outbox" }));
+    const deps = {
+      nc,
+      js,
+      jsm,
+      stream,
+      store,
+      committer: new GroupCommitter(store),
+      relay,
+      registry,
+      config,
+      retryPolicy: resolveRetryPolicy(DEFAULT_RETRY_POLICY, config.retryPolicy),
+      signal: abort.signal,
+      log,
+    };
+    const workers = new Map<number, PartitionWorker>();
+    const ownership: PartitionOwnership = new StaticOwnership(config.partitions);
+    await ownership.start({
+      acquire: async (partition) => {
+        const worker = new PartitionWorker(partition, deps);
+        workers.set(partition, worker);
+        await worker.start();
+      },
+      release: async (partition) => {
+        await workers.get(partition)?.stop(config.shutdownGraceMs);
+        workers.delete(partition);
+      },
+    });
+    const sweep = setInterval(() => {
+      store.expireCompletions(Date.now()).catch((err: unknown) => hostLog.warn({ err }, "completion expiry sweep failed"));
+    }, EXPIRY_SWEEP_MS);
+    sweep.unref();
+    const client = await connect({ servers: config.nats.servers, namespace: config.namespace, partitions: config.partitions });
+    hostLog.info({ partitions: ownership.owned().length, services: registry.names(), dataDir: config.dataDir }, "host started");
+
+    let closing: Promise<void> | undefined;
+    return {
+      client,
+      ownedPartitions: () => ownership.owned(),
+      close: () =>
+        (closing ??= (async () => {
+          clearInterval(sweep);
+          await client.close();
+          // Stop consuming first; invocations still backing off after the grace period are
+          // abandoned unacked and run again by the partition's next owner.
+          const stopping = ownership.stop();
+          setTimeout(() => abort.abort(), config.shutdownGraceMs).unref();
+          await stopping;
+          abort.abort();
+          await relay.drain();
+          relay.stop();
+          await nc.drain();
+          await store.close();
+          hostLog.info("host closed");
+        })()),
+    };
+  } catch (error) {
+    abort.abort();
+    await nc.close();
+    await store.close();
+    throw error;
+  }
+}

@@ -1,0 +1,80 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { z } from "zod";
+import { TerminalError } from "../../sdk/index.js";
+import { type AttemptEffects, ContextImpl, type InvocationScope, decode, encode } from "../../sdk/internal.js";
+import { HostClosedError } from "../errors.js";
+import type { Outcome } from "../store/index.js";
+import { classifyFailure, terminalOutcome } from "./classify.js";
+import type { ResolvedHandler } from "./registry.js";
+import { type ResolvedRetryPolicy, resolveRetryPolicy } from "./retry.js";
+
+export interface InvokeOptions {
+  maxPayloadBytes: number;
+  retryPolicy: ResolvedRetryPolicy;
+  /** Aborted when the host closes: a backing-off invocation stops and is redelivered later. */
+  signal: AbortSignal;
+}
+
+/** The end of an invocation: its outcome, and on success the effects to commit with it. */
+export interface InvocationResult {
+  outcome: Outcome;
+  effects: AttemptEffects | undefined;
+  attempts: number;
+}
+
+function describeIssues(error: z.ZodError, root: string): string {
+  return error.issues.map((issue) => `${[root, ...issue.path.map(String)].join(".")}: ${issue.message}`).join("; ");
+}
+
+function fail(error: TerminalError): InvocationResult {
+  return { outcome: terminalOutcome(error), effects: undefined, attempts: 0 };
+}
+
+/**
+ * Runs one invocation to its end: refuses bad input at once, then attempts the handler until it
+ * succeeds or fails terminally, waiting out the retry policy's backoff between attempts.
+ */
+export async function invoke(handler: ResolvedHandler, data: Uint8Array, scope: InvocationScope, options: InvokeOptions): Promise<InvocationResult> {
+  const { label } = handler;
+  if (data.byteLength > options.maxPayloadBytes) {
+    return fail(
+      new TerminalError(`${label}: payload of ${data.byteLength} bytes exceeds the maximum of ${options.maxPayloadBytes} bytes`, { errorCode: 413 }),
+    );
+  }
+  let input: unknown;
+  try {
+    input = data.byteLength === 0 ? undefined : decode(data);
+  } catch (error) {
+    return fail(new TerminalError(`${label}: input is not valid msgpack (${error instanceof Error ? error.message : String(error)})`, { errorCode: 400 }));
+  }
+  if (handler.input) {
+    const parsed = handler.input.safeParse(input);
+    if (!parsed.success) return fail(new TerminalError(`${label}: invalid input: ${describeIssues(parsed.error, "input")}`, { errorCode: 400 }));
+    input = parsed.data;
+  }
+
+  const policy = resolveRetryPolicy(options.retryPolicy, handler.retryPolicy);
+  for (let attempt = 1; ; attempt++) {
+    const ctx = new ContextImpl(scope);
+    try {
+      let value = await handler.fn(ctx as never, input);
+      if (handler.output) {
+        const parsed = handler.output.safeParse(value);
+        if (!parsed.success) throw new TerminalError(`${label}: invalid output: ${describeIssues(parsed.error, "output")}`);
+        value = parsed.data;
+      }
+      // An unencodable result is the handler's bug; finding it now keeps the commit from failing.
+      encode(value);
+      return { outcome: { ok: true, value: value === undefined ? null : value }, effects: ctx.effects, attempts: attempt };
+    } catch (error) {
+      const action = classifyFailure(error, attempt, policy, label);
+      if (action.type === "fail") return { outcome: action.outcome, effects: undefined, attempts: attempt };
+      scope.log.warn({ err: error, attempt, retryInMs: action.delayMs }, "handler failed; retrying");
+      try {
+        await sleep(action.delayMs, undefined, { signal: options.signal });
+      } catch {
+        throw new HostClosedError(`${label}: host closed while waiting to retry`);
+      }
+    }
+  }
+}

@@ -1,0 +1,68 @@
+import type { z } from "zod";
+import type { AnyDefinition, HandlerKind, RetryPolicy } from "../../sdk/index.js";
+import { TerminalError } from "../../sdk/index.js";
+import { type Target, isHandlerDefinition } from "../../sdk/internal.js";
+
+/** A handler as the runtime runs it: kind, function and options, whatever way it was written. */
+export interface ResolvedHandler {
+  readonly label: string;
+  readonly kind: HandlerKind;
+  readonly fn: (ctx: never, input: unknown) => unknown;
+  readonly input: z.ZodType | undefined;
+  readonly output: z.ZodType | undefined;
+  readonly retryPolicy: RetryPolicy | undefined;
+}
+
+/** The definitions a host serves, looked up by target. */
+export class Registry {
+  private readonly definitions = new Map<string, AnyDefinition>();
+  private readonly handlers = new Map<string, ResolvedHandler>();
+
+  constructor(definitions: readonly AnyDefinition[]) {
+    for (const definition of definitions) {
+      if (this.definitions.has(definition.name)) throw new TypeError(`"${definition.name}" is defined twice`);
+      this.definitions.set(definition.name, definition);
+      for (const [name, entry] of Object.entries(definition.handlers)) {
+        const label = `${definition.name}.${name}`;
+        const resolved: ResolvedHandler = isHandlerDefinition(entry)
+          ? { label, kind: entry.kind, fn: entry.fn, input: entry.options.input, output: entry.options.output, retryPolicy: entry.options.retryPolicy }
+          : {
+              label,
+              kind: definition.type === "object" ? "exclusive" : "service",
+              fn: entry as (ctx: never, input: unknown) => unknown,
+              input: undefined,
+              output: undefined,
+              retryPolicy: undefined,
+            };
+        this.handlers.set(label, resolved);
+      }
+    }
+  }
+
+  names(): string[] {
+    return [...this.definitions.keys()];
+  }
+
+  /** The handler for a target, or a `TerminalError` that says what exists. */
+  resolve(target: Target): ResolvedHandler | TerminalError {
+    const label = `${target.name}.${target.handler}`;
+    const definition = this.definitions.get(target.name);
+    if (!definition) {
+      return new TerminalError(`${label}: unknown object or service "${target.name}" (this host serves: ${this.names().join(", ") || "nothing"})`, {
+        errorCode: 404,
+      });
+    }
+    if (definition.type !== target.type) {
+      return new TerminalError(`${label}: "${target.name}" is ${definition.type === "object" ? "an object" : "a service"}, but was addressed as ${target.type === "object" ? "an object" : "a service"}`, {
+        errorCode: 400,
+      });
+    }
+    const handler = this.handlers.get(label);
+    if (!handler) {
+      return new TerminalError(`${label}: unknown handler "${target.handler}" (${target.name} has: ${Object.keys(definition.handlers).join(", ")})`, {
+        errorCode: 404,
+      });
+    }
+    return handler;
+  }
+}

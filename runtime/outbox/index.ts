@@ -1,0 +1,1 @@
+export { OutboxRelay } from "./relay.js";

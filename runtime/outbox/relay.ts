@@ -1,0 +1,87 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { JetStreamClient } from "nats";
+import type { Logger } from "pino";
+import { envelopeHeaders } from "../../sdk/internal.js";
+import type { OutboxEntry, Store } from "../store/index.js";
+
+interface Pending {
+  partition: number;
+  seq: number;
+  entry: OutboxEntry;
+}
+
+const BATCH = 512;
+const RETRY_DELAY_MS = 500;
+
+/**
+ * Publishes committed sends and forgets each once JetStream has acknowledged it. The message id is
+ * the target invocation's deterministic id, so a publish repeated after a crash is dropped by
+ * JetStream within its duplicate window and by the receiving partition's completion records after.
+ */
+export class OutboxRelay {
+  private queue: Pending[] = [];
+  private running = false;
+  private idle: Array<() => void> = [];
+  private stopped = false;
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly store: Store,
+    private readonly log: Logger,
+  ) {}
+
+  add(partition: number, items: ReadonlyArray<{ seq: number; entry: OutboxEntry }>): void {
+    if (items.length === 0) return;
+    for (const item of items) this.queue.push({ partition, ...item });
+    if (!this.running) void this.run();
+  }
+
+  /** Queues what a partition committed but had not published when its last owner stopped. */
+  recover(partition: number): number {
+    const items = this.store.readOutbox(partition);
+    this.add(partition, items);
+    return items.length;
+  }
+
+  /** Resolves once everything queued so far is published. */
+  drain(): Promise<void> {
+    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    while (this.queue.length > 0 && !this.stopped) {
+      const batch = this.queue.splice(0, BATCH);
+      const results = await Promise.allSettled(
+        batch.map(({ entry }) =>
+          this.js.publish(entry.subject, entry.data, { msgID: entry.envelope.invocationId, headers: envelopeHeaders(entry.envelope) }),
+        ),
+      );
+      const published = new Map<number, number[]>();
+      const failed: Pending[] = [];
+      results.forEach((result, i) => {
+        const item = batch[i] as Pending;
+        if (result.status === "fulfilled") {
+          const seqs = published.get(item.partition) ?? [];
+          seqs.push(item.seq);
+          published.set(item.partition, seqs);
+        } else {
+          failed.push(item);
+        }
+      });
+      await Promise.all([...published].map(([partition, seqs]) => this.store.removeOutbox(partition, seqs)));
+      if (failed.length > 0) {
+        this.log.warn({ failed: failed.length, err: (results.find((r) => r.status === "rejected") as PromiseRejectedResult).reason }, "outbox publish failed; retrying");
+        this.queue.unshift(...failed);
+        await sleep(RETRY_DELAY_MS);
+      }
+    }
+    this.running = false;
+    for (const resolve of this.idle.splice(0)) resolve();
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * Runs tasks one at a time per key, in the order they were added; different keys run concurrently.
+ * A task's failure does not stop the tasks queued behind it.
+ */
+export class KeyQueue {
+  private readonly tails = new Map<string, Promise<void>>();
+  private active = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  run(key: string, task: () => Promise<void>): void {
+    this.active++;
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    const next = previous.then(task).catch(() => undefined).finally(() => {
+      if (this.tails.get(key) === next) this.tails.delete(key);
+      if (--this.active === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    });
+    this.tails.set(key, next);
+  }
+
+  get size(): number {
+    return this.active;
+  }
+
+  /** Resolves when no task is queued or running. */
+  idle(): Promise<void> {
+    if (this.active === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+}

@@ -1,0 +1,221 @@
+import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg, NatsConnection } from "nats";
+import type { Logger } from "pino";
+import { TerminalError } from "../../sdk/index.js";
+import {
+  type AttemptEffects,
+  type Envelope,
+  type InvocationScope,
+  type ReplyAddress,
+  childInvocationId,
+  encode,
+  inboxSubject,
+  partitionOfTarget,
+} from "../../sdk/internal.js";
+import type { HostConfig } from "../config.js";
+import { HostClosedError } from "../errors.js";
+import { type InvocationResult, type Registry, type ResolvedRetryPolicy, invoke, terminalOutcome } from "../invoke/index.js";
+import type { OutboxRelay } from "../outbox/index.js";
+import type { CommitRecord, GroupCommitter, Outcome, OutboxEntry, StateWrite, Store } from "../store/index.js";
+import { resetPartitionConsumer } from "../transport/streams.js";
+import { parseEnvelope } from "./envelope.js";
+import { KeyQueue } from "./key-queue.js";
+
+export interface PartitionDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  stream: string;
+  store: Store;
+  committer: GroupCommitter;
+  relay: OutboxRelay;
+  registry: Registry;
+  config: HostConfig;
+  retryPolicy: ResolvedRetryPolicy;
+  signal: AbortSignal;
+  log: Logger;
+}
+
+const NAK_DELAY_MS = 1000;
+
+/**
+ * Consumes one partition's inbox in stream order and runs each invocation through the per-key
+ * queue: check completion → invoke → commit (state + outbox + completion + position) → reply → ack.
+ */
+export class PartitionWorker {
+  private readonly queue = new KeyQueue();
+  /** Unacked messages by stream sequence: touched so they are not redelivered while they run. */
+  private readonly inFlight = new Map<number, JsMsg>();
+  private highestSeen: number;
+  private messages: ConsumerMessages | undefined;
+  private loop: Promise<void> | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    readonly partition: number,
+    private readonly deps: PartitionDeps,
+  ) {
+    this.log = deps.log.child({ component: "partition", partition });
+    this.highestSeen = deps.store.readPosition(partition);
+  }
+
+  async start(): Promise<void> {
+    const { deps, partition } = this;
+    const recovered = deps.relay.recover(partition);
+    const durable = await resetPartitionConsumer(deps.jsm, deps.stream, deps.config.namespace, partition, {
+      ackWaitMs: deps.config.ackWaitMs,
+      maxAckPending: deps.config.maxInFlightPerPartition,
+    });
+    const consumer = await deps.js.consumers.get(deps.stream, durable);
+    this.messages = await consumer.consume({ max_messages: Math.min(256, deps.config.maxInFlightPerPartition) });
+    const messages = this.messages;
+    this.loop = (async () => {
+      for await (const msg of messages) this.receive(msg);
+    })();
+    this.heartbeat = setInterval(() => {
+      for (const msg of this.inFlight.values()) msg.working();
+    }, Math.floor(deps.config.ackWaitMs / 3));
+    this.log.debug({ position: this.highestSeen, recoveredSends: recovered }, "partition started");
+  }
+
+  /** Stops taking messages, lets running invocations finish within the grace period. */
+  async stop(graceMs: number): Promise<void> {
+    await this.messages?.close();
+    await this.loop?.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.queue.idle(), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    clearInterval(this.heartbeat);
+  }
+
+  /** In flight, drained on stop. */
+  get pending(): number {
+    return this.queue.size;
+  }
+
+  private receive(msg: JsMsg): void {
+    this.inFlight.set(msg.seq, msg);
+    if (msg.seq > this.highestSeen) this.highestSeen = msg.seq;
+    const parsed = parseEnvelope(msg.headers);
+    if (!parsed.ok) {
+      this.log.warn({ seq: msg.seq, problem: parsed.problem }, "undecodable inbox message refused");
+      if (parsed.replyTo) this.reply(parsed.replyTo, "", terminalOutcome(new TerminalError(parsed.problem, { errorCode: 400 })));
+      this.settle(msg, "ack");
+      return;
+    }
+    const { target, invocationId } = parsed.envelope;
+    // Exclusive invocations of one key share a lane; everything else gets a lane per invocation id,
+    // which also keeps a duplicate delivery from running beside the original.
+    const handler = this.deps.registry.resolve(target);
+    const lane =
+      target.type === "object" && !(handler instanceof TerminalError) && handler.kind === "exclusive"
+        ? `k:${target.name}\u0000${target.key}`
+        : `i:${invocationId}`;
+    this.queue.run(lane, () => this.process(msg, parsed.envelope));
+  }
+
+  private async process(msg: JsMsg, envelope: Envelope): Promise<void> {
+    const { deps, partition } = this;
+    const { target, invocationId } = envelope;
+    const log = this.log.child({
+      object: target.name,
+      key: target.type === "object" ? target.key : undefined,
+      handler: target.handler,
+      invocationId,
+    });
+    try {
+      const done = deps.store.readCompletion(partition, invocationId);
+      if (done) {
+        log.debug("duplicate delivery of a completed invocation; re-sending its result");
+        if (envelope.replyTo) this.reply(envelope.replyTo, invocationId, done.outcome);
+        this.settle(msg, "ack");
+        return;
+      }
+      const handler = deps.registry.resolve(target);
+      let result: InvocationResult;
+      if (handler instanceof TerminalError) {
+        result = { outcome: terminalOutcome(handler), effects: undefined, attempts: 0 };
+      } else {
+        const scope: InvocationScope = {
+          invocationId,
+          kind: handler.kind,
+          key: target.type === "object" ? target.key : undefined,
+          log,
+          readState: (name) => (target.type === "object" ? deps.store.readState(partition, target.name, target.key, name) : undefined),
+          readStateKeys: () => (target.type === "object" ? deps.store.readStateNames(partition, target.name, target.key) : []),
+        };
+        result = await invoke(handler, msg.data, scope, {
+          maxPayloadBytes: deps.config.maxPayloadBytes,
+          retryPolicy: deps.retryPolicy,
+          signal: deps.signal,
+        });
+      }
+      if (!result.outcome.ok) log.warn({ error: result.outcome.error.message, attempts: result.attempts }, "invocation failed terminally");
+
+      const record = this.commitRecord(envelope, result);
+      const seqs = await deps.committer.commit(record);
+      if (envelope.replyTo) this.reply(envelope.replyTo, invocationId, result.outcome);
+      this.settle(msg, "ack");
+      deps.relay.add(
+        partition,
+        seqs.map((seq, i) => ({ seq, entry: record.outbox[i] as OutboxEntry })),
+      );
+    } catch (error) {
+      if (error instanceof HostClosedError) {
+        // Left unacked: the next owner of the partition receives it again.
+        this.inFlight.delete(msg.seq);
+        return;
+      }
+      log.error({ err: error }, "invocation could not be committed; it will be redelivered");
+      this.settle(msg, "nak");
+    }
+  }
+
+  private commitRecord(envelope: Envelope, result: InvocationResult): CommitRecord {
+    const { target, invocationId } = envelope;
+    const stateWrites: StateWrite[] = [];
+    const outbox: OutboxEntry[] = [];
+    const effects: AttemptEffects | undefined = result.effects;
+    if (effects && target.type === "object") {
+      const base = { object: target.name, key: target.key };
+      if (effects.clearedAll) stateWrites.push({ type: "clearAll", ...base });
+      for (const [name, write] of effects.writes) {
+        stateWrites.push(write ? { type: "set", ...base, name, value: write.value } : { type: "delete", ...base, name });
+      }
+    }
+    effects?.sends.forEach((send, index) => {
+      const childId = childInvocationId(invocationId, index);
+      const partition = partitionOfTarget(send.target, childId, this.deps.config.partitions);
+      outbox.push({
+        subject: inboxSubject(this.deps.config.namespace, partition),
+        envelope: { invocationId: childId, target: send.target },
+        data: encode(send.input),
+      });
+    });
+    return {
+      partition: this.partition,
+      invocationId,
+      completion: { outcome: result.outcome, expiresAtMs: Date.now() + this.deps.config.idempotencyRetentionMs },
+      stateWrites,
+      outbox,
+      position: this.position(),
+    };
+  }
+
+  /** The highest stream sequence below which every message has been settled. */
+  private position(): number {
+    let lowest = Number.POSITIVE_INFINITY;
+    for (const seq of this.inFlight.keys()) if (seq < lowest) lowest = seq;
+    return Number.isFinite(lowest) ? lowest - 1 : this.highestSeen;
+  }
+
+  private reply(to: ReplyAddress, invocationId: string, outcome: Outcome): void {
+    this.deps.nc.publish(to.subject, encode({ callId: to.callId, invocationId, ...outcome }));
+  }
+
+  private settle(msg: JsMsg, how: "ack" | "nak"): void {
+    this.inFlight.delete(msg.seq);
+    if (how === "ack") msg.ack();
+    else msg.nak(NAK_DELAY_MS);
+  }
+}

@@ -1,0 +1,3 @@
+export type { Outcome, CompletionRecord, OutboxEntry, StateWrite, CommitRecord } from "./records.js";
+export { Store } from "./store.js";
+export { GroupCommitter } from "./group-committer.js";

@@ -1,0 +1,157 @@
+import { type Database, type RootDatabase, open } from "lmdb";
+import type { CommitRecord, CompletionRecord, OutboxEntry } from "./records.js";
+
+type StateKey = [partition: number, object: string, key: string, name: string];
+type CompletionKey = [partition: number, invocationId: string];
+type ExpiryKey = [expiresAtMs: number, partition: number, invocationId: string];
+type OutboxKey = [partition: number, seq: number];
+
+// Sorts after every state entry name a user can reasonably write.
+const NAME_MAX = "\u{10FFFF}\u{10FFFF}";
+
+/**
+ * The host's LMDB environment. Key layout (every key starts with the partition, so a partition's
+ * data is one contiguous range and can move between hosts):
+ *
+ * | db            | key                                   | value                 |
+ * | ------------- | ------------------------------------- | --------------------- |
+ * | `state`       | [partition, object, key, name]        | the entry's value     |
+ * | `completions` | [partition, invocationId]             | CompletionRecord      |
+ * | `expiry`      | [expiresAtMs, partition, invocationId] | null (GC index)      |
+ * | `outbox`      | [partition, seq]                      | OutboxEntry           |
+ * | `positions`   | partition                             | inbox stream sequence |
+ *
+ * Reads are synchronous and see committed data only; every write goes through {@link applySync}
+ * inside one transaction per group commit.
+ */
+export class Store {
+  private readonly root: RootDatabase;
+  private readonly state: Database<unknown, StateKey>;
+  private readonly completions: Database<CompletionRecord, CompletionKey>;
+  private readonly expiry: Database<null, ExpiryKey>;
+  private readonly outbox: Database<OutboxEntry, OutboxKey>;
+  private readonly positions: Database<number, number>;
+  private readonly outboxSeq = new Map<number, number>();
+
+  constructor(path: string) {
+    // overlappingSync off: a transaction's promise resolves only once it is on disk, which is
+    // what lets the host release replies, sends and acks right after it.
+    this.root = open({ path, maxDbs: 8, overlappingSync: false, compression: false });
+    this.state = this.root.openDB({ name: "state" });
+    this.completions = this.root.openDB({ name: "completions" });
+    this.expiry = this.root.openDB({ name: "expiry" });
+    this.outbox = this.root.openDB({ name: "outbox" });
+    this.positions = this.root.openDB({ name: "positions" });
+  }
+
+  readState(partition: number, object: string, key: string, name: string): unknown {
+    return this.state.get([partition, object, key, name]);
+  }
+
+  readStateNames(partition: number, object: string, key: string): string[] {
+    const names: string[] = [];
+    for (const k of this.state.getKeys({ start: [partition, object, key], end: [partition, object, key, NAME_MAX] })) {
+      names.push(k[3]);
+    }
+    return names;
+  }
+
+  readCompletion(partition: number, invocationId: string): CompletionRecord | undefined {
+    return this.completions.get([partition, invocationId]);
+  }
+
+  readPosition(partition: number): number {
+    return this.positions.get(partition) ?? 0;
+  }
+
+  /** Committed sends of a partition not yet confirmed published, oldest first. */
+  readOutbox(partition: number): Array<{ seq: number; entry: OutboxEntry }> {
+    const out: Array<{ seq: number; entry: OutboxEntry }> = [];
+    for (const { key, value } of this.outbox.getRange({ start: [partition, 0], end: [partition, Number.MAX_SAFE_INTEGER] })) {
+      out.push({ seq: key[1], entry: value });
+    }
+    return out;
+  }
+
+  /**
+   * Commits a group of records in ONE durable transaction and returns the outbox sequence numbers
+   * given to each record's sends.
+   */
+  async commit(records: readonly CommitRecord[]): Promise<number[][]> {
+    const seqs: number[][] = [];
+    await this.root.transaction(() => {
+      seqs.length = 0;
+      for (const record of records) seqs.push(this.applySync(record));
+    });
+    return seqs;
+  }
+
+  private applySync(record: CommitRecord): number[] {
+    const p = record.partition;
+    for (const write of record.stateWrites) {
+      switch (write.type) {
+        case "set":
+          this.state.put([p, write.object, write.key, write.name], write.value);
+          break;
+        case "delete":
+          this.state.remove([p, write.object, write.key, write.name]);
+          break;
+        case "clearAll":
+          for (const k of this.state.getKeys({ start: [p, write.object, write.key], end: [p, write.object, write.key, NAME_MAX] })) {
+            this.state.remove(k);
+          }
+          break;
+        default: {
+          const unreachable: never = write;
+          throw new Error(`unknown state write ${String(unreachable)}`);
+        }
+      }
+    }
+    const seqs: number[] = [];
+    for (const entry of record.outbox) {
+      const seq = this.nextOutboxSeq(p);
+      this.outbox.put([p, seq], entry);
+      seqs.push(seq);
+    }
+    this.completions.put([p, record.invocationId], record.completion);
+    this.expiry.put([record.completion.expiresAtMs, p, record.invocationId], null);
+    if (record.position > (this.positions.get(p) ?? 0)) this.positions.put(p, record.position);
+    return seqs;
+  }
+
+  private nextOutboxSeq(partition: number): number {
+    let last = this.outboxSeq.get(partition);
+    if (last === undefined) {
+      last = 0;
+      for (const k of this.outbox.getKeys({ start: [partition, Number.MAX_SAFE_INTEGER], end: [partition, 0], reverse: true, limit: 1 })) {
+        last = k[1];
+      }
+    }
+    this.outboxSeq.set(partition, last + 1);
+    return last + 1;
+  }
+
+  /** Forgets published sends. Not synced: losing this only means publishing again, which dedups. */
+  async removeOutbox(partition: number, seqs: readonly number[]): Promise<void> {
+    await this.root.transaction(() => {
+      for (const seq of seqs) this.outbox.remove([partition, seq]);
+    });
+  }
+
+  /** Drops completion records whose idempotency window has passed; returns how many. */
+  async expireCompletions(nowMs: number, limit = 10_000): Promise<number> {
+    const expired = [...this.expiry.getKeys({ start: [0], end: [nowMs], limit })];
+    if (expired.length === 0) return 0;
+    await this.root.transaction(() => {
+      for (const k of expired) {
+        this.expiry.remove(k);
+        this.completions.remove([k[1], k[2]]);
+      }
+    });
+    return expired.length;
+  }
+
+  async close(): Promise<void> {
+    await this.root.close();
+  }
+}

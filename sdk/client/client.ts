@@ -1,0 +1,233 @@
+import { randomBytes } from "node:crypto";
+import { connect as natsConnect, createInbox, type JetStreamClient, type NatsConnection, type Subscription } from "nats";
+import { z } from "zod";
+import type { CallClient, CallOptions, SendClient, SendOptions, SendReceipt } from "../client-types.js";
+import type { AnyDefinition, ObjectDefinition, ServiceDefinition } from "../definitions.js";
+import { CallTimeoutError, CancelledError, TerminalError, TimeoutError } from "../errors.js";
+import {
+  type Envelope,
+  type InvocationId,
+  type Reply,
+  type Target,
+  decode,
+  encode,
+  envelopeHeaders,
+  idempotentInvocationId,
+  inboxStreamName,
+  inboxSubject,
+  newInvocationId,
+  partitionOfTarget,
+  partitionsFromDescription,
+  targetLabel,
+} from "../protocol/index.js";
+
+const ConnectOptionsSchema = z.object({
+  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
+  servers: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  /** Subject and stream namespace; must match the hosts'. @default "cairn" */
+  namespace: z.string().regex(/^[A-Za-z0-9_-]+$/).default("cairn"),
+  /** How long a call waits for its result. @default 30000 */
+  timeoutMs: z.number().int().positive().default(30_000),
+  /** The partition count; read from the inbox stream when omitted. */
+  partitions: z.number().int().positive().optional(),
+  /** The NATS connection name, shown by `nats-server` monitoring. @default "cairn-client" */
+  name: z.string().default("cairn-client"),
+});
+
+/** Options of {@link connect}. */
+export type ConnectOptions = z.input<typeof ConnectOptionsSchema>;
+
+/** An external client: calls and sends to objects and services from outside any handler. */
+export interface CairnClient {
+  /** Request-response calls to one object key; each resolves with the handler's result. */
+  objectClient<D extends ObjectDefinition>(definition: D, key: string): CallClient<D>;
+  /** One-way sends to one object key; each resolves with `{ invocationId }` once JetStream accepted it. */
+  objectSendClient<D extends ObjectDefinition>(definition: D, key: string): SendClient<D>;
+  serviceClient<D extends ServiceDefinition>(definition: D): CallClient<D>;
+  serviceSendClient<D extends ServiceDefinition>(definition: D): SendClient<D>;
+  /** Rejects calls still waiting and closes the connection. */
+  close(): Promise<void>;
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+/**
+ * Connects an external client to the NATS servers the hosts use.
+ *
+ * @example
+ * const cairn = await connect({ servers: "nats://127.0.0.1:4222" });
+ * const { itemCount } = await cairn.objectClient(shoppingCart, "user-1").addItem(item, { idempotencyKey: "req-42" });
+ */
+export async function connect(options: ConnectOptions): Promise<CairnClient> {
+  const config = ConnectOptionsSchema.parse(options);
+  const nc = await natsConnect({ servers: config.servers, name: config.name, maxReconnectAttempts: -1 });
+  return new Client(nc, config);
+}
+
+class Client implements CairnClient {
+  private readonly js: JetStreamClient;
+  private readonly replySubject = createInbox();
+  private readonly replies: Subscription;
+  private readonly pending = new Map<string, Pending>();
+  private partitions: Promise<number> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly config: z.output<typeof ConnectOptionsSchema>,
+  ) {
+    this.js = nc.jetstream();
+    if (config.partitions !== undefined) this.partitions = Promise.resolve(config.partitions);
+    this.replies = nc.subscribe(this.replySubject, { callback: (_err, msg) => this.onReply(msg.data) });
+  }
+
+  objectClient<D extends ObjectDefinition>(definition: D, key: string): CallClient<D> {
+    return this.methods(definition, (handler) => ({ type: "object", name: definition.name, key, handler }), (target, input, opts) =>
+      this.call(target, input, opts),
+    ) as CallClient<D>;
+  }
+
+  objectSendClient<D extends ObjectDefinition>(definition: D, key: string): SendClient<D> {
+    return this.methods(definition, (handler) => ({ type: "object", name: definition.name, key, handler }), (target, input, opts) =>
+      this.send(target, input, opts),
+    ) as SendClient<D>;
+  }
+
+  serviceClient<D extends ServiceDefinition>(definition: D): CallClient<D> {
+    return this.methods(definition, (handler) => ({ type: "service", name: definition.name, handler }), (target, input, opts) =>
+      this.call(target, input, opts),
+    ) as CallClient<D>;
+  }
+
+  serviceSendClient<D extends ServiceDefinition>(definition: D): SendClient<D> {
+    return this.methods(definition, (handler) => ({ type: "service", name: definition.name, handler }), (target, input, opts) =>
+      this.send(target, input, opts),
+    ) as SendClient<D>;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const pending of this.pending.values()) pending.reject(new Error("cairn client closed while the call was waiting"));
+    this.pending.clear();
+    this.replies.unsubscribe();
+    await this.nc.close();
+  }
+
+  private methods<O>(
+    definition: AnyDefinition,
+    target: (handler: string) => Target,
+    invoke: (target: Target, input: unknown, options: O | undefined) => Promise<unknown>,
+  ): Record<string, (input?: unknown, options?: O) => Promise<unknown>> {
+    const client: Record<string, (input?: unknown, options?: O) => Promise<unknown>> = {};
+    for (const handler of Object.keys(definition.handlers)) {
+      client[handler] = (input, opts) => invoke(target(handler), input, opts);
+    }
+    return client;
+  }
+
+  private async call(target: Target, input: unknown, options: CallOptions | undefined): Promise<unknown> {
+    const invocationId = this.invocationId(target, options?.idempotencyKey);
+    const callId = randomBytes(8).toString("hex");
+    const timeoutMs = options?.timeoutMs ?? this.config.timeoutMs;
+    const result = new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(callId);
+        reject(
+          new CallTimeoutError(
+            `${targetLabel(target)}: no result within ${timeoutMs} ms; the outcome is unknown. ` +
+              `Retry with the same idempotency key to get the one result without running it twice.`,
+            { invocationId },
+          ),
+        );
+      }, timeoutMs);
+      this.pending.set(callId, {
+        resolve: (value) => (clearTimeout(timer), resolve(value)),
+        reject: (error) => (clearTimeout(timer), reject(error)),
+      });
+    });
+    // Registered before publishing: a fast host must not answer before anyone listens.
+    try {
+      await this.publish({ invocationId, target, replyTo: { subject: this.replySubject, callId } }, input, false);
+    } catch (error) {
+      this.pending.get(callId)?.reject(error instanceof Error ? error : new Error(String(error)));
+      this.pending.delete(callId);
+    }
+    return result;
+  }
+
+  private async send(target: Target, input: unknown, options: SendOptions | undefined): Promise<SendReceipt> {
+    const invocationId = this.invocationId(target, options?.idempotencyKey);
+    await this.publish({ invocationId, target }, input, true);
+    return { invocationId };
+  }
+
+  private invocationId(target: Target, idempotencyKey: string | undefined): InvocationId {
+    if (idempotencyKey === undefined) return newInvocationId();
+    if (typeof idempotencyKey !== "string" || idempotencyKey.length === 0) {
+      throw new TypeError(`${targetLabel(target)}: idempotencyKey must be a non-empty string`);
+    }
+    return idempotentInvocationId(targetLabel(target), idempotencyKey);
+  }
+
+  /**
+   * Calls are published without a JetStream message id: a retry must reach the host, which answers
+   * it from the recorded result. Sends carry the invocation id, so JetStream drops a re-sent copy.
+   */
+  private async publish(envelope: Envelope, input: unknown, dedup: boolean): Promise<void> {
+    if (this.closed) throw new Error("cairn client is closed");
+    const partitions = await this.partitionCount();
+    const subject = inboxSubject(this.config.namespace, partitionOfTarget(envelope.target, envelope.invocationId, partitions));
+    const data = encode(input);
+    const headers = envelopeHeaders(envelope);
+    await this.js.publish(subject, data, dedup ? { headers, msgID: envelope.invocationId } : { headers });
+  }
+
+  private partitionCount(): Promise<number> {
+    if (!this.partitions) {
+      const stream = inboxStreamName(this.config.namespace);
+      this.partitions = this.nc
+        .jetstreamManager()
+        .then((jsm) => jsm.streams.info(stream))
+        .then((info) => {
+          const partitions = partitionsFromDescription(info.config.description);
+          if (partitions === undefined) throw new Error(`stream ${stream} has no partition count in its description`);
+          return partitions;
+        })
+        .catch((error: unknown) => {
+          this.partitions = undefined;
+          throw new Error(`cannot read the Cairn inbox stream "${stream}": is a host running? (${String(error)})`, { cause: error });
+        });
+    }
+    return this.partitions;
+  }
+
+  private onReply(data: Uint8Array): void {
+    let reply: Reply;
+    try {
+      reply = decode(data) as Reply;
+    } catch {
+      return;
+    }
+    const pending = this.pending.get(reply.callId);
+    if (!pending) return;
+    this.pending.delete(reply.callId);
+    if (reply.ok) pending.resolve(reply.value);
+    else pending.reject(remoteError(reply.error));
+  }
+}
+
+function remoteError(error: { name: string; message: string; code: number }): TerminalError {
+  const options = { errorCode: error.code };
+  switch (error.name) {
+    case "TimeoutError":
+      return new TimeoutError(error.message, options);
+    case "CancelledError":
+      return new CancelledError(error.message, options);
+    default:
+      return new TerminalError(error.message, options);
+  }
+}

@@ -1,0 +1,116 @@
+import type { Logger } from "pino";
+import type { ContextSendClient } from "./client-types.js";
+import type { ObjectContext } from "./context.js";
+import type { AnyDefinition, HandlerKind, ObjectDefinition, ServiceDefinition } from "./definitions.js";
+import { TerminalError } from "./errors.js";
+import type { Target } from "./protocol/index.js";
+
+/** What the runtime lends a context: committed state of the key and a place to put sends. */
+export interface InvocationScope {
+  readonly invocationId: string;
+  readonly kind: HandlerKind;
+  readonly key: string | undefined;
+  readonly log: Logger;
+  /** The committed value of one state entry, or `undefined`. */
+  readState(name: string): unknown;
+  /** The names of the committed state entries. */
+  readStateKeys(): string[];
+}
+
+export interface OutgoingSend {
+  target: Target;
+  input: unknown;
+}
+
+/** The buffered effects of one attempt, committed together or not at all. */
+export interface AttemptEffects {
+  /** `undefined` value = delete. */
+  writes: Map<string, { value: unknown } | undefined>;
+  clearedAll: boolean;
+  sends: OutgoingSend[];
+}
+
+/** One context per attempt: a retried attempt starts from a fresh one, so failed writes vanish. */
+export class ContextImpl implements ObjectContext {
+  readonly effects: AttemptEffects = { writes: new Map(), clearedAll: false, sends: [] };
+
+  constructor(private readonly scope: InvocationScope) {}
+
+  get invocationId(): string {
+    return this.scope.invocationId;
+  }
+
+  get log(): Logger {
+    return this.scope.log;
+  }
+
+  get key(): string {
+    if (this.scope.key === undefined) throw new TerminalError("ctx.key is only available in object handlers");
+    return this.scope.key;
+  }
+
+  async get<T>(name: string): Promise<T | null> {
+    this.requireObject("get");
+    const write = this.effects.writes.get(name);
+    if (write) return write.value as T;
+    if (this.effects.writes.has(name) || this.effects.clearedAll) return null;
+    const value = this.scope.readState(name);
+    return value === undefined ? null : (value as T);
+  }
+
+  async stateKeys(): Promise<string[]> {
+    this.requireObject("stateKeys");
+    const names = new Set(this.effects.clearedAll ? [] : this.scope.readStateKeys());
+    for (const [name, write] of this.effects.writes) {
+      if (write) names.add(name);
+      else names.delete(name);
+    }
+    return [...names].sort();
+  }
+
+  set<T>(name: string, value: T): void {
+    this.requireExclusive("set");
+    if (value === undefined) throw new TypeError(`ctx.set("${name}", undefined): use ctx.clear("${name}") to remove an entry`);
+    this.effects.writes.set(name, { value });
+  }
+
+  clear(name: string): void {
+    this.requireExclusive("clear");
+    this.effects.writes.set(name, undefined);
+  }
+
+  clearAll(): void {
+    this.requireExclusive("clearAll");
+    this.effects.writes.clear();
+    this.effects.clearedAll = true;
+  }
+
+  objectSendClient<D extends ObjectDefinition>(definition: D, key: string): ContextSendClient<D> {
+    if (typeof key !== "string") throw new TypeError(`ctx.objectSendClient(${definition.name}, key): key must be a string`);
+    return this.sendClient(definition, (handler) => ({ type: "object", name: definition.name, key, handler }));
+  }
+
+  serviceSendClient<D extends ServiceDefinition>(definition: D): ContextSendClient<D> {
+    return this.sendClient(definition, (handler) => ({ type: "service", name: definition.name, handler }));
+  }
+
+  private sendClient<D extends AnyDefinition>(definition: D, target: (handler: string) => Target): ContextSendClient<D> {
+    const client: Record<string, (input?: unknown) => void> = {};
+    for (const handler of Object.keys(definition.handlers)) {
+      client[handler] = (input?: unknown) => {
+        this.effects.sends.push({ target: target(handler), input });
+      };
+    }
+    return client as unknown as ContextSendClient<D>;
+  }
+
+  private requireObject(method: string): void {
+    if (this.scope.kind === "service") throw new TerminalError(`ctx.${method}(...) may only be called from an object handler`);
+  }
+
+  private requireExclusive(method: string): void {
+    if (this.scope.kind !== "exclusive") {
+      throw new TerminalError(`ctx.${method}(...) may only be called from an exclusive handler`);
+    }
+  }
+}

@@ -1,0 +1,189 @@
+import type { z } from "zod";
+import type { Context, ObjectContext, ObjectSharedContext } from "./context.js";
+
+/** How a handler is scheduled. */
+export const HandlerKind = { Exclusive: "exclusive", Shared: "shared", Service: "service" } as const;
+export type HandlerKind = (typeof HandlerKind)[keyof typeof HandlerKind];
+
+/**
+ * How a failing handler is retried. Errors that are not `TerminalError`s are retried with an
+ * exponential backoff; after `maxAttempts` the invocation fails with a `TerminalError` that carries
+ * the last cause.
+ */
+export interface RetryPolicy {
+  /** Attempts in all, the first included. @default Infinity (retry until it succeeds, like Temporal) */
+  maxAttempts?: number;
+  /** Delay before the first retry. @default 100 */
+  initialIntervalMs?: number;
+  /** Upper bound of the delay. @default 10000 */
+  maxIntervalMs?: number;
+  /** Growth of the delay per attempt. @default 2 */
+  backoffCoefficient?: number;
+  /** Names of error classes (`error.name`) that fail at once instead of being retried. */
+  nonRetryableErrors?: string[];
+}
+
+/** Options of one handler. */
+export interface HandlerOptions<S extends z.ZodType = z.ZodType> {
+  /** Validates the input at the host; a failure is a `TerminalError` naming the handler and the problem. */
+  input?: S;
+  /** Validates the result at the host before it is committed. */
+  output?: z.ZodType;
+  /** Overrides the host's default retry policy for this handler. */
+  retryPolicy?: RetryPolicy;
+}
+
+declare const handlerTypes: unique symbol;
+
+type ContextOf<K extends HandlerKind> = K extends "exclusive"
+  ? ObjectContext
+  : K extends "shared"
+    ? ObjectSharedContext
+    : Context;
+
+/** A handler with its kind and options; `I` and `O` are its input and result types. */
+export interface HandlerDefinition<K extends HandlerKind, I, O> {
+  readonly kind: K;
+  readonly options: HandlerOptions;
+  readonly fn: (ctx: ContextOf<K>, input: unknown) => unknown;
+  /** Carries the types only; never set at run time. */
+  readonly [handlerTypes]?: (input: I) => O;
+}
+
+/** A bare function in an object's `handlers` is an exclusive handler. */
+export type BareObjectHandler = (ctx: ObjectContext, input: never) => unknown;
+export type BareServiceHandler = (ctx: Context, input: never) => unknown;
+
+export type ObjectHandlerEntry =
+  | HandlerDefinition<"exclusive", never, unknown>
+  | HandlerDefinition<"shared", never, unknown>
+  | BareObjectHandler;
+export type ServiceHandlerEntry = HandlerDefinition<"service", never, unknown> | BareServiceHandler;
+
+/** A keyed virtual object: each key owns a private state; exclusive handlers of one key run one at a time. */
+export interface ObjectDefinition<N extends string = string, H extends Record<string, ObjectHandlerEntry> = Record<string, ObjectHandlerEntry>> {
+  readonly type: "object";
+  readonly name: N;
+  readonly handlers: H;
+}
+
+/** A keyless service: invocations run in parallel and have no state. */
+export interface ServiceDefinition<N extends string = string, H extends Record<string, ServiceHandlerEntry> = Record<string, ServiceHandlerEntry>> {
+  readonly type: "service";
+  readonly name: N;
+  readonly handlers: H;
+}
+
+export type AnyDefinition = ObjectDefinition | ServiceDefinition;
+
+/** The input type of a handler entry (`void` when it takes none). */
+export type InputOf<H> = H extends { readonly [handlerTypes]?: (input: infer I) => unknown }
+  ? I
+  : H extends (ctx: never, ...args: infer A) => unknown
+    ? A extends [] ? void : A[0]
+    : never;
+
+/** The result type of a handler entry. */
+export type OutputOf<H> = H extends { readonly [handlerTypes]?: (input: never) => infer O }
+  ? Awaited<O>
+  : H extends (...args: never[]) => infer R
+    ? Awaited<R>
+    : never;
+
+const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_]*$/;
+
+function checkName(what: string, name: string): void {
+  if (!NAME_PATTERN.test(name)) {
+    throw new TypeError(`${what} name "${name}" must start with a letter and hold only letters, digits and _`);
+  }
+}
+
+function checkHandlers(owner: string, handlers: Record<string, unknown>): void {
+  if (Object.keys(handlers).length === 0) throw new TypeError(`${owner} has no handlers`);
+  for (const [name, entry] of Object.entries(handlers)) {
+    checkName(`${owner} handler`, name);
+    if (typeof entry !== "function" && !isHandlerDefinition(entry)) {
+      throw new TypeError(`${owner}.${name} must be a function or made with handlers.*`);
+    }
+  }
+}
+
+/**
+ * Defines a keyed virtual object.
+ *
+ * @example
+ * export const counter = object({ name: "Counter", handlers: { add: async (ctx: ObjectContext, n: number) => n } });
+ */
+export function object<N extends string, H extends Record<string, ObjectHandlerEntry>>(definition: {
+  name: N;
+  handlers: H;
+}): ObjectDefinition<N, H> {
+  checkName("Object", definition.name);
+  checkHandlers(definition.name, definition.handlers);
+  for (const [name, entry] of Object.entries(definition.handlers)) {
+    if (isHandlerDefinition(entry) && entry.kind === "service") {
+      throw new TypeError(`${definition.name}.${name}: handlers.handler is for services; use handlers.object.*`);
+    }
+  }
+  return Object.freeze({ type: "object", name: definition.name, handlers: definition.handlers });
+}
+
+/**
+ * Defines a keyless service.
+ *
+ * @example
+ * export const orderService = service({ name: "OrderService", handlers: { fulfill: async (ctx: Context, id: string) => {} } });
+ */
+export function service<N extends string, H extends Record<string, ServiceHandlerEntry>>(definition: {
+  name: N;
+  handlers: H;
+}): ServiceDefinition<N, H> {
+  checkName("Service", definition.name);
+  checkHandlers(definition.name, definition.handlers);
+  for (const [name, entry] of Object.entries(definition.handlers)) {
+    if (isHandlerDefinition(entry) && entry.kind !== "service") {
+      throw new TypeError(`${definition.name}.${name}: handlers.object.* is for objects; use handlers.handler`);
+    }
+  }
+  return Object.freeze({ type: "service", name: definition.name, handlers: definition.handlers });
+}
+
+function define<K extends HandlerKind>(kind: K, options: HandlerOptions, fn: (ctx: never, input: never) => unknown) {
+  return Object.freeze({ kind, options, fn: fn as (ctx: ContextOf<K>, input: unknown) => unknown });
+}
+
+type Fn<C, I, O> = (ctx: C, input: I) => O;
+
+/** Builds one kind of handler: `(opts, fn)` or `(fn)`. */
+interface HandlerFactory<K extends HandlerKind, C> {
+  <S extends z.ZodType, O>(options: HandlerOptions<S> & { input: S }, fn: Fn<C, z.output<S>, O>): HandlerDefinition<K, z.input<S>, Awaited<O>>;
+  <I = void, O = unknown>(options: HandlerOptions, fn: Fn<C, I, O>): HandlerDefinition<K, I, Awaited<O>>;
+  <I = void, O = unknown>(fn: Fn<C, I, O>): HandlerDefinition<K, I, Awaited<O>>;
+}
+
+function factory<K extends HandlerKind, C>(kind: K): HandlerFactory<K, C> {
+  return ((a: HandlerOptions | Fn<never, never, unknown>, b?: Fn<never, never, unknown>) =>
+    typeof a === "function" ? define(kind, {}, a) : define(kind, a, b as Fn<never, never, unknown>)) as HandlerFactory<K, C>;
+}
+
+/** Handler builders, for when a handler needs options or a non-default kind. */
+export const handlers = {
+  object: {
+    /** One at a time per key, in arrival order; may write state. */
+    exclusive: factory<"exclusive", ObjectContext>("exclusive"),
+    /** Concurrent, read-only; sees the last committed state. */
+    shared: factory<"shared", ObjectSharedContext>("shared"),
+  },
+  /** A service handler. */
+  handler: factory<"service", Context>("service"),
+};
+
+export function isHandlerDefinition(value: unknown): value is HandlerDefinition<HandlerKind, unknown, unknown> {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    "kind" in value &&
+    "fn" in value &&
+    typeof (value as { fn: unknown }).fn === "function"
+  );
+}

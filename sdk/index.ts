@@ -1,0 +1,14 @@
+export type { Context, ObjectContext, ObjectSharedContext } from "./context.js";
+export type {
+  ObjectDefinition,
+  ServiceDefinition,
+  AnyDefinition,
+  HandlerDefinition,
+  HandlerOptions,
+  RetryPolicy,
+  InputOf,
+  OutputOf,
+} from "./definitions.js";
+export { object, service, handlers, HandlerKind } from "./definitions.js";
+export type { CallClient, SendClient, ContextSendClient, CallOptions, SendOptions, SendReceipt } from "./client-types.js";
+export { TerminalError, RetryableError, TimeoutError, CancelledError, CallTimeoutError } from "./errors.js";

@@ -1,0 +1,23 @@
+// What the runtime needs from the SDK beyond its public surface. Not for users.
+export type { InvocationScope, AttemptEffects, OutgoingSend } from "./context-impl.js";
+export { ContextImpl } from "./context-impl.js";
+export type { ServiceHandlerEntry, ObjectHandlerEntry } from "./definitions.js";
+export { isHandlerDefinition } from "./definitions.js";
+export type { InvocationId, Target, Envelope, ReplyAddress, Reply } from "./protocol/index.js";
+export {
+  newInvocationId,
+  idempotentInvocationId,
+  childInvocationId,
+  parseInvocationId,
+  encode,
+  decode,
+  partitionOf,
+  partitionOfTarget,
+  Header,
+  targetLabel,
+  envelopeHeaders,
+  inboxSubject,
+  inboxStreamName,
+  streamDescription,
+  partitionsFromDescription,
+} from "./protocol/index.js";

@@ -1,0 +1,15 @@
+export type { InvocationId } from "./ids.js";
+export { newInvocationId, idempotentInvocationId, childInvocationId, parseInvocationId } from "./ids.js";
+export { encode, decode } from "./codec.js";
+export { partitionOf, partitionOfTarget } from "./partitioning.js";
+export type { Target, Envelope, ReplyAddress, Reply } from "./wire.js";
+export {
+  Header,
+  TargetType,
+  targetLabel,
+  envelopeHeaders,
+  inboxSubject,
+  inboxStreamName,
+  streamDescription,
+  partitionsFromDescription,
+} from "./wire.js";

@@ -1,0 +1,76 @@
+import { type MsgHdrs, headers as natsHeaders } from "nats";
+import type { InvocationId } from "./ids.js";
+
+/**
+ * The metadata of an invocation travels in NATS headers, so that a host can name the target and
+ * answer the caller even when the body does not decode. The body is the msgpack-encoded input.
+ */
+export const Header = {
+  InvocationId: "Cairn-Invocation-Id",
+  Target: "Cairn-Target",
+  Key: "Cairn-Key",
+  ReplyTo: "Cairn-Reply-To",
+  CallId: "Cairn-Call-Id",
+  MsgId: "Nats-Msg-Id",
+} as const;
+
+export const TargetType = { Object: "object", Service: "service" } as const;
+export type TargetType = (typeof TargetType)[keyof typeof TargetType];
+
+/** Which handler an invocation runs: `Name.handler`, with the key for objects. */
+export type Target =
+  | { type: "object"; name: string; key: string; handler: string }
+  | { type: "service"; name: string; handler: string };
+
+export function targetLabel(target: Target): string {
+  return target.type === "object" ? `${target.name}/${target.key}/${target.handler}` : `${target.name}/${target.handler}`;
+}
+
+/** Where a request-response caller waits, and how it recognises its answer. */
+export interface ReplyAddress {
+  subject: string;
+  callId: string;
+}
+
+export interface Envelope {
+  invocationId: InvocationId;
+  target: Target;
+  replyTo?: ReplyAddress;
+}
+
+export function envelopeHeaders(envelope: Envelope): MsgHdrs {
+  const h = natsHeaders();
+  h.set(Header.InvocationId, envelope.invocationId);
+  const { target } = envelope;
+  h.set(Header.Target, `${target.type}:${target.name}.${target.handler}`);
+  // Keys are arbitrary strings; header values may not hold CR/LF, so they travel URI-encoded.
+  if (target.type === "object") h.set(Header.Key, encodeURIComponent(target.key));
+  if (envelope.replyTo) {
+    h.set(Header.ReplyTo, envelope.replyTo.subject);
+    h.set(Header.CallId, envelope.replyTo.callId);
+  }
+  return h;
+}
+
+export function inboxSubject(namespace: string, partition: number): string {
+  return `${namespace}.in.${partition}`;
+}
+
+export function inboxStreamName(namespace: string): string {
+  return `${namespace.replace(/[^A-Za-z0-9_-]/g, "_").toUpperCase()}_INBOX`;
+}
+
+/** The stream description records the partition count, so clients and later hosts can check it. */
+export function streamDescription(partitions: number): string {
+  return `cairn inbox; partitions=${partitions}`;
+}
+
+export function partitionsFromDescription(description: string | undefined): number | undefined {
+  const match = /partitions=(\d+)/.exec(description ?? "");
+  return match?.[1] ? Number(match[1]) : undefined;
+}
+
+/** The answer to a request-response call. */
+export type Reply =
+  | { callId: string; invocationId: string; ok: true; value: unknown }
+  | { callId: string; invocationId: string; ok: false; error: { name: string; message: string; code: number } };
