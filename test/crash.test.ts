@@ -1,0 +1,152 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { CallTimeoutError, TerminalError } from "cairn";
+import { type CairnClient, connect } from "cairn/client";
+import { counter, mirror } from "../examples/counter.js";
+import { shoppingCart } from "../examples/shopping-cart.js";
+import { eventually, seededRandom, tempDir, uniqueNamespace } from "./helpers/host.js";
+import { type NatsServer, startNatsServer } from "./helpers/nats-server.js";
+
+const SEED = Number(process.env.CAIRN_CRASH_SEED ?? 20261124);
+const KILLS = 6;
+const CARTS = 12;
+const COUNTERS = 6;
+const WORKERS = 24;
+
+let nats: NatsServer;
+let child: ChildProcess | undefined;
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+});
+
+afterAll(async () => {
+  if (child && child.exitCode === null) child.kill("SIGKILL");
+  await nats?.stop();
+});
+
+function startHostProcess(namespace: string, dataDir: string): Promise<ChildProcess> {
+  const proc = spawn(process.execPath, ["--conditions=source", "--import", "tsx", "test/fixtures/host-main.ts", nats.url, namespace, dataDir, "8"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("host did not become ready within 30 s")), 30_000);
+    proc.stdout?.on("data", (chunk: Buffer) => {
+      if (chunk.toString().includes("ready")) {
+        clearTimeout(timer);
+        resolve(proc);
+      }
+    });
+    proc.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`host exited with ${code} before it was ready`));
+    });
+  });
+}
+
+/** Calls until it succeeds: the same idempotency key on every try, as a careful client would. */
+async function untilAcknowledged<T>(call: () => Promise<T>, stats: { retries: number }): Promise<T> {
+  for (;;) {
+    try {
+      return await call();
+    } catch (error) {
+      if (error instanceof TerminalError) throw error;
+      if (!(error instanceof CallTimeoutError)) await sleep(100);
+      stats.retries++;
+    }
+  }
+}
+
+it("loses and duplicates nothing when the host is SIGKILLed at random moments under load", async () => {
+  const random = seededRandom(SEED);
+  const namespace = uniqueNamespace("crash");
+  const dataDir = tempDir();
+  child = await startHostProcess(namespace, dataDir);
+  const client: CairnClient = await connect({ servers: nats.url, namespace, timeoutMs: 2000 });
+
+  const acknowledged = new Map<string, Set<string>>();
+  const counterAdds = new Map<string, number>();
+  const stats = { retries: 0, calls: 0 };
+  let stopLoad = false;
+  let next = 0;
+
+  const worker = async (w: number) => {
+    while (!stopLoad) {
+      const n = next++;
+      if (n % 3 === 2) {
+        const key = `counter-${n % COUNTERS}`;
+        await untilAcknowledged(() => client.objectClient(counter, key).add(1, { idempotencyKey: `add-${n}` }), stats);
+        counterAdds.set(key, (counterAdds.get(key) ?? 0) + 1);
+      } else {
+        const key = `cart-${n % CARTS}`;
+        const sku = `sku-${n}`;
+        await untilAcknowledged(
+          () => client.objectClient(shoppingCart, key).addItem({ sku, qty: 1, priceCents: w }, { idempotencyKey: sku }),
+          stats,
+        );
+        const set = acknowledged.get(key) ?? new Set<string>();
+        set.add(sku);
+        acknowledged.set(key, set);
+      }
+      stats.calls++;
+    }
+  };
+  const load = Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w)));
+
+  for (let kill = 0; kill < KILLS; kill++) {
+    await sleep(300 + Math.floor(random() * 1200));
+    const callsBefore = stats.calls;
+    child.kill("SIGKILL");
+    await new Promise((resolve) => child?.once("exit", resolve));
+    child = await startHostProcess(namespace, dataDir);
+    console.log(`kill ${kill + 1}/${KILLS}: ${callsBefore} calls acknowledged before it`);
+  }
+  await sleep(500);
+  stopLoad = true;
+  await load;
+
+  let lost = 0;
+  let duplicated = 0;
+  for (const [key, skus] of acknowledged) {
+    const items = await untilAcknowledged(() => client.objectClient(shoppingCart, key).getItems(), stats);
+    const seen = new Map<string, number>();
+    for (const item of items) seen.set(item.sku, (seen.get(item.sku) ?? 0) + 1);
+    for (const sku of skus) if (!seen.has(sku)) lost++;
+    for (const [sku, count] of seen) {
+      if (count > 1) duplicated += count - 1;
+      if (!skus.has(sku)) duplicated++;
+    }
+  }
+  const totals = async (key: string) => ({
+    counter: await untilAcknowledged(() => client.objectClient(counter, key).total(), stats),
+    mirror: await untilAcknowledged(() => client.objectClient(mirror, key).total(), stats),
+  });
+  const mirrored = await eventually(async () => {
+    for (const key of counterAdds.keys()) {
+      const t = await totals(key);
+      if (t.counter !== t.mirror) return false;
+    }
+    return true;
+  }, 30_000, 200);
+  let counterMismatches = 0;
+  let mirrorMismatches = 0;
+  for (const [key, adds] of counterAdds) {
+    const t = await totals(key);
+    if (t.counter !== adds) counterMismatches++;
+    if (t.mirror !== t.counter) mirrorMismatches++;
+  }
+  const carts = [...acknowledged.values()].reduce((sum, s) => sum + s.size, 0);
+  console.log(
+    `seed ${SEED}: ${KILLS} kills, ${stats.calls} calls acknowledged (${carts} addItem, ${stats.calls - carts} Counter.add), ` +
+      `${stats.retries} retries; lost ${lost}, duplicated ${duplicated}, counters off ${counterMismatches}, mirrors off ${mirrorMismatches}`,
+  );
+  await client.close();
+
+  expect(stats.calls).toBeGreaterThan(100);
+  expect(lost).toBe(0);
+  expect(duplicated).toBe(0);
+  expect(counterMismatches).toBe(0);
+  expect(mirrored).toBe(true);
+  expect(mirrorMismatches).toBe(0);
+}, 240_000);
