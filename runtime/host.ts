@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { connect as natsConnect } from "nats";
 import { type CairnClient, connect } from "../sdk/client/index.js";
+import { JetStreamPublisher } from "../sdk/internal.js";
 import { type HostOptions, parseHostOptions } from "./config.js";
 import { DEFAULT_RETRY_POLICY, Registry, resolveRetryPolicy } from "./invoke/index.js";
 import { OutboxRelay } from "./outbox/index.js";
@@ -41,7 +42,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const abort = new AbortController();
   try {
     const stream = await ensureInboxStream(jsm, config.namespace, config.partitions);
-    const relay = new OutboxRelay(js, store, log.child({ component: "outbox" }));
+    const publisher = new JetStreamPublisher(nc);
+    const relay = new OutboxRelay(publisher, store, log.child({ component: "outbox" }));
     const deps = {
       nc,
       js,
@@ -92,6 +94,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
           abort.abort();
           await relay.drain();
           relay.stop();
+          publisher.close();
           await nc.drain();
           await store.close();
           hostLog.info("host closed");

@@ -3,7 +3,7 @@ export type { InvocationScope, AttemptEffects, OutgoingSend } from "./context-im
 export { ContextImpl } from "./context-impl.js";
 export type { ServiceHandlerEntry, ObjectHandlerEntry } from "./definitions.js";
 export { isHandlerDefinition } from "./definitions.js";
-export type { InvocationId, Target, Envelope, ReplyAddress, Reply } from "./protocol/index.js";
+export type { InvocationId, Target, Envelope, ReplyAddress, Reply, PubAck } from "./protocol/index.js";
 export {
   newInvocationId,
   idempotentInvocationId,
@@ -20,4 +20,5 @@ export {
   inboxStreamName,
   streamDescription,
   partitionsFromDescription,
+  JetStreamPublisher,
 } from "./protocol/index.js";

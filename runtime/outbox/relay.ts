@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { JetStreamClient } from "nats";
 import type { Logger } from "pino";
-import { envelopeHeaders } from "../../sdk/internal.js";
+import { type JetStreamPublisher, envelopeHeaders } from "../../sdk/internal.js";
 import type { OutboxEntry, Store } from "../store/index.js";
 
 interface Pending {
@@ -25,7 +24,7 @@ export class OutboxRelay {
   private stopped = false;
 
   constructor(
-    private readonly js: JetStreamClient,
+    private readonly publisher: JetStreamPublisher,
     private readonly store: Store,
     private readonly log: Logger,
   ) {}
@@ -59,7 +58,7 @@ export class OutboxRelay {
       const batch = this.queue.splice(0, BATCH);
       const results = await Promise.allSettled(
         batch.map(({ entry }) =>
-          this.js.publish(entry.subject, entry.data, { msgID: entry.envelope.invocationId, headers: envelopeHeaders(entry.envelope) }),
+          this.publisher.publish(entry.subject, entry.data, envelopeHeaders(entry.envelope, true)),
         ),
       );
       const published = new Map<number, number[]>();

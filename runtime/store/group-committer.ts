@@ -8,9 +8,10 @@ interface Waiting {
 }
 
 /**
- * Group commit: records that complete while a transaction is being synced wait and go together in
- * the next one, so one fsync serves many invocations. Each caller learns only after its record
- * is durable, and only then releases replies, sends and acks.
+ * Group commit: records that complete while a transaction is being written wait and go together in
+ * the next one, so one fsync serves many invocations; the next transaction commits while the
+ * previous one flushes. Each caller learns only once its record is durable, and only then releases
+ * replies, sends and acks.
  */
 export class GroupCommitter {
   private queue: Waiting[] = [];
@@ -34,11 +35,14 @@ export class GroupCommitter {
     await new Promise<void>((resolve) => setImmediate(resolve));
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
-      try {
-        const seqs = await this.store.commit(batch.map((w) => w.record));
-        batch.forEach((w, i) => w.resolve(seqs[i] ?? []));
-      } catch (error) {
+      const reject = (error: unknown) => {
         for (const w of batch) w.reject(error);
+      };
+      try {
+        const { seqs, flushed } = await this.store.commit(batch.map((w) => w.record));
+        flushed.then(() => batch.forEach((w, i) => w.resolve(seqs[i] ?? [])), reject);
+      } catch (error) {
+        reject(error);
       }
     }
     this.running = false;

@@ -34,9 +34,9 @@ export class Store {
   private readonly outboxSeq = new Map<number, number>();
 
   constructor(path: string) {
-    // overlappingSync off: a transaction's promise resolves only once it is on disk, which is
-    // what lets the host release replies, sends and acks right after it.
-    this.root = open({ path, maxDbs: 8, overlappingSync: false, compression: false });
+    // overlappingSync: the next transaction commits while the previous one is being flushed;
+    // `commit` hands back both moments, and effects wait for the flush.
+    this.root = open({ path, maxDbs: 8, overlappingSync: true, compression: false });
     this.state = this.root.openDB({ name: "state" });
     this.completions = this.root.openDB({ name: "completions" });
     this.expiry = this.root.openDB({ name: "expiry" });
@@ -74,16 +74,18 @@ export class Store {
   }
 
   /**
-   * Commits a group of records in ONE durable transaction and returns the outbox sequence numbers
-   * given to each record's sends.
+   * Commits a group of records in ONE transaction. Resolves once it is committed (visible to
+   * reads) with the outbox sequence numbers given to each record's sends, and `flushed`, which
+   * resolves once it is on disk: nothing may leave the host before that.
    */
-  async commit(records: readonly CommitRecord[]): Promise<number[][]> {
-    const seqs: number[][] = [];
-    await this.root.transaction(() => {
-      seqs.length = 0;
-      for (const record of records) seqs.push(this.applySync(record));
+  async commit(records: readonly CommitRecord[]): Promise<{ seqs: number[][]; flushed: Promise<void> }> {
+    let seqs: number[][] = [];
+    // batch(): the writes are queued from this thread as one block and applied by lmdb-js's write
+    // thread atomically in its next transaction, with no call back into this (busy) thread.
+    await this.root.batch(() => {
+      seqs = records.map((record) => this.applySync(record));
     });
-    return seqs;
+    return { seqs, flushed: this.root.flushed.then(() => undefined) };
   }
 
   private applySync(record: CommitRecord): number[] {

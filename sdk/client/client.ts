@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { connect as natsConnect, createInbox, type JetStreamClient, type NatsConnection, type Subscription } from "nats";
+import { connect as natsConnect, createInbox, type NatsConnection, type Subscription } from "nats";
 import { z } from "zod";
 import type { CallClient, CallOptions, SendClient, SendOptions, SendReceipt } from "../client-types.js";
 import type { AnyDefinition, ObjectDefinition, ServiceDefinition } from "../definitions.js";
@@ -9,6 +9,7 @@ import {
   type InvocationId,
   type Reply,
   type Target,
+  JetStreamPublisher,
   decode,
   encode,
   envelopeHeaders,
@@ -68,7 +69,7 @@ export async function connect(options: ConnectOptions): Promise<CairnClient> {
 }
 
 class Client implements CairnClient {
-  private readonly js: JetStreamClient;
+  private readonly publisher: JetStreamPublisher;
   private readonly replySubject = createInbox();
   private readonly replies: Subscription;
   private readonly pending = new Map<string, Pending>();
@@ -79,7 +80,7 @@ class Client implements CairnClient {
     private readonly nc: NatsConnection,
     private readonly config: z.output<typeof ConnectOptionsSchema>,
   ) {
-    this.js = nc.jetstream();
+    this.publisher = new JetStreamPublisher(nc);
     if (config.partitions !== undefined) this.partitions = Promise.resolve(config.partitions);
     this.replies = nc.subscribe(this.replySubject, { callback: (_err, msg) => this.onReply(msg.data) });
   }
@@ -114,6 +115,7 @@ class Client implements CairnClient {
     for (const pending of this.pending.values()) pending.reject(new Error("cairn client closed while the call was waiting"));
     this.pending.clear();
     this.replies.unsubscribe();
+    this.publisher.close();
     await this.nc.close();
   }
 
@@ -181,9 +183,7 @@ class Client implements CairnClient {
     if (this.closed) throw new Error("cairn client is closed");
     const partitions = await this.partitionCount();
     const subject = inboxSubject(this.config.namespace, partitionOfTarget(envelope.target, envelope.invocationId, partitions));
-    const data = encode(input);
-    const headers = envelopeHeaders(envelope);
-    await this.js.publish(subject, data, dedup ? { headers, msgID: envelope.invocationId } : { headers });
+    await this.publisher.publish(subject, encode(input), envelopeHeaders(envelope, dedup));
   }
 
   private partitionCount(): Promise<number> {

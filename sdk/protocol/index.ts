@@ -13,3 +13,5 @@ export {
   streamDescription,
   partitionsFromDescription,
 } from "./wire.js";
+export type { PubAck } from "./publisher.js";
+export { JetStreamPublisher } from "./publisher.js";

@@ -38,8 +38,10 @@ export interface Envelope {
   replyTo?: ReplyAddress;
 }
 
-export function envelopeHeaders(envelope: Envelope): MsgHdrs {
+/** Headers of an inbox message; `dedup` adds the invocation id as JetStream's `Nats-Msg-Id`. */
+export function envelopeHeaders(envelope: Envelope, dedup: boolean): MsgHdrs {
   const h = natsHeaders();
+  if (dedup) h.set(Header.MsgId, envelope.invocationId);
   h.set(Header.InvocationId, envelope.invocationId);
   const { target } = envelope;
   h.set(Header.Target, `${target.type}:${target.name}.${target.handler}`);

@@ -1,0 +1,39 @@
+// `npm run call -- Type/key/handler [JSON]` (objects) or `Type/handler [JSON]` (services).
+import { object, service } from "cairn";
+import { connect } from "cairn/client";
+import { DEFAULT_NATS_URL } from "./local-nats.js";
+
+const [address, json] = process.argv.slice(2);
+const parts = address?.split("/") ?? [];
+if (parts.length < 2 || parts.length > 3 || parts.some((p) => p.length === 0)) {
+  console.error("usage: npm run call -- Type/key/handler [JSON]   (or Type/handler [JSON] for a service)");
+  process.exit(2);
+}
+let input: unknown;
+try {
+  input = json === undefined ? undefined : JSON.parse(json);
+} catch (error) {
+  console.error(`the input is not JSON: ${(error as Error).message}`);
+  process.exit(2);
+}
+// The client needs only names; the host holds the real definitions and validates the input.
+const noop = async () => undefined;
+const client = await connect({ servers: process.env.CAIRN_NATS_URL ?? DEFAULT_NATS_URL, timeoutMs: 10_000 });
+try {
+  let result: unknown;
+  if (parts.length === 3) {
+    const [name = "", key = "", handler = ""] = parts;
+    const def = object({ name, handlers: { [handler]: noop } });
+    result = await client.objectClient(def, key)[handler]?.(input as never);
+  } else {
+    const [name = "", handler = ""] = parts;
+    const def = service({ name, handlers: { [handler]: noop } });
+    result = await client.serviceClient(def)[handler]?.(input as never);
+  }
+  console.log(JSON.stringify(result, null, 2));
+} catch (error) {
+  console.error(`${(error as Error).name}: ${(error as Error).message}`);
+  process.exitCode = 1;
+} finally {
+  await client.close();
+}
