@@ -7,7 +7,7 @@ import { DEFAULT_RETRY_POLICY, Registry, resolveRetryPolicy } from "./invoke/ind
 import { OutboxRelay } from "./outbox/index.js";
 import { type PartitionOwnership, StaticOwnership } from "./partition/ownership.js";
 import { PartitionWorker } from "./partition/partition-worker.js";
-import { GroupCommitter, Store } from "./store/index.js";
+import { Store } from "./store/index.js";
 import { ensureInboxStream } from "./transport/streams.js";
 
 /** A running host. */
@@ -50,7 +50,6 @@ export async function startHost(options: HostOptions): Promise<Host> {
       jsm,
       stream,
       store,
-      committer: new GroupCommitter(store),
       relay,
       registry,
       config,

@@ -15,7 +15,7 @@ import type { HostConfig } from "../config.js";
 import { HostClosedError } from "../errors.js";
 import { type InvocationResult, type Registry, type ResolvedRetryPolicy, invoke, terminalOutcome } from "../invoke/index.js";
 import type { OutboxRelay } from "../outbox/index.js";
-import type { CommitRecord, GroupCommitter, Outcome, OutboxEntry, StateWrite, Store } from "../store/index.js";
+import type { CommitRecord, Outcome, OutboxEntry, StateWrite, Store } from "../store/index.js";
 import { resetPartitionConsumer } from "../transport/streams.js";
 import { parseEnvelope } from "./envelope.js";
 import { KeyQueue } from "./key-queue.js";
@@ -26,7 +26,6 @@ export interface PartitionDeps {
   jsm: JetStreamManager;
   stream: string;
   store: Store;
-  committer: GroupCommitter;
   relay: OutboxRelay;
   registry: Registry;
   config: HostConfig;
@@ -153,7 +152,7 @@ export class PartitionWorker {
       if (!result.outcome.ok) log.warn({ error: result.outcome.error.message, attempts: result.attempts }, "invocation failed terminally");
 
       const record = this.commitRecord(envelope, result);
-      const seqs = await deps.committer.commit(record);
+      const seqs = await deps.store.commit(record);
       if (envelope.replyTo) this.reply(envelope.replyTo, invocationId, result.outcome);
       this.settle(msg, "ack");
       deps.relay.add(

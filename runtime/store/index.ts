@@ -1,3 +1,2 @@
 export type { Outcome, CompletionRecord, OutboxEntry, StateWrite, CommitRecord } from "./records.js";
 export { Store } from "./store.js";
-export { GroupCommitter } from "./group-committer.js";

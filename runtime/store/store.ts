@@ -21,8 +21,8 @@ const NAME_MAX = "\u{10FFFF}\u{10FFFF}";
  * | `outbox`      | [partition, seq]                      | OutboxEntry           |
  * | `positions`   | partition                             | inbox stream sequence |
  *
- * Reads are synchronous and see committed data only; every write goes through {@link applySync}
- * inside one transaction per group commit.
+ * Reads are synchronous and see committed data only; every invocation's writes go through
+ * {@link commit}.
  */
 export class Store {
   private readonly root: RootDatabase;
@@ -32,6 +32,7 @@ export class Store {
   private readonly outbox: Database<OutboxEntry, OutboxKey>;
   private readonly positions: Database<number, number>;
   private readonly outboxSeq = new Map<number, number>();
+  private readonly positionCache = new Map<number, number>();
 
   constructor(path: string) {
     // overlappingSync: the next transaction commits while the previous one is being flushed;
@@ -61,7 +62,12 @@ export class Store {
   }
 
   readPosition(partition: number): number {
-    return this.positions.get(partition) ?? 0;
+    let position = this.positionCache.get(partition);
+    if (position === undefined) {
+      position = this.positions.get(partition) ?? 0;
+      this.positionCache.set(partition, position);
+    }
+    return position;
   }
 
   /** Committed sends of a partition not yet confirmed published, oldest first. */
@@ -74,18 +80,21 @@ export class Store {
   }
 
   /**
-   * Commits a group of records in ONE transaction. Resolves once it is committed (visible to
-   * reads) with the outbox sequence numbers given to each record's sends, and `flushed`, which
-   * resolves once it is on disk: nothing may leave the host before that.
+   * Commits one invocation's record atomically and resolves, with the outbox sequence numbers given
+   * to its sends, once the record is flushed to disk: nothing it releases may leave the host before.
+   *
+   * This is the group commit: `batch()` queues the record's writes from this thread as one block,
+   * and lmdb-js's write thread applies every block queued while the previous transaction was being
+   * written in ONE transaction, so one fsync serves many invocations. With `overlappingSync`, that
+   * transaction commits while the previous one is still being flushed.
    */
-  async commit(records: readonly CommitRecord[]): Promise<{ seqs: number[][]; flushed: Promise<void> }> {
-    let seqs: number[][] = [];
-    // batch(): the writes are queued from this thread as one block and applied by lmdb-js's write
-    // thread atomically in its next transaction, with no call back into this (busy) thread.
+  async commit(record: CommitRecord): Promise<number[]> {
+    let seqs: number[] = [];
     await this.root.batch(() => {
-      seqs = records.map((record) => this.applySync(record));
+      seqs = this.applySync(record);
     });
-    return { seqs, flushed: this.root.flushed.then(() => undefined) };
+    await this.root.flushed;
+    return seqs;
   }
 
   private applySync(record: CommitRecord): number[] {
@@ -117,7 +126,11 @@ export class Store {
     }
     this.completions.put([p, record.invocationId], record.completion);
     this.expiry.put([record.completion.expiresAtMs, p, record.invocationId], null);
-    if (record.position > (this.positions.get(p) ?? 0)) this.positions.put(p, record.position);
+    // Blocks queued together read the same committed value, so the maximum is kept here.
+    if (record.position > this.readPosition(p)) {
+      this.positionCache.set(p, record.position);
+      this.positions.put(p, record.position);
+    }
     return seqs;
   }
 
