@@ -58,9 +58,10 @@ interface CartResult {
   rss: number;
   hostCpu: number;
   clientCpu: number;
+  natsCpu: number;
 }
 
-async function cartScenario(url: string): Promise<CartResult> {
+async function cartScenario(url: string, natsPid: number): Promise<CartResult> {
   const namespace = uniqueNamespace("bench");
   const dataDir = tempDir();
   const host = await startHostProcess(url, namespace, dataDir);
@@ -72,6 +73,7 @@ async function cartScenario(url: string): Promise<CartResult> {
     const latencies: number[] = [];
     const hostCpu0 = cpuSeconds(host.pid ?? 0);
     const clientCpu0 = cpuSeconds(process.pid);
+    const natsCpu0 = cpuSeconds(natsPid);
     const started = performance.now();
     let done = 0;
     const progress = setInterval(() => process.stdout.write(`  ${done}/${CALLS} calls\r`), 1000);
@@ -91,6 +93,7 @@ async function cartScenario(url: string): Promise<CartResult> {
       rss: rssMiB(host.pid ?? 0),
       hostCpu: (cpuSeconds(host.pid ?? 0) - hostCpu0) / seconds,
       clientCpu: (cpuSeconds(process.pid) - clientCpu0) / seconds,
+      natsCpu: (cpuSeconds(natsPid) - natsCpu0) / seconds,
     };
   } finally {
     await client.close();
@@ -144,10 +147,10 @@ async function lmdbCeiling(): Promise<number> {
 const nats = await startNatsServer();
 try {
   console.log(`cart scenario: ${CARTS} carts, ${CALLS} addItem calls (after ${WARMUP} warm-up), concurrency ${CONCURRENCY}, LMDB synced commits, JetStream file storage`);
-  const cart = await cartScenario(nats.url);
+  const cart = await cartScenario(nats.url, nats.pid);
   console.log(
     `  cairn:     ${cart.rate.toFixed(0)} calls/s, p50 ${cart.p50.toFixed(1)} ms, p99 ${cart.p99.toFixed(1)} ms, host RSS ${cart.rss.toFixed(0)} MiB, ` +
-      `CPU: host ${(100 * cart.hostCpu).toFixed(0)}%, client ${(100 * cart.clientCpu).toFixed(0)}% of a core`,
+      `CPU: host ${(100 * cart.hostCpu).toFixed(0)}%, client ${(100 * cart.clientCpu).toFixed(0)}%, nats-server ${(100 * cart.natsCpu).toFixed(0)}% of a core`,
   );
   const js = await jetStreamCeiling(nats.url, 48);
   console.log(`  ceiling:   JetStream publish+consume+ack ${js.toFixed(0)} msgs/s  (cairn = ${((100 * cart.rate) / js).toFixed(0)}%)`);

@@ -13,7 +13,14 @@ import {
 } from "../../sdk/internal.js";
 import type { HostConfig } from "../config.js";
 import { HostClosedError } from "../errors.js";
-import { type InvocationResult, type Registry, type ResolvedRetryPolicy, invoke, terminalOutcome } from "../invoke/index.js";
+import {
+  type InvocationResult,
+  type Registry,
+  type ResolvedHandler,
+  type ResolvedRetryPolicy,
+  invoke,
+  terminalOutcome,
+} from "../invoke/index.js";
 import type { OutboxRelay } from "../outbox/index.js";
 import type { CommitRecord, Outcome, OutboxEntry, StateWrite, Store } from "../store/index.js";
 import { resetPartitionConsumer } from "../transport/streams.js";
@@ -110,27 +117,34 @@ export class PartitionWorker {
       target.type === "object" && !(handler instanceof TerminalError) && handler.kind === "exclusive"
         ? `k:${target.name}\u0000${target.key}`
         : `i:${invocationId}`;
-    this.queue.run(lane, () => this.process(msg, parsed.envelope));
+    this.queue.run(lane, () => this.process(msg, parsed.envelope, handler));
   }
 
-  private async process(msg: JsMsg, envelope: Envelope): Promise<void> {
+  /** A child logger for one invocation, made on first use: most invocations never log. */
+  private invocationLog(envelope: Envelope): () => Logger {
+    let log: Logger | undefined;
+    const { target, invocationId } = envelope;
+    return () =>
+      (log ??= this.log.child({
+        object: target.name,
+        key: target.type === "object" ? target.key : undefined,
+        handler: target.handler,
+        invocationId,
+      }));
+  }
+
+  private async process(msg: JsMsg, envelope: Envelope, handler: ResolvedHandler | TerminalError): Promise<void> {
     const { deps, partition } = this;
     const { target, invocationId } = envelope;
-    const log = this.log.child({
-      object: target.name,
-      key: target.type === "object" ? target.key : undefined,
-      handler: target.handler,
-      invocationId,
-    });
+    const log = this.invocationLog(envelope);
     try {
       const done = deps.store.readCompletion(partition, invocationId);
       if (done) {
-        log.debug("duplicate delivery of a completed invocation; re-sending its result");
+        log().debug("duplicate delivery of a completed invocation; re-sending its result");
         if (envelope.replyTo) this.reply(envelope.replyTo, invocationId, done.outcome);
         this.settle(msg, "ack");
         return;
       }
-      const handler = deps.registry.resolve(target);
       let result: InvocationResult;
       if (handler instanceof TerminalError) {
         result = { outcome: terminalOutcome(handler), effects: undefined, attempts: 0 };
@@ -139,7 +153,9 @@ export class PartitionWorker {
           invocationId,
           kind: handler.kind,
           key: target.type === "object" ? target.key : undefined,
-          log,
+          get log() {
+            return log();
+          },
           readState: (name) => (target.type === "object" ? deps.store.readState(partition, target.name, target.key, name) : undefined),
           readStateKeys: () => (target.type === "object" ? deps.store.readStateNames(partition, target.name, target.key) : []),
         };
@@ -149,7 +165,7 @@ export class PartitionWorker {
           signal: deps.signal,
         });
       }
-      if (!result.outcome.ok) log.warn({ error: result.outcome.error.message, attempts: result.attempts }, "invocation failed terminally");
+      if (!result.outcome.ok) log().warn({ error: result.outcome.error.message, attempts: result.attempts }, "invocation failed terminally");
 
       const record = this.commitRecord(envelope, result);
       const seqs = await deps.store.commit(record);
@@ -165,7 +181,7 @@ export class PartitionWorker {
         this.inFlight.delete(msg.seq);
         return;
       }
-      log.error({ err: error }, "invocation could not be committed; it will be redelivered");
+      log().error({ err: error }, "invocation could not be committed; it will be redelivered");
       this.settle(msg, "nak");
     }
   }

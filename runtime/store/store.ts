@@ -35,9 +35,10 @@ export class Store {
   private readonly positionCache = new Map<number, number>();
 
   constructor(path: string) {
-    // overlappingSync: the next transaction commits while the previous one is being flushed;
-    // `commit` hands back both moments, and effects wait for the flush.
-    this.root = open({ path, maxDbs: 8, overlappingSync: true, compression: false });
+    // overlappingSync off: a write's promise resolves only once its transaction is synced to disk,
+    // which is the moment its effects may be released. (On, it measured slower here: two wake-ups
+    // of this thread per transaction instead of one.)
+    this.root = open({ path, maxDbs: 8, overlappingSync: false, compression: false });
     this.state = this.root.openDB({ name: "state" });
     this.completions = this.root.openDB({ name: "completions" });
     this.expiry = this.root.openDB({ name: "expiry" });
@@ -85,15 +86,13 @@ export class Store {
    *
    * This is the group commit: `batch()` queues the record's writes from this thread as one block,
    * and lmdb-js's write thread applies every block queued while the previous transaction was being
-   * written in ONE transaction, so one fsync serves many invocations. With `overlappingSync`, that
-   * transaction commits while the previous one is still being flushed.
+   * written in ONE transaction, so one fsync serves many invocations.
    */
   async commit(record: CommitRecord): Promise<number[]> {
     let seqs: number[] = [];
     await this.root.batch(() => {
       seqs = this.applySync(record);
     });
-    await this.root.flushed;
     return seqs;
   }
 

@@ -8,6 +8,7 @@ import { connect } from "nats";
 
 export interface NatsServer extends AsyncDisposable {
   url: string;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -65,5 +66,5 @@ export async function startNatsServer(): Promise<NatsServer> {
     }
     rmSync(dir, { recursive: true, force: true });
   };
-  return { url, stop, [Symbol.asyncDispose]: stop };
+  return { url, pid: child.pid ?? 0, stop, [Symbol.asyncDispose]: stop };
 }
