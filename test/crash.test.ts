@@ -5,6 +5,7 @@ import { CallTimeoutError, TerminalError } from "cairn";
 import { type CairnClient, connect } from "cairn/client";
 import { counter, mirror } from "../examples/counter.js";
 import { shoppingCart } from "../examples/shopping-cart.js";
+import { probe } from "./fixtures/probe.js";
 import { eventually, seededRandom, tempDir, uniqueNamespace } from "./helpers/host.js";
 import { type NatsServer, startNatsServer } from "./helpers/nats-server.js";
 
@@ -21,8 +22,16 @@ beforeAll(async () => {
   nats = await startNatsServer();
 });
 
+async function killHost(): Promise<void> {
+  const proc = child;
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((resolve) => proc.once("exit", resolve));
+  proc.kill("SIGKILL");
+  await exited;
+}
+
 afterAll(async () => {
-  if (child && child.exitCode === null) child.kill("SIGKILL");
+  await killHost();
   await nats?.stop();
 });
 
@@ -63,7 +72,8 @@ it("loses and duplicates nothing when the host is SIGKILLed at random moments un
   const namespace = uniqueNamespace("crash");
   const dataDir = tempDir();
   child = await startHostProcess(namespace, dataDir);
-  const client: CairnClient = await connect({ servers: nats.url, namespace, timeoutMs: 2000 });
+  // Shorter than a restart: calls in flight during a kill time out and are retried with their key.
+  const client: CairnClient = await connect({ servers: nats.url, namespace, timeoutMs: 700 });
 
   const acknowledged = new Map<string, Set<string>>();
   const counterAdds = new Map<string, number>();
@@ -97,8 +107,7 @@ it("loses and duplicates nothing when the host is SIGKILLed at random moments un
   for (let kill = 0; kill < KILLS; kill++) {
     await sleep(300 + Math.floor(random() * 1200));
     const callsBefore = stats.calls;
-    child.kill("SIGKILL");
-    await new Promise((resolve) => child?.once("exit", resolve));
+    await killHost();
     child = await startHostProcess(namespace, dataDir);
     console.log(`kill ${kill + 1}/${KILLS}: ${callsBefore} calls acknowledged before it`);
   }
@@ -142,6 +151,7 @@ it("loses and duplicates nothing when the host is SIGKILLed at random moments un
       `${stats.retries} retries; lost ${lost}, duplicated ${duplicated}, counters off ${counterMismatches}, mirrors off ${mirrorMismatches}`,
   );
   await client.close();
+  await killHost();
 
   expect(stats.calls).toBeGreaterThan(100);
   expect(lost).toBe(0);
@@ -150,3 +160,21 @@ it("loses and duplicates nothing when the host is SIGKILLed at random moments un
   expect(mirrored).toBe(true);
   expect(mirrorMismatches).toBe(0);
 }, 240_000);
+
+it("answers a call that was waiting while its host was killed, without the client retrying", async () => {
+  const namespace = uniqueNamespace("wait");
+  const dataDir = tempDir();
+  child = await startHostProcess(namespace, dataDir);
+  const client = await connect({ servers: nats.url, namespace, timeoutMs: 30_000 });
+  try {
+    // The handler sleeps 1.5 s; the host dies during it, before anything is committed.
+    const call = client.objectClient(probe, "waiting").sleep(1500);
+    await sleep(500);
+    await killHost();
+    child = await startHostProcess(namespace, dataDir);
+    expect(await call).toBe(1500);
+  } finally {
+    await client.close();
+    await killHost();
+  }
+}, 60_000);

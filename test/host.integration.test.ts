@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TerminalError } from "cairn";
+import { type CairnClient, connect } from "cairn/client";
+import { ConfigError, type Host, startHost } from "cairn/runtime";
+import { echo, observed, probe } from "./fixtures/probe.js";
+import { eventually, tempDir, uniqueNamespace } from "./helpers/host.js";
+import { type NatsServer, startNatsServer } from "./helpers/nats-server.js";
+
+let nats: NatsServer;
+let host: Host;
+let client: CairnClient;
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  const namespace = uniqueNamespace();
+  host = await startHost({ services: [probe, echo], dataDir: tempDir(), nats: { servers: nats.url }, namespace, partitions: 4, logLevel: "silent" });
+  client = await connect({ servers: nats.url, namespace });
+});
+
+afterAll(async () => {
+  await client?.close();
+  await host?.close();
+  await nats?.stop();
+});
+
+async function terminal(promise: Promise<unknown>): Promise<string> {
+  const error = await promise.then(
+    () => new Error("expected a rejection"),
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(TerminalError);
+  return (error as Error).message;
+}
+
+describe("startHost options", () => {
+  it("refuses invalid options with a ConfigError listing the problems", async () => {
+    const error = await startHost({ services: [probe], dataDir: tempDir(), nats: { servers: nats.url }, partitions: 0 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/partitions/);
+  });
+
+  it("says that embedded mode does not exist yet when nats is omitted", async () => {
+    const error = await startHost({ services: [probe], dataDir: tempDir() }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/embedded mode is not available yet/);
+  });
+
+  it("refuses a partition count that differs from the existing stream's", async () => {
+    const namespace = uniqueNamespace();
+    const first = await startHost({ services: [probe], dataDir: tempDir(), nats: { servers: nats.url }, namespace, partitions: 4, logLevel: "silent" });
+    await first.close();
+    const error = await startHost({ services: [probe], dataDir: tempDir(), nats: { servers: nats.url }, namespace, partitions: 8, logLevel: "silent" }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/created with 4 partitions, but this host is configured with 8/);
+  });
+});
+
+describe("services", () => {
+  it("calls a service and validates its input", async () => {
+    expect(await client.serviceClient(echo).shout("hi")).toBe("HI");
+    expect(await terminal(client.serviceClient(echo).shout(42 as unknown as string))).toMatch(/^Echo\.shout: invalid input: input: /);
+  });
+
+  it("delivers a service's one-way send to an object, and a send to a service", async () => {
+    await client.serviceClient(echo).forward({ key: "from-service", value: 7 });
+    const { invocationId } = await client.serviceSendClient(echo).forward({ key: "from-service", value: 8 });
+    expect(invocationId).toMatch(/^inv_/);
+    expect(await eventually(async () => (await client.objectClient(probe, "from-service").list()).length === 2)).toBe(true);
+    expect((await client.objectClient(probe, "from-service").list()).sort()).toEqual([7, 8]);
+  });
+});
+
+describe("state and handler rules", () => {
+  it("lists, clears and rewrites state", async () => {
+    const p = client.objectClient(probe, "state-ops");
+    expect(await p.fill()).toEqual(["a", "b", "c"]);
+    expect(await p.keys()).toEqual(["a", "b", "c"]);
+    expect(await p.wipe()).toEqual({ keys: ["z"], a: null });
+    expect(await p.keys()).toEqual(["z"]);
+  });
+
+  it("refuses a state write from a shared handler at run time", async () => {
+    expect(await terminal(client.objectClient(probe, "rules").sharedWrite())).toBe("ctx.set(...) may only be called from an exclusive handler");
+  });
+
+  it("refuses a result that fails the output schema", async () => {
+    expect(await terminal(client.objectClient(probe, "rules").badOutput())).toMatch(/^Probe\.badOutput: invalid output: output: /);
+  });
+
+  it("fails with a TerminalError carrying the last cause once maxAttempts are used", async () => {
+    observed.reset();
+    expect(await terminal(client.objectClient(probe, "exhaust").alwaysFails())).toBe("Probe.alwaysFails: failed after 3 attempts: Error: still broken");
+    expect(observed.runs.get("alwaysFails:exhaust")).toBe(3);
+  });
+});
