@@ -91,7 +91,10 @@ export async function startHost(options: HostOptions): Promise<Host> {
           setTimeout(() => abort.abort(), config.shutdownGraceMs).unref();
           await stopping;
           abort.abort();
-          await relay.drain();
+          // Whatever the relay cannot publish in time stays in the outbox and goes out at the next start.
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([relay.drain(), new Promise((resolve) => (timer = setTimeout(resolve, config.shutdownGraceMs)))]);
+          clearTimeout(timer);
           relay.stop();
           publisher.close();
           await nc.drain();
