@@ -70,7 +70,7 @@ export class ContextImpl implements ObjectContext {
 
   set<T>(name: string, value: T): void {
     this.requireExclusive("set");
-    if (value === undefined) throw new TypeError(`ctx.set("${name}", undefined): use ctx.clear("${name}") to remove an entry`);
+    if (value === undefined) throw new TerminalError(`ctx.set("${name}", undefined): use ctx.clear("${name}") to remove an entry`);
     this.effects.writes.set(name, { value });
   }
 
@@ -86,7 +86,7 @@ export class ContextImpl implements ObjectContext {
   }
 
   objectSendClient<D extends ObjectDefinition>(definition: D, key: string): ContextSendClient<D> {
-    if (typeof key !== "string") throw new TypeError(`ctx.objectSendClient(${definition.name}, key): key must be a string`);
+    if (typeof key !== "string") throw new TerminalError(`ctx.objectSendClient(${definition.name}, key): key must be a string (got ${typeof key})`);
     return this.sendClient(definition, (handler) => ({ type: "object", name: definition.name, key, handler }));
   }
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Store } from "../runtime/store/index.js";
 import type { CommitRecord } from "../runtime/store/index.js";
-import { newInvocationId } from "../sdk/internal.js";
+import { decode, encode, newInvocationId } from "../sdk/internal.js";
 import { tempDir } from "./helpers/host.js";
 
 const stores: Store[] = [];
@@ -13,7 +13,7 @@ function record(partition: number, expiresAtMs: number, extra: Partial<CommitRec
   return {
     partition,
     invocationId: newInvocationId(),
-    completion: { outcome: { ok: true, value: 1 }, expiresAtMs },
+    completion: { outcome: { ok: true, value: encode(1) }, expiresAtMs },
     stateWrites: [],
     outbox: [],
     position: 0,
@@ -26,7 +26,7 @@ describe("Store", () => {
     const dir = tempDir();
     const store = new Store(dir);
     const r = record(3, Date.now() + 60_000, {
-      stateWrites: [{ type: "set", object: "Cart", key: "u1", name: "items", value: ["a"] }],
+      stateWrites: [{ type: "set", object: "Cart", key: "u1", name: "items", value: encode(["a"]) }],
       outbox: [{ subject: "cairn.in.1", envelope: { invocationId: newInvocationId(), target: { type: "service", name: "S", handler: "h" } }, data: new Uint8Array([1]) }],
       position: 42,
     });
@@ -37,7 +37,8 @@ describe("Store", () => {
     const reopened = new Store(dir);
     stores.push(reopened);
     expect(reopened.readState(3, "Cart", "u1", "items")).toEqual(["a"]);
-    expect(reopened.readCompletion(3, r.invocationId)?.outcome).toEqual({ ok: true, value: 1 });
+    const outcome = reopened.readCompletion(3, r.invocationId)?.outcome;
+    expect(outcome?.ok && decode(outcome.value)).toBe(1);
     expect(reopened.readOutbox(3).map((o) => o.seq)).toEqual([1]);
     expect(reopened.readPosition(3)).toBe(42);
     expect(await reopened.commit(record(3, Date.now() + 60_000, { outbox: r.outbox }))).toEqual([2]);

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { z } from "zod";
 import { TerminalError } from "../../sdk/index.js";
-import { type AttemptEffects, ContextImpl, type InvocationScope, decode, encode } from "../../sdk/internal.js";
+import { type AttemptEffects, ContextImpl, type InvocationScope, type Target, decode, encode, targetLabel } from "../../sdk/internal.js";
 import { HostClosedError } from "../errors.js";
 import type { Outcome } from "../store/index.js";
 import { classifyFailure, terminalOutcome } from "./classify.js";
@@ -15,11 +15,48 @@ export interface InvokeOptions {
   signal: AbortSignal;
 }
 
+/** A successful attempt's effects, encoded: committing them cannot fail on a value. */
+export interface EncodedEffects {
+  clearedAll: boolean;
+  /** `value: undefined` deletes the entry. */
+  writes: Array<{ name: string; value: Uint8Array | undefined }>;
+  sends: Array<{ target: Target; data: Uint8Array }>;
+}
+
 /** The end of an invocation: its outcome, and on success the effects to commit with it. */
 export interface InvocationResult {
   outcome: Outcome;
-  effects: AttemptEffects | undefined;
+  effects: EncodedEffects | undefined;
   attempts: number;
+}
+
+function encodeOrThrow(value: unknown, what: string): Uint8Array {
+  try {
+    return encode(value);
+  } catch (error) {
+    throw new TerminalError(`${what} cannot be encoded with msgpack (${error instanceof Error ? error.message : String(error)})`, { cause: error });
+  }
+}
+
+/**
+ * Encodes what an attempt produced. A value that does not encode is a bug in the handler that
+ * no retry can fix, so it fails the invocation; a send over the payload limit likewise.
+ */
+function encodeEffects(effects: AttemptEffects, label: string, maxPayloadBytes: number): EncodedEffects {
+  const writes = [...effects.writes].map(([name, write]) => ({
+    name,
+    value: write ? encodeOrThrow(write.value, `${label}: state "${name}"`) : undefined,
+  }));
+  const sends = effects.sends.map(({ target, input }) => {
+    const data = encodeOrThrow(input, `${label}: the input of the send to ${targetLabel(target)}`);
+    if (data.byteLength > maxPayloadBytes) {
+      throw new TerminalError(`${label}: the send to ${targetLabel(target)} is ${data.byteLength} bytes, over the maximum of ${maxPayloadBytes} bytes`, {
+        errorCode: 413,
+      });
+    }
+    return { target, data };
+  });
+  return { clearedAll: effects.clearedAll, writes, sends };
 }
 
 function describeIssues(error: z.ZodError, root: string): string {
@@ -63,9 +100,8 @@ export async function invoke(handler: ResolvedHandler, data: Uint8Array, scope: 
         if (!parsed.success) throw new TerminalError(`${label}: invalid output: ${describeIssues(parsed.error, "output")}`);
         value = parsed.data;
       }
-      // An unencodable result is the handler's bug; finding it now keeps the commit from failing.
-      encode(value);
-      return { outcome: { ok: true, value: value === undefined ? null : value }, effects: ctx.effects, attempts: attempt };
+      const result = encodeOrThrow(value === undefined ? null : value, `${label}: the result`);
+      return { outcome: { ok: true, value: result }, effects: encodeEffects(ctx.effects, label, options.maxPayloadBytes), attempts: attempt };
     } catch (error) {
       const action = classifyFailure(error, attempt, policy, label);
       if (action.type === "fail") return { outcome: action.outcome, effects: undefined, attempts: attempt };

@@ -7,17 +7,20 @@ export type ParsedEnvelope =
   | { ok: false; problem: string; label: string; replyTo: ReplyAddress | undefined };
 
 const TARGET_PATTERN = /^(object|service):([A-Za-z][A-Za-z0-9_]*)\.([A-Za-z][A-Za-z0-9_]*)$/;
+// A subject the host can publish to: no white space, no wildcards, not empty.
+const REPLY_SUBJECT_PATTERN = /^[^\s*>]{1,255}$/;
 
 export function parseEnvelope(headers: MsgHdrs | undefined): ParsedEnvelope {
   const subject = headers?.get(Header.ReplyTo);
   const callId = headers?.get(Header.CallId);
-  const replyTo = subject && callId ? { subject, callId } : undefined;
+  const replyTo = subject && callId && REPLY_SUBJECT_PATTERN.test(subject) ? { subject, callId } : undefined;
   const rawTarget = headers?.get(Header.Target) ?? "";
   const match = TARGET_PATTERN.exec(rawTarget);
   const label = match ? `${match[2]}.${match[3]}` : "(unknown target)";
   const bad = (problem: string): ParsedEnvelope => ({ ok: false, problem: `${label}: ${problem}`, label, replyTo });
 
   if (!headers) return bad("message has no Cairn headers");
+  if (subject && !replyTo) return bad(`malformed ${Header.ReplyTo} header "${subject}"`);
   if (!match) return bad(`malformed ${Header.Target} header "${rawTarget}"`);
   const invocationId = parseInvocationId(headers.get(Header.InvocationId));
   if (!invocationId) return bad(`malformed ${Header.InvocationId} header "${headers.get(Header.InvocationId)}"`);

@@ -1,8 +1,8 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg, NatsConnection } from "nats";
 import type { Logger } from "pino";
 import { TerminalError } from "../../sdk/index.js";
 import {
-  type AttemptEffects,
   type Envelope,
   type InvocationScope,
   type ReplyAddress,
@@ -41,7 +41,7 @@ export interface PartitionDeps {
   log: Logger;
 }
 
-const NAK_DELAY_MS = 1000;
+const COMMIT_RETRY_MAX_MS = 5000;
 
 /**
  * Consumes one partition's inbox in stream order and runs each invocation through the per-key
@@ -100,24 +100,35 @@ export class PartitionWorker {
   }
 
   private receive(msg: JsMsg): void {
-    this.inFlight.set(msg.seq, msg);
-    if (msg.seq > this.highestSeen) this.highestSeen = msg.seq;
-    const parsed = parseEnvelope(msg.headers);
-    if (!parsed.ok) {
-      this.log.warn({ seq: msg.seq, problem: parsed.problem }, "undecodable inbox message refused");
-      if (parsed.replyTo) this.reply(parsed.replyTo, "", terminalOutcome(new TerminalError(parsed.problem, { errorCode: 400 })));
-      this.settle(msg, "ack");
-      return;
+    try {
+      this.inFlight.set(msg.seq, msg);
+      if (msg.seq > this.highestSeen) this.highestSeen = msg.seq;
+      const parsed = parseEnvelope(msg.headers);
+      if (!parsed.ok) {
+        this.log.warn({ seq: msg.seq, problem: parsed.problem }, "undecodable inbox message refused");
+        if (parsed.replyTo) this.reply(parsed.replyTo, "", terminalOutcome(new TerminalError(parsed.problem, { errorCode: 400 })));
+        this.ack(msg);
+        return;
+      }
+      const { target, invocationId } = parsed.envelope;
+      // Exclusive invocations of one key share a lane; everything else gets a lane per invocation id,
+      // which also keeps a duplicate delivery from running beside the original.
+      const handler = this.deps.registry.resolve(target);
+      const lane =
+        target.type === "object" && !(handler instanceof TerminalError) && handler.kind === "exclusive"
+          ? `k:${target.name}\u0000${target.key}`
+          : `i:${invocationId}`;
+      this.queue.run(lane, () =>
+        this.process(msg, parsed.envelope, handler).catch((error: unknown) => {
+          this.abandon(msg);
+          this.log.error({ err: error, seq: msg.seq, invocationId }, "invocation failed unexpectedly; left for redelivery");
+        }),
+      );
+    } catch (error) {
+      // Never let one message end the consume loop; unacked, it is delivered again after ackWaitMs.
+      this.inFlight.delete(msg.seq);
+      this.log.error({ err: error, seq: msg.seq }, "inbox message could not be scheduled");
     }
-    const { target, invocationId } = parsed.envelope;
-    // Exclusive invocations of one key share a lane; everything else gets a lane per invocation id,
-    // which also keeps a duplicate delivery from running beside the original.
-    const handler = this.deps.registry.resolve(target);
-    const lane =
-      target.type === "object" && !(handler instanceof TerminalError) && handler.kind === "exclusive"
-        ? `k:${target.name}\u0000${target.key}`
-        : `i:${invocationId}`;
-    this.queue.run(lane, () => this.process(msg, parsed.envelope, handler));
   }
 
   /** A child logger for one invocation, made on first use: most invocations never log. */
@@ -133,69 +144,97 @@ export class PartitionWorker {
       }));
   }
 
+  /**
+   * Runs one invocation on its lane. Once the host is closing, the lane's remaining messages are
+   * abandoned unacked, in order, so that the partition's next owner runs them in arrival order.
+   */
   private async process(msg: JsMsg, envelope: Envelope, handler: ResolvedHandler | TerminalError): Promise<void> {
     const { deps, partition } = this;
     const { target, invocationId } = envelope;
     const log = this.invocationLog(envelope);
-    try {
-      const done = deps.store.readCompletion(partition, invocationId);
-      if (done) {
-        log().debug("duplicate delivery of a completed invocation; re-sending its result");
-        if (envelope.replyTo) this.reply(envelope.replyTo, invocationId, done.outcome);
-        this.settle(msg, "ack");
-        return;
-      }
-      let result: InvocationResult;
-      if (handler instanceof TerminalError) {
-        result = { outcome: terminalOutcome(handler), effects: undefined, attempts: 0 };
-      } else {
-        const scope: InvocationScope = {
-          invocationId,
-          kind: handler.kind,
-          key: target.type === "object" ? target.key : undefined,
-          get log() {
-            return log();
-          },
-          readState: (name) => (target.type === "object" ? deps.store.readState(partition, target.name, target.key, name) : undefined),
-          readStateKeys: () => (target.type === "object" ? deps.store.readStateNames(partition, target.name, target.key) : []),
-        };
+    if (deps.signal.aborted) return this.abandon(msg);
+
+    const done = deps.store.readCompletion(partition, invocationId);
+    if (done) {
+      log().debug("duplicate delivery of a completed invocation; re-sending its result");
+      this.ack(msg);
+      if (envelope.replyTo) this.reply(envelope.replyTo, invocationId, done.outcome);
+      return;
+    }
+    let result: InvocationResult;
+    if (handler instanceof TerminalError) {
+      result = { outcome: terminalOutcome(handler), effects: undefined, attempts: 0 };
+    } else {
+      const scope: InvocationScope = {
+        invocationId,
+        kind: handler.kind,
+        key: target.type === "object" ? target.key : undefined,
+        get log() {
+          return log();
+        },
+        readState: (name) => (target.type === "object" ? deps.store.readState(partition, target.name, target.key, name) : undefined),
+        readStateKeys: () => (target.type === "object" ? deps.store.readStateNames(partition, target.name, target.key) : []),
+      };
+      try {
         result = await invoke(handler, msg.data, scope, {
           maxPayloadBytes: deps.config.maxPayloadBytes,
           retryPolicy: deps.retryPolicy,
           signal: deps.signal,
         });
+      } catch (error) {
+        if (error instanceof HostClosedError) return this.abandon(msg);
+        throw error;
       }
-      if (!result.outcome.ok) log().warn({ error: result.outcome.error.message, attempts: result.attempts }, "invocation failed terminally");
-
-      const record = this.commitRecord(envelope, result);
-      const seqs = await deps.store.commit(record);
-      if (envelope.replyTo) this.reply(envelope.replyTo, invocationId, result.outcome);
-      this.settle(msg, "ack");
-      deps.relay.add(
-        partition,
-        seqs.map((seq, i) => ({ seq, entry: record.outbox[i] as OutboxEntry })),
-      );
-    } catch (error) {
-      if (error instanceof HostClosedError) {
-        // Left unacked: the next owner of the partition receives it again.
-        this.inFlight.delete(msg.seq);
-        return;
-      }
-      log().error({ err: error }, "invocation could not be committed; it will be redelivered");
-      this.settle(msg, "nak");
     }
+    if (!result.outcome.ok) log().warn({ error: result.outcome.error.message, attempts: result.attempts }, "invocation failed terminally");
+
+    const record = this.commitRecord(envelope, result);
+    const seqs = await this.commit(record, log);
+    if (!seqs) return this.abandon(msg);
+    // Committed: from here on nothing may undo it, and nothing that fails may hold the others up.
+    deps.relay.add(
+      partition,
+      seqs.map((seq, i) => ({ seq, entry: record.outbox[i] as OutboxEntry })),
+    );
+    this.ack(msg);
+    if (envelope.replyTo) this.reply(envelope.replyTo, invocationId, result.outcome);
+  }
+
+  /**
+   * Commits, retrying a failed write (a full disk, say) in place: the lane waits, so no later
+   * invocation of the key can commit first. Gives up (undefined) only when the host closes.
+   */
+  private async commit(record: CommitRecord, log: () => Logger): Promise<number[] | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.deps.store.commit(record);
+      } catch (error) {
+        const delayMs = Math.min(COMMIT_RETRY_MAX_MS, 100 * 2 ** (attempt - 1));
+        log().error({ err: error, attempt, retryInMs: delayMs }, "commit failed; retrying");
+        try {
+          await sleep(delayMs, undefined, { signal: this.deps.signal });
+        } catch {
+          return undefined;
+        }
+      }
+    }
+  }
+
+  /** Left unacked: the partition's next owner receives it again. */
+  private abandon(msg: JsMsg): void {
+    this.inFlight.delete(msg.seq);
   }
 
   private commitRecord(envelope: Envelope, result: InvocationResult): CommitRecord {
     const { target, invocationId } = envelope;
     const stateWrites: StateWrite[] = [];
     const outbox: OutboxEntry[] = [];
-    const effects: AttemptEffects | undefined = result.effects;
+    const { effects } = result;
     if (effects && target.type === "object") {
       const base = { object: target.name, key: target.key };
       if (effects.clearedAll) stateWrites.push({ type: "clearAll", ...base });
-      for (const [name, write] of effects.writes) {
-        stateWrites.push(write ? { type: "set", ...base, name, value: write.value } : { type: "delete", ...base, name });
+      for (const { name, value } of effects.writes) {
+        stateWrites.push(value ? { type: "set", ...base, name, value } : { type: "delete", ...base, name });
       }
     }
     effects?.sends.forEach((send, index) => {
@@ -204,7 +243,7 @@ export class PartitionWorker {
       outbox.push({
         subject: inboxSubject(this.deps.config.namespace, partition),
         envelope: { invocationId: childId, target: send.target },
-        data: encode(send.input),
+        data: send.data,
       });
     });
     return {
@@ -224,13 +263,34 @@ export class PartitionWorker {
     return Number.isFinite(lowest) ? lowest - 1 : this.highestSeen;
   }
 
+  /**
+   * Answers a caller. Best effort by design: a reply lost here is re-sent when the caller retries
+   * with its idempotency key. A result too large for NATS becomes an error the caller can see.
+   */
   private reply(to: ReplyAddress, invocationId: string, outcome: Outcome): void {
-    this.deps.nc.publish(to.subject, encode({ callId: to.callId, invocationId, ...outcome }));
+    try {
+      this.deps.nc.publish(to.subject, encode({ callId: to.callId, invocationId, ...outcome }));
+    } catch (error) {
+      this.log.warn({ err: error, invocationId }, "reply could not be sent");
+      if (!outcome.ok) return;
+      const tooLarge = terminalOutcome(
+        new TerminalError(`the result of ${invocationId} (${outcome.value.byteLength} bytes) could not be sent: ${error instanceof Error ? error.message : String(error)}`),
+      );
+      try {
+        this.deps.nc.publish(to.subject, encode({ callId: to.callId, invocationId, ...tooLarge }));
+      } catch {
+        // The connection itself is gone; the caller's timeout covers it.
+      }
+    }
   }
 
-  private settle(msg: JsMsg, how: "ack" | "nak"): void {
+  private ack(msg: JsMsg): void {
     this.inFlight.delete(msg.seq);
-    if (how === "ack") msg.ack();
-    else msg.nak(NAK_DELAY_MS);
+    try {
+      msg.ack();
+    } catch (error) {
+      // A lost ack means a redelivery, which the completion record answers.
+      this.log.warn({ err: error, seq: msg.seq }, "ack could not be sent");
+    }
   }
 }

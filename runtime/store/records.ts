@@ -1,8 +1,11 @@
 import type { Envelope } from "../../sdk/internal.js";
 
-/** How an invocation ended, as recorded for deduplication and re-sent to late callers. */
+/**
+ * How an invocation ended, as recorded for deduplication and re-sent to late callers. A result
+ * travels msgpack-encoded, as the handler's commit wrote it: it is never encoded twice.
+ */
 export type Outcome =
-  | { ok: true; value: unknown }
+  | { ok: true; value: Uint8Array }
   | { ok: false; error: { name: string; message: string; code: number } };
 
 export interface CompletionRecord {
@@ -18,9 +21,12 @@ export interface OutboxEntry {
   data: Uint8Array;
 }
 
-/** One write to an object key's state; `value: undefined` deletes the entry. */
+/**
+ * One write to an object key's state. Values arrive msgpack-encoded, so that nothing inside the
+ * commit can fail half-way on a value that does not encode.
+ */
 export type StateWrite =
-  | { type: "set"; object: string; key: string; name: string; value: unknown }
+  | { type: "set"; object: string; key: string; name: string; value: Uint8Array }
   | { type: "delete"; object: string; key: string; name: string }
   | { type: "clearAll"; object: string; key: string };
 

@@ -1,4 +1,5 @@
 import { type Database, type RootDatabase, open } from "lmdb";
+import { decode } from "../../sdk/internal.js";
 import type { CommitRecord, CompletionRecord, OutboxEntry } from "./records.js";
 
 type StateKey = [partition: number, object: string, key: string, name: string];
@@ -26,7 +27,7 @@ const NAME_MAX = "\u{10FFFF}\u{10FFFF}";
  */
 export class Store {
   private readonly root: RootDatabase;
-  private readonly state: Database<unknown, StateKey>;
+  private readonly state: Database<Uint8Array, StateKey>;
   private readonly completions: Database<CompletionRecord, CompletionKey>;
   private readonly expiry: Database<null, ExpiryKey>;
   private readonly outbox: Database<OutboxEntry, OutboxKey>;
@@ -39,15 +40,18 @@ export class Store {
     // which is the moment its effects may be released. (On, it measured slower here: two wake-ups
     // of this thread per transaction instead of one.)
     this.root = open({ path, maxDbs: 8, overlappingSync: false, compression: false });
-    this.state = this.root.openDB({ name: "state" });
+    // State values are stored as the msgpack bytes the invocation produced (see StateWrite).
+    this.state = this.root.openDB({ name: "state", encoding: "binary" });
     this.completions = this.root.openDB({ name: "completions" });
     this.expiry = this.root.openDB({ name: "expiry" });
     this.outbox = this.root.openDB({ name: "outbox" });
     this.positions = this.root.openDB({ name: "positions" });
   }
 
+  /** The decoded value of one state entry, or `undefined`. */
   readState(partition: number, object: string, key: string, name: string): unknown {
-    return this.state.get([partition, object, key, name]);
+    const bytes = this.state.get([partition, object, key, name]);
+    return bytes === undefined ? undefined : decode(bytes);
   }
 
   readStateNames(partition: number, object: string, key: string): string[] {
@@ -145,18 +149,16 @@ export class Store {
     return last + 1;
   }
 
-  /** Forgets published sends. Not synced: losing this only means publishing again, which dedups. */
+  /** Forgets published sends; joins the next group commit. Losing it only means publishing again, which dedups. */
   async removeOutbox(partition: number, seqs: readonly number[]): Promise<void> {
-    await this.root.transaction(() => {
-      for (const seq of seqs) this.outbox.remove([partition, seq]);
-    });
+    await Promise.all(seqs.map((seq) => this.outbox.remove([partition, seq])));
   }
 
   /** Drops completion records whose idempotency window has passed; returns how many. */
   async expireCompletions(nowMs: number, limit = 10_000): Promise<number> {
     const expired = [...this.expiry.getKeys({ start: [0], end: [nowMs], limit })];
     if (expired.length === 0) return 0;
-    await this.root.transaction(() => {
+    await this.root.batch(() => {
       for (const k of expired) {
         this.expiry.remove(k);
         this.completions.remove([k[1], k[2]]);

@@ -7,7 +7,6 @@ import { CallTimeoutError, CancelledError, TerminalError, TimeoutError } from ".
 import {
   type Envelope,
   type InvocationId,
-  type Reply,
   type Target,
   JetStreamPublisher,
   decode,
@@ -16,6 +15,7 @@ import {
   idempotentInvocationId,
   inboxStreamName,
   inboxSubject,
+  isReply,
   newInvocationId,
   partitionOfTarget,
   partitionsFromDescription,
@@ -206,17 +206,25 @@ class Client implements CairnClient {
   }
 
   private onReply(data: Uint8Array): void {
-    let reply: Reply;
+    let reply: unknown;
     try {
-      reply = decode(data) as Reply;
+      reply = decode(data);
     } catch {
       return;
     }
+    if (!isReply(reply)) return;
     const pending = this.pending.get(reply.callId);
     if (!pending) return;
     this.pending.delete(reply.callId);
-    if (reply.ok) pending.resolve(reply.value);
-    else pending.reject(remoteError(reply.error));
+    if (!reply.ok) {
+      pending.reject(remoteError(reply.error));
+      return;
+    }
+    try {
+      pending.resolve(decode(reply.value));
+    } catch (error) {
+      pending.reject(new Error(`the result of invocation ${reply.invocationId} does not decode`, { cause: error }));
+    }
   }
 }
 

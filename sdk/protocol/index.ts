@@ -12,6 +12,7 @@ export {
   inboxStreamName,
   streamDescription,
   partitionsFromDescription,
+  isReply,
 } from "./wire.js";
 export type { PubAck } from "./publisher.js";
 export { JetStreamPublisher } from "./publisher.js";

@@ -72,7 +72,17 @@ export function partitionsFromDescription(description: string | undefined): numb
   return match?.[1] ? Number(match[1]) : undefined;
 }
 
-/** The answer to a request-response call. */
+/** The answer to a request-response call; `value` is the msgpack-encoded result. */
 export type Reply =
-  | { callId: string; invocationId: string; ok: true; value: unknown }
+  | { callId: string; invocationId: string; ok: true; value: Uint8Array }
   | { callId: string; invocationId: string; ok: false; error: { name: string; message: string; code: number } };
+
+/** Checks the shape of a decoded reply: it comes off the wire, so it is not trusted. */
+export function isReply(value: unknown): value is Reply {
+  if (typeof value !== "object" || value === null) return false;
+  const r = value as Record<string, unknown>;
+  if (typeof r.callId !== "string" || typeof r.invocationId !== "string") return false;
+  if (r.ok === true) return r.value instanceof Uint8Array;
+  const error = r.error as Record<string, unknown> | undefined;
+  return r.ok === false && typeof error === "object" && error !== null && typeof error.message === "string" && typeof error.name === "string";
+}
