@@ -3,6 +3,8 @@ import { z } from "zod";
 import type { AnyDefinition } from "../sdk/index.js";
 import { ConfigError } from "./errors.js";
 
+const LogLevelSchema = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
+
 const RetryPolicySchema = z.object({
   maxAttempts: z.number().int().positive().or(z.literal(Number.POSITIVE_INFINITY)).optional(),
   initialIntervalMs: z.number().nonnegative().optional(),
@@ -46,7 +48,7 @@ const HostOptionsSchema = z.object({
   /** A pino logger to log through. @default pino at `logLevel`, to stderr */
   logger: z.custom<Logger>((v) => typeof v === "object" && v !== null && typeof (v as Logger).child === "function").optional(),
   /** @default "info", or `CAIRN_LOG_LEVEL` */
-  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(),
+  logLevel: LogLevelSchema.optional(),
 });
 
 /** Options of `startHost`. */
@@ -60,7 +62,9 @@ export function parseHostOptions(options: HostOptions): HostConfig {
   if (!config.nats) {
     throw new ConfigError("startHost: embedded mode is not available yet; pass nats: { servers: \"nats://127.0.0.1:4222\" }");
   }
-  const level = config.logLevel ?? (process.env.CAIRN_LOG_LEVEL as HostOptions["logLevel"]) ?? "info";
+  const fromEnv = LogLevelSchema.safeParse(process.env.CAIRN_LOG_LEVEL ?? "info");
+  if (!fromEnv.success) throw new ConfigError(`CAIRN_LOG_LEVEL must be one of ${LogLevelSchema.options.join(", ")}`);
+  const level = config.logLevel ?? fromEnv.data;
   const logger = config.logger ?? pino({ level }, pino.destination(2));
   return { ...config, nats: config.nats, logger };
 }

@@ -1,5 +1,5 @@
 import { mkdirSync } from "node:fs";
-import { connect as natsConnect } from "nats";
+import { type NatsConnection, connect as natsConnect } from "nats";
 import { type CairnClient, connect } from "../sdk/client/index.js";
 import { JetStreamPublisher } from "../sdk/internal.js";
 import { type HostOptions, parseHostOptions } from "./config.js";
@@ -36,17 +36,19 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const registry = new Registry(config.services);
   mkdirSync(config.dataDir, { recursive: true });
   const store = new Store(config.dataDir);
-  const nc = await natsConnect({ servers: config.nats.servers, name: "cairn-host", maxReconnectAttempts: -1 });
-  const jsm = await nc.jetstreamManager();
-  const js = nc.jetstream();
   const abort = new AbortController();
+  const workers = new Map<number, PartitionWorker>();
+  const ownership: PartitionOwnership = new StaticOwnership(config.partitions);
+  let nc: NatsConnection | undefined;
   try {
+    nc = await natsConnect({ servers: config.nats.servers, name: "cairn-host", maxReconnectAttempts: -1 });
+    const jsm = await nc.jetstreamManager();
     const stream = await ensureInboxStream(jsm, config.namespace, config.partitions);
     const publisher = new JetStreamPublisher(nc);
     const relay = new OutboxRelay(publisher, store, log.child({ component: "outbox" }));
     const deps = {
       nc,
-      js,
+      js: nc.jetstream(),
       jsm,
       stream,
       store,
@@ -57,8 +59,6 @@ export async function startHost(options: HostOptions): Promise<Host> {
       signal: abort.signal,
       log,
     };
-    const workers = new Map<number, PartitionWorker>();
-    const ownership: PartitionOwnership = new StaticOwnership(config.partitions);
     await ownership.start({
       acquire: async (partition) => {
         const worker = new PartitionWorker(partition, deps);
@@ -77,6 +77,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     const client = await connect({ servers: config.nats.servers, namespace: config.namespace, partitions: config.partitions });
     hostLog.info({ partitions: ownership.owned().length, services: registry.names(), dataDir: config.dataDir }, "host started");
 
+    const connection = nc;
     let closing: Promise<void> | undefined;
     return {
       client,
@@ -97,14 +98,17 @@ export async function startHost(options: HostOptions): Promise<Host> {
           clearTimeout(timer);
           relay.stop();
           publisher.close();
-          await nc.drain();
+          await connection.drain();
           await store.close();
           hostLog.info("host closed");
         })()),
     };
   } catch (error) {
     abort.abort();
-    await nc.close();
+    await ownership.stop().catch(() => undefined);
+    // Workers that started before the failure, but were never handed to ownership.
+    await Promise.all([...workers.values()].map((w) => w.stop(0).catch(() => undefined)));
+    await nc?.close().catch(() => undefined);
     await store.close();
     throw error;
   }

@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { CallTimeoutError, TerminalError } from "cairn";
@@ -167,12 +169,16 @@ it("answers a call that was waiting while its host was killed, without the clien
   child = await startHostProcess(namespace, dataDir);
   const client = await connect({ servers: nats.url, namespace, timeoutMs: 30_000 });
   try {
-    // The handler sleeps 1.5 s; the host dies during it, before anything is committed.
-    const call = client.objectClient(probe, "waiting").sleep(1500);
-    await sleep(500);
+    // The host dies while the handler runs, before anything is committed.
+    const started = join(tempDir(), "started");
+    const call = client.objectClient(probe, "waiting").sleepAndMark({ ms: 1500, started });
+    expect(await eventually(() => existsSync(started), 20_000)).toBe(true);
     await killHost();
+    rmSync(started);
     child = await startHostProcess(namespace, dataDir);
     expect(await call).toBe(1500);
+    // The handler ran again on the new host: that is what answered.
+    expect(existsSync(started)).toBe(true);
   } finally {
     await client.close();
     await killHost();

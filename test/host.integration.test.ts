@@ -1,18 +1,24 @@
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { connect as natsConnect } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TerminalError } from "cairn";
 import { type CairnClient, connect } from "cairn/client";
 import { ConfigError, type Host, startHost } from "cairn/runtime";
 import { echo, observed, probe } from "./fixtures/probe.js";
+import { encode, envelopeHeaders, newInvocationId, partitionOf } from "../sdk/internal.js";
 import { eventually, tempDir, uniqueNamespace } from "./helpers/host.js";
 import { type NatsServer, startNatsServer } from "./helpers/nats-server.js";
 
 let nats: NatsServer;
 let host: Host;
 let client: CairnClient;
+let namespace: string;
 
 beforeAll(async () => {
   nats = await startNatsServer();
-  const namespace = uniqueNamespace();
+  namespace = uniqueNamespace();
   host = await startHost({ services: [probe, echo], dataDir: tempDir(), nats: { servers: nats.url }, namespace, partitions: 4, logLevel: "silent" });
   client = await connect({ servers: nats.url, namespace });
 });
@@ -93,5 +99,68 @@ describe("state and handler rules", () => {
     observed.reset();
     expect(await terminal(client.objectClient(probe, "exhaust").alwaysFails())).toBe("Probe.alwaysFails: failed after 3 attempts: Error: still broken");
     expect(observed.runs.get("alwaysFails:exhaust")).toBe(3);
+  });
+});
+
+describe("what is committed", () => {
+  it("discards an attempt's state writes and sends when it fails terminally", async () => {
+    expect(await terminal(client.objectClient(probe, "discard").setThenFail())).toBe("failed after writing");
+    await client.objectClient(probe, "discard").append(1);
+    expect(await client.objectClient(probe, "discard").written()).toEqual({ written: null, a: null });
+    expect(await client.objectClient(probe, "discard").list()).toEqual([1]);
+  });
+
+  it("fails an invocation whose state does not encode, committing none of its writes", async () => {
+    const message = await terminal(client.objectClient(probe, "unencodable").setUnencodable());
+    expect(message).toMatch(/^Probe\.setUnencodable: state "b" cannot be encoded with msgpack/);
+    expect(await client.objectClient(probe, "unencodable").written()).toEqual({ written: null, a: null });
+  });
+
+  it("runs an invocation once when the same message reaches the stream twice (no JetStream dedup)", async () => {
+    observed.reset();
+    const admin = await natsConnect({ servers: nats.url });
+    try {
+      const js = admin.jetstream();
+      const replies = admin.subscribe("dup.replies", { max: 2 });
+      const envelope = {
+        invocationId: newInvocationId(),
+        target: { type: "object" as const, name: "Probe", key: "dup", handler: "once" },
+        replyTo: { subject: "dup.replies", callId: "c" },
+      };
+      // No Nats-Msg-Id: JetStream stores both copies; only the completion record can tell.
+      for (let i = 0; i < 2; i++) await js.publish(`${namespace}.in.${partitionOf("Probe", "dup", 4)}`, encode("x"), { headers: envelopeHeaders(envelope, false) });
+      let answers = 0;
+      for await (const _ of replies) answers++;
+      expect(answers).toBe(2);
+      expect(observed.runs.get("once:dup")).toBe(1);
+    } finally {
+      await admin.close();
+    }
+  });
+});
+
+describe("closing a host", () => {
+  it("keeps a key's order when it closes while an invocation of that key is backing off", async () => {
+    const namespace = uniqueNamespace();
+    const dataDir = tempDir();
+    const ready = join(tempDir(), "ready");
+    const options = { services: [probe], dataDir, nats: { servers: nats.url }, namespace, partitions: 2, shutdownGraceMs: 300, logLevel: "silent" as const };
+    const first = await startHost(options);
+    const sends = first.client;
+    await sends.objectSendClient(probe, "ordered-close").appendWhenReady({ value: 1, ready });
+    await sends.objectSendClient(probe, "ordered-close").append(2);
+    await sleep(200); // the first is now failing and backing off; the second waits behind it
+    await first.close();
+    writeFileSync(ready, "");
+    expect(existsSync(ready)).toBe(true);
+    const second = await startHost(options);
+    try {
+      const list = second.client.objectClient(probe, "ordered-close").list;
+      const done = await eventually(async () => (await list()).length === 2, 10_000);
+      expect(done).toBe(true);
+      expect(await list()).toEqual([1, 2]);
+    } finally {
+      await second.close();
+    }
   });
 });

@@ -55,32 +55,40 @@ export class OutboxRelay {
   private async run(): Promise<void> {
     this.running = true;
     while (this.queue.length > 0 && !this.stopped) {
-      const batch = this.queue.splice(0, BATCH);
-      const results = await Promise.allSettled(
-        batch.map(({ entry }) =>
-          this.publisher.publish(entry.subject, entry.data, envelopeHeaders(entry.envelope, true)),
-        ),
-      );
-      const published = new Map<number, number[]>();
-      const failed: Pending[] = [];
-      results.forEach((result, i) => {
-        const item = batch[i] as Pending;
-        if (result.status === "fulfilled") {
-          const seqs = published.get(item.partition) ?? [];
-          seqs.push(item.seq);
-          published.set(item.partition, seqs);
-        } else {
-          failed.push(item);
-        }
-      });
-      await Promise.all([...published].map(([partition, seqs]) => this.store.removeOutbox(partition, seqs)));
-      if (failed.length > 0) {
-        this.log.warn({ failed: failed.length, err: (results.find((r) => r.status === "rejected") as PromiseRejectedResult).reason }, "outbox publish failed; retrying");
-        this.queue.unshift(...failed);
-        await sleep(RETRY_DELAY_MS);
+      try {
+        await this.publishBatch(this.queue.splice(0, BATCH));
+      } catch (error) {
+        // publishBatch re-queued what it had not published; only a failed outbox delete lands here.
+        this.log.warn({ err: error }, "outbox bookkeeping failed; continuing");
       }
     }
     this.running = false;
     for (const resolve of this.idle.splice(0)) resolve();
+  }
+
+  private async publishBatch(batch: Pending[]): Promise<void> {
+    const results = await Promise.allSettled(
+      batch.map(({ entry }) => this.publisher.publish(entry.subject, entry.data, envelopeHeaders(entry.envelope, true))),
+    );
+    const published = new Map<number, number[]>();
+    const failed: Pending[] = [];
+    let firstError: unknown;
+    results.forEach((result, i) => {
+      const item = batch[i] as Pending;
+      if (result.status === "fulfilled") {
+        const seqs = published.get(item.partition) ?? [];
+        seqs.push(item.seq);
+        published.set(item.partition, seqs);
+      } else {
+        firstError ??= result.reason;
+        failed.push(item);
+      }
+    });
+    if (failed.length > 0) {
+      this.log.warn({ failed: failed.length, err: firstError }, "outbox publish failed; retrying");
+      this.queue.unshift(...failed);
+    }
+    await Promise.all([...published].map(([partition, seqs]) => this.store.removeOutbox(partition, seqs)));
+    if (failed.length > 0) await sleep(RETRY_DELAY_MS);
   }
 }

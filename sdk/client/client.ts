@@ -63,7 +63,9 @@ interface Pending {
  * const { itemCount } = await cairn.objectClient(shoppingCart, "user-1").addItem(item, { idempotencyKey: "req-42" });
  */
 export async function connect(options: ConnectOptions): Promise<CairnClient> {
-  const config = ConnectOptionsSchema.parse(options);
+  const parsed = ConnectOptionsSchema.safeParse(options);
+  if (!parsed.success) throw new TypeError(`invalid connect options:\n${z.prettifyError(parsed.error)}`);
+  const config = parsed.data;
   const nc = await natsConnect({ servers: config.servers, name: config.name, maxReconnectAttempts: -1 });
   return new Client(nc, config);
 }
@@ -135,22 +137,23 @@ class Client implements CairnClient {
     const invocationId = this.invocationId(target, options?.idempotencyKey);
     const callId = randomBytes(8).toString("hex");
     const timeoutMs = options?.timeoutMs ?? this.config.timeoutMs;
+    const advice =
+      options?.idempotencyKey === undefined
+        ? "Calls without an idempotency key may run twice if retried; pass { idempotencyKey } to retry safely."
+        : "Retry with the same idempotency key to get the one result without running it twice.";
     const result = new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(callId);
-        reject(
-          new CallTimeoutError(
-            `${targetLabel(target)}: no result within ${timeoutMs} ms; the outcome is unknown. ` +
-              `Retry with the same idempotency key to get the one result without running it twice.`,
-            { invocationId },
-          ),
-        );
+        reject(new CallTimeoutError(`${targetLabel(target)}: no result within ${timeoutMs} ms; the outcome is unknown. ${advice}`, { invocationId }));
       }, timeoutMs);
       this.pending.set(callId, {
         resolve: (value) => (clearTimeout(timer), resolve(value)),
         reject: (error) => (clearTimeout(timer), reject(error)),
       });
     });
+    // The timer may reject while the publish is still awaited below; this marks the rejection as
+    // handled until the caller receives it from `return result`.
+    result.catch(() => undefined);
     // Registered before publishing: a fast host must not answer before anyone listens.
     try {
       await this.publish({ invocationId, target, replyTo: { subject: this.replySubject, callId } }, input, false);
@@ -183,7 +186,21 @@ class Client implements CairnClient {
     if (this.closed) throw new Error("cairn client is closed");
     const partitions = await this.partitionCount();
     const subject = inboxSubject(this.config.namespace, partitionOfTarget(envelope.target, envelope.invocationId, partitions));
-    await this.publisher.publish(subject, encode(input), envelopeHeaders(envelope, dedup));
+    let data: Uint8Array;
+    try {
+      data = encode(input);
+    } catch (error) {
+      throw new TerminalError(`${targetLabel(envelope.target)}: the input cannot be encoded with msgpack (${String(error)})`, { cause: error });
+    }
+    // Over the server's own limit the message could never reach a host to be refused there.
+    const serverMax = this.nc.info?.max_payload;
+    if (serverMax !== undefined && data.byteLength > serverMax - 4096) {
+      throw new TerminalError(
+        `${targetLabel(envelope.target)}: payload of ${data.byteLength} bytes exceeds the NATS server's max_payload of ${serverMax} bytes`,
+        { errorCode: 413 },
+      );
+    }
+    await this.publisher.publish(subject, data, envelopeHeaders(envelope, dedup));
   }
 
   private partitionCount(): Promise<number> {
