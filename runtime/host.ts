@@ -5,10 +5,9 @@ import { JetStreamPublisher } from "../sdk/internal.js";
 import { type HostOptions, parseHostOptions } from "./config.js";
 import { DEFAULT_RETRY_POLICY, Registry, resolveRetryPolicy } from "./invoke/index.js";
 import { OutboxRelay } from "./outbox/index.js";
-import { type PartitionOwnership, StaticOwnership } from "./partition/ownership.js";
-import { PartitionWorker } from "./partition/partition-worker.js";
+import { type PartitionOwnership, PartitionWorker, StaticOwnership } from "./partition/index.js";
 import { Store } from "./store/index.js";
-import { ensureInboxStream } from "./transport/streams.js";
+import { ensureInboxStream } from "./transport/index.js";
 
 /** A running host. */
 export interface Host {

@@ -22,7 +22,7 @@ export interface Context {
   /**
    * A one-way client for a keyed object. The message is buffered and published only after the
    * handler's commit: if the handler fails or the host dies first, nothing is sent; once committed,
-   * it is delivered exactly once.
+   * it is delivered, and run once within the target's idempotency window (24 h by default).
    */
   objectSendClient<D extends ObjectDefinition>(definition: D, key: string): ContextSendClient<D>;
 

@@ -74,6 +74,7 @@ export interface ServiceDefinition<N extends string = string, H extends Record<s
   readonly handlers: H;
 }
 
+/** Any object or service definition: what `startHost({ services })` takes. */
 export type AnyDefinition = ObjectDefinition | ServiceDefinition;
 
 /** The input type of a handler entry (`void` when it takes none). */
@@ -112,7 +113,19 @@ function checkHandlers(owner: string, handlers: Record<string, unknown>): void {
  * Defines a keyed virtual object.
  *
  * @example
- * export const counter = object({ name: "Counter", handlers: { add: async (ctx: ObjectContext, n: number) => n } });
+ * // examples/counter.ts
+ * export const counter = object({
+ *   name: "Counter",
+ *   handlers: {
+ *     add: async (ctx: ObjectContext, amount: number) => {
+ *       const total = ((await ctx.get<number>("total")) ?? 0) + amount;
+ *       ctx.set("total", total);
+ *       ctx.objectSendClient(mirror, ctx.key).add(amount);
+ *       return total;
+ *     },
+ *     total: handlers.object.shared(async (ctx: ObjectSharedContext) => (await ctx.get<number>("total")) ?? 0),
+ *   },
+ * });
  */
 export function object<N extends string, H extends Record<string, ObjectHandlerEntry>>(definition: {
   name: N;
@@ -132,7 +145,16 @@ export function object<N extends string, H extends Record<string, ObjectHandlerE
  * Defines a keyless service.
  *
  * @example
- * export const orderService = service({ name: "OrderService", handlers: { fulfill: async (ctx: Context, id: string) => {} } });
+ * // examples/shopping-cart.ts
+ * export const orderService = service({
+ *   name: "OrderService",
+ *   handlers: {
+ *     fulfill: async (ctx: Context, orderId: string) => {
+ *       ctx.log.info({ orderId }, "shipping order");
+ *       shipped.push(orderId);
+ *     },
+ *   },
+ * });
  */
 export function service<N extends string, H extends Record<string, ServiceHandlerEntry>>(definition: {
   name: N;
@@ -166,7 +188,19 @@ function factory<K extends HandlerKind, C>(kind: K): HandlerFactory<K, C> {
     typeof a === "function" ? define(kind, {}, a) : define(kind, a, b as Fn<never, never, unknown>)) as HandlerFactory<K, C>;
 }
 
-/** Handler builders, for when a handler needs options or a non-default kind. */
+/**
+ * Handler builders, for when a handler needs options (an input schema, a retry policy) or a
+ * non-default kind. A bare function in an object is an exclusive handler; in a service, a handler.
+ *
+ * @example
+ * // examples/shopping-cart.ts
+ * addItem: handlers.object.exclusive({ input: CartItem }, async (ctx: ObjectContext, item) => {
+ *   const items = (await ctx.get<CartItem[]>("items")) ?? [];
+ *   items.push(item);
+ *   ctx.set("items", items);
+ *   return { itemCount: items.length };
+ * }),
+ */
 export const handlers = {
   object: {
     /** One at a time per key, in arrival order; may write state. */

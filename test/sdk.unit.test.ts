@@ -13,8 +13,7 @@ import {
 import type { CallClient, CallOptions, SendClient, SendReceipt } from "cairn";
 import { childInvocationId, idempotentInvocationId, newInvocationId, parseInvocationId, partitionOf } from "../sdk/internal.js";
 import { DEFAULT_RETRY_POLICY, classifyFailure } from "../runtime/invoke/index.js";
-import { KeyQueue } from "../runtime/partition/key-queue.js";
-import { parseEnvelope } from "../runtime/partition/envelope.js";
+import { KeyQueue, parseEnvelope } from "../runtime/partition/index.js";
 import { envelopeHeaders } from "../sdk/internal.js";
 
 const Item = z.object({ sku: z.string(), qty: z.number().int().positive() });

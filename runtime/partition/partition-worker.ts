@@ -23,7 +23,7 @@ import {
 } from "../invoke/index.js";
 import type { OutboxRelay } from "../outbox/index.js";
 import type { CommitRecord, Outcome, OutboxEntry, StateWrite, Store } from "../store/index.js";
-import { resetPartitionConsumer } from "../transport/streams.js";
+import { resetPartitionConsumer } from "../transport/index.js";
 import { parseEnvelope } from "./envelope.js";
 import { KeyQueue } from "./key-queue.js";
 

@@ -1,0 +1,1 @@
+export { ensureInboxStream, resetPartitionConsumer } from "./streams.js";
