@@ -9,8 +9,9 @@ export function uniqueNamespace(prefix = "t"): string {
   return `${prefix}${randomBytes(4).toString("hex")}`;
 }
 
+/** A new empty directory, under the test run's temporary root when there is one (see global-setup.ts). */
 export function tempDir(prefix = "cairn-data-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return mkdtempSync(join(process.env.CAIRN_TEST_TMP ?? tmpdir(), prefix));
 }
 
 /** Polls `check` until it returns true or `timeoutMs` passes; returns whether it held. */
