@@ -1,6 +1,5 @@
 // `npm run bench`: the cart scenario against a host in its own process, then the raw ceilings it is
 // built on (JetStream publish+consume+ack, LMDB synced commits), with Cairn's rate as a ratio of each.
-import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { open } from "lmdb";
@@ -8,6 +7,7 @@ import { AckPolicy, RetentionPolicy, StorageType, connect as natsConnect, header
 import { connect } from "cairn/client";
 import { shoppingCart } from "../examples/shopping-cart.js";
 import { tempDir, uniqueNamespace } from "../test/helpers/host.js";
+import { startHostProcess } from "../test/helpers/host-process.js";
 import { startNatsServer } from "../test/helpers/nats-server.js";
 
 const CARTS = Number(process.env.BENCH_CARTS ?? 1000);
@@ -29,18 +29,6 @@ function cpuSeconds(pid: number): number {
 function rssMiB(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return match?.[1] ? Number(match[1]) / 1024 : Number.NaN;
-}
-
-async function startHostProcess(url: string, namespace: string, dataDir: string): Promise<ChildProcess> {
-  const extra = process.env.BENCH_HOST_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
-  const proc = spawn(process.execPath, [...extra, "--conditions=source", "--import", "tsx", "test/fixtures/host-main.ts", url, namespace, dataDir, "32"], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  await new Promise<void>((resolve, reject) => {
-    proc.stdout?.on("data", (chunk: Buffer) => chunk.toString().includes("ready") && resolve());
-    proc.once("exit", (code) => reject(new Error(`host exited with ${code}`)));
-  });
-  return proc;
 }
 
 async function runPool(total: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
@@ -65,7 +53,8 @@ interface CartResult {
 async function cartScenario(url: string, natsPid: number): Promise<CartResult> {
   const namespace = uniqueNamespace("bench");
   const dataDir = tempDir();
-  const host = await startHostProcess(url, namespace, dataDir);
+  const nodeArgs = process.env.BENCH_HOST_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+  const host = await startHostProcess({ natsUrl: url, namespace, dataDir, partitions: 32 }, nodeArgs);
   const client = await connect({ servers: url, namespace, timeoutMs: 60_000 });
   try {
     const call = (i: number) =>

@@ -99,12 +99,22 @@ function checkName(what: string, name: string): void {
   }
 }
 
-function checkHandlers(owner: string, handlers: Record<string, unknown>): void {
-  if (Object.keys(handlers).length === 0) throw new TypeError(`${owner} has no handlers`);
-  for (const [name, entry] of Object.entries(handlers)) {
+/** Checks names and handler kinds of an object or a service definition, at definition time. */
+function checkDefinition(type: "object" | "service", definition: { name: string; handlers: Record<string, unknown> }): void {
+  const owner = definition.name;
+  checkName(type === "object" ? "Object" : "Service", owner);
+  if (Object.keys(definition.handlers).length === 0) throw new TypeError(`${owner} has no handlers`);
+  for (const [name, entry] of Object.entries(definition.handlers)) {
     checkName(`${owner} handler`, name);
     if (typeof entry !== "function" && !isHandlerDefinition(entry)) {
       throw new TypeError(`${owner}.${name} must be a function or made with handlers.*`);
+    }
+    if (isHandlerDefinition(entry) && (entry.kind === "service") !== (type === "service")) {
+      throw new TypeError(
+        type === "object"
+          ? `${owner}.${name}: handlers.handler is for services; use handlers.object.*`
+          : `${owner}.${name}: handlers.object.* is for objects; use handlers.handler`,
+      );
     }
   }
 }
@@ -131,13 +141,7 @@ export function object<N extends string, H extends Record<string, ObjectHandlerE
   name: N;
   handlers: H;
 }): ObjectDefinition<N, H> {
-  checkName("Object", definition.name);
-  checkHandlers(definition.name, definition.handlers);
-  for (const [name, entry] of Object.entries(definition.handlers)) {
-    if (isHandlerDefinition(entry) && entry.kind === "service") {
-      throw new TypeError(`${definition.name}.${name}: handlers.handler is for services; use handlers.object.*`);
-    }
-  }
+  checkDefinition("object", definition);
   return Object.freeze({ type: "object", name: definition.name, handlers: definition.handlers });
 }
 
@@ -160,13 +164,7 @@ export function service<N extends string, H extends Record<string, ServiceHandle
   name: N;
   handlers: H;
 }): ServiceDefinition<N, H> {
-  checkName("Service", definition.name);
-  checkHandlers(definition.name, definition.handlers);
-  for (const [name, entry] of Object.entries(definition.handlers)) {
-    if (isHandlerDefinition(entry) && entry.kind !== "service") {
-      throw new TypeError(`${definition.name}.${name}: handlers.object.* is for objects; use handlers.handler`);
-    }
-  }
+  checkDefinition("service", definition);
   return Object.freeze({ type: "service", name: definition.name, handlers: definition.handlers });
 }
 

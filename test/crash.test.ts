@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -9,6 +9,7 @@ import { counter, mirror } from "../examples/counter.js";
 import { shoppingCart } from "../examples/shopping-cart.js";
 import { probe } from "./fixtures/probe.js";
 import { eventually, seededRandom, tempDir, uniqueNamespace } from "./helpers/host.js";
+import { startHostProcess } from "./helpers/host-process.js";
 import { type NatsServer, startNatsServer } from "./helpers/nats-server.js";
 
 const SEED = Number(process.env.CAIRN_CRASH_SEED ?? 20261124);
@@ -37,23 +38,8 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-function startHostProcess(namespace: string, dataDir: string): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, ["--conditions=source", "--import", "tsx", "test/fixtures/host-main.ts", nats.url, namespace, dataDir, "8"], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("host did not become ready within 30 s")), 30_000);
-    proc.stdout?.on("data", (chunk: Buffer) => {
-      if (chunk.toString().includes("ready")) {
-        clearTimeout(timer);
-        resolve(proc);
-      }
-    });
-    proc.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`host exited with ${code} before it was ready`));
-    });
-  });
+function startHost(namespace: string, dataDir: string): Promise<ChildProcess> {
+  return startHostProcess({ natsUrl: nats.url, namespace, dataDir, partitions: 8 });
 }
 
 /** Calls until it succeeds: the same idempotency key on every try, as a careful client would. */
@@ -73,7 +59,7 @@ it("loses and duplicates nothing when the host is SIGKILLed at random moments un
   const random = seededRandom(SEED);
   const namespace = uniqueNamespace("crash");
   const dataDir = tempDir();
-  child = await startHostProcess(namespace, dataDir);
+  child = await startHost(namespace, dataDir);
   // Shorter than a restart: calls in flight during a kill time out and are retried with their key.
   const client: CairnClient = await connect({ servers: nats.url, namespace, timeoutMs: 700 });
 
@@ -110,7 +96,7 @@ it("loses and duplicates nothing when the host is SIGKILLed at random moments un
     await sleep(300 + Math.floor(random() * 1200));
     const callsBefore = stats.calls;
     await killHost();
-    child = await startHostProcess(namespace, dataDir);
+    child = await startHost(namespace, dataDir);
     console.log(`kill ${kill + 1}/${KILLS}: ${callsBefore} calls acknowledged before it`);
   }
   await sleep(500);
@@ -166,7 +152,7 @@ it("loses and duplicates nothing when the host is SIGKILLed at random moments un
 it("answers a call that was waiting while its host was killed, without the client retrying", async () => {
   const namespace = uniqueNamespace("wait");
   const dataDir = tempDir();
-  child = await startHostProcess(namespace, dataDir);
+  child = await startHost(namespace, dataDir);
   const client = await connect({ servers: nats.url, namespace, timeoutMs: 30_000 });
   try {
     // The host dies while the handler runs, before anything is committed.
@@ -175,7 +161,7 @@ it("answers a call that was waiting while its host was killed, without the clien
     expect(await eventually(() => existsSync(started), 20_000)).toBe(true);
     await killHost();
     rmSync(started);
-    child = await startHostProcess(namespace, dataDir);
+    child = await startHost(namespace, dataDir);
     expect(await call).toBe(1500);
     // The handler ran again on the new host: that is what answered.
     expect(existsSync(started)).toBe(true);

@@ -1,0 +1,32 @@
+import { type ChildProcess, spawn } from "node:child_process";
+
+/**
+ * Starts `test/fixtures/host-main.ts` (a host serving the examples and the probe) in a child
+ * process and resolves once it has printed "ready".
+ */
+export function startHostProcess(
+  args: { natsUrl: string; namespace: string; dataDir: string; partitions: number },
+  nodeArgs: string[] = [],
+): Promise<ChildProcess> {
+  const proc = spawn(
+    process.execPath,
+    [...nodeArgs, "--conditions=source", "--import", "tsx", "test/fixtures/host-main.ts", args.natsUrl, args.namespace, args.dataDir, String(args.partitions)],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      reject(new Error("host did not become ready within 30 s"));
+    }, 30_000);
+    proc.stdout?.on("data", (chunk: Buffer) => {
+      if (chunk.toString().includes("ready")) {
+        clearTimeout(timer);
+        resolve(proc);
+      }
+    });
+    proc.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`host exited with ${code} before it was ready`));
+    });
+  });
+}
