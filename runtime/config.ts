@@ -41,6 +41,11 @@ const HostOptionsSchema = z.object({
   maxInFlightPerPartition: z.number().int().positive().default(1000),
   /** JetStream redelivers a message not acked or touched within this. @default 30000 */
   ackWaitMs: z.number().int().min(1000).default(30_000),
+  /**
+   * A host holds its namespace with a lock that expires this long after its last refresh; another
+   * host waits that long (plus a second) for it before giving up. @default 5000
+   */
+  leaseTtlMs: z.number().int().min(500).default(5000),
   /** How long `close()` waits for in-flight invocations before leaving them to redelivery. @default 10000 */
   shutdownGraceMs: z.number().int().nonnegative().default(10_000),
   /** Defaults for every handler; a handler's own `retryPolicy` overrides them field by field. */

@@ -63,6 +63,21 @@ describe("startHost options", () => {
   });
 });
 
+describe("one host per namespace", () => {
+  it("refuses a second host while another serves the namespace, and admits one once it closed", async () => {
+    const namespace = uniqueNamespace();
+    const options = { services: [probe], nats: { servers: nats.url }, namespace, partitions: 2, leaseTtlMs: 1000, logLevel: "silent" as const };
+    const first = await startHost({ ...options, dataDir: tempDir() });
+    const refused = await startHost({ ...options, dataDir: tempDir() }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as Error).message).toMatch(new RegExp(`namespace "${namespace}" is served by host host-`));
+    await first.client.objectClient(probe, "k").append(1);
+    await first.close();
+    const second = await startHost({ ...options, dataDir: tempDir() });
+    await second.close();
+  });
+});
+
 describe("services", () => {
   it("calls a service and validates its input", async () => {
     expect(await client.serviceClient(echo).shout("hi")).toBe("HI");

@@ -5,3 +5,5 @@ export { PartitionWorker } from "./partition-worker.js";
 export { KeyQueue } from "./key-queue.js";
 export type { ParsedEnvelope } from "./envelope.js";
 export { parseEnvelope } from "./envelope.js";
+export type { HostLock } from "./host-lock.js";
+export { acquireHostLock } from "./host-lock.js";
