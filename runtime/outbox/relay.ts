@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { type JetStreamPublisher, envelopeHeaders } from "../../sdk/internal.js";
+import { CrashPoint, crashPoint } from "../faults.js";
 import type { OutboxEntry, Store } from "../store/index.js";
 
 interface Pending {
@@ -88,6 +89,7 @@ export class OutboxRelay {
       this.log.warn({ failed: failed.length, err: firstError }, "outbox publish failed; retrying");
       this.queue.unshift(...failed);
     }
+    if (published.size > 0) crashPoint(CrashPoint.AfterPublish);
     await Promise.all([...published].map(([partition, seqs]) => this.store.removeOutbox(partition, seqs)));
     if (failed.length > 0) await sleep(RETRY_DELAY_MS);
   }

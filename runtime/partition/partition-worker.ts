@@ -13,6 +13,7 @@ import {
 } from "../../sdk/internal.js";
 import type { HostConfig } from "../config.js";
 import { HostClosedError } from "../errors.js";
+import { CrashPoint, crashPoint } from "../faults.js";
 import {
   type InvocationResult,
   type Registry,
@@ -189,14 +190,17 @@ export class PartitionWorker {
     if (!result.outcome.ok) log().warn({ error: result.outcome.error.message, attempts: result.attempts }, "invocation failed terminally");
 
     const record = this.commitRecord(envelope, result);
+    crashPoint(CrashPoint.BeforeCommit);
     const seqs = await this.commit(record, log);
     if (!seqs) return this.abandon(msg);
+    crashPoint(CrashPoint.AfterCommit);
     // Committed: from here on nothing may undo it, and nothing that fails may hold the others up.
     deps.relay.add(
       partition,
       seqs.map((seq, i) => ({ seq, entry: record.outbox[i] as OutboxEntry })),
     );
     this.ack(msg);
+    crashPoint(CrashPoint.AfterAck);
     if (envelope.replyTo) this.reply(envelope.replyTo, invocationId, result.outcome);
   }
 

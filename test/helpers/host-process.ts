@@ -5,13 +5,13 @@ import { type ChildProcess, spawn } from "node:child_process";
  * process and resolves once it has printed "ready".
  */
 export function startHostProcess(
-  args: { natsUrl: string; namespace: string; dataDir: string; partitions: number },
+  args: { natsUrl: string; namespace: string; dataDir: string; partitions: number; env?: Record<string, string> },
   nodeArgs: string[] = [],
 ): Promise<ChildProcess> {
   const proc = spawn(
     process.execPath,
     [...nodeArgs, "--conditions=source", "--import", "tsx", "test/fixtures/host-main.ts", args.natsUrl, args.namespace, args.dataDir, String(args.partitions)],
-    { stdio: ["ignore", "pipe", "inherit"] },
+    { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...args.env } },
   );
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
