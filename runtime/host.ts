@@ -91,8 +91,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
         workers.set(partition, worker);
         await worker.start();
       },
-      release: async (partition) => {
-        await workers.get(partition)?.stop(config.shutdownGraceMs);
+      release: async (partition, how) => {
+        await workers.get(partition)?.stop(how === "lost" ? 0 : config.shutdownGraceMs);
         workers.delete(partition);
       },
     });

@@ -1,4 +1,4 @@
-export type { PartitionOwnership } from "./ownership.js";
+export type { PartitionOwnership, OwnershipHandlers } from "./ownership.js";
 export { StaticOwnership } from "./ownership.js";
 export type { PartitionDeps } from "./partition-worker.js";
 export { PartitionWorker } from "./partition-worker.js";
@@ -7,3 +7,7 @@ export type { ParsedEnvelope } from "./envelope.js";
 export { parseEnvelope } from "./envelope.js";
 export type { HostLock } from "./host-lock.js";
 export { acquireHostLock } from "./host-lock.js";
+export type { LeaseOptions } from "./leases.js";
+export { LeaseOwnership } from "./leases.js";
+export type { AssignmentStep } from "./assignment.js";
+export { planStep, quotas } from "./assignment.js";
