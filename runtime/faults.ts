@@ -8,7 +8,7 @@ export const CrashPoint = {
   BeforeCommit: "before-commit",
   /** The commit is durable; no send, ack or reply has left. */
   AfterCommit: "after-commit",
-  /** The inbox message is acked; the reply is not sent and the sends may not be published. */
+  /** The inbox message is acked (and the ack flushed to the server); the reply is not sent. */
   AfterAck: "after-ack",
   /** The relay's sends are acknowledged by JetStream but still in the outbox. */
   AfterPublish: "after-publish",
@@ -22,6 +22,11 @@ function parse(spec: string | undefined): { point: string; n: number } | undefin
 
 const armed = parse(process.env.CAIRN_CRASH_AT);
 let reached = 0;
+
+/** Whether this process is set to crash at `point` (to flush what must reach the server first). */
+export function isArmed(point: CrashPoint): boolean {
+  return armed?.point === point;
+}
 
 export function crashPoint(point: CrashPoint): void {
   if (armed?.point === point && ++reached === armed.n) process.kill(process.pid, "SIGKILL");

@@ -1,13 +1,15 @@
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type NatsConnection, connect as natsConnect } from "nats";
+import { connect as natsConnect } from "nats";
+import type { Logger } from "pino";
 import { type CairnClient, connect } from "../sdk/client/index.js";
 import { JetStreamPublisher } from "../sdk/internal.js";
 import { type HostOptions, parseHostOptions } from "./config.js";
 import { DEFAULT_RETRY_POLICY, Registry, resolveRetryPolicy } from "./invoke/index.js";
 import { OutboxRelay } from "./outbox/index.js";
-import { type HostLock, type PartitionOwnership, PartitionWorker, StaticOwnership, acquireHostLock } from "./partition/index.js";
+import { ConfigError } from "./errors.js";
+import { type PartitionOwnership, PartitionWorker, StaticOwnership, acquireHostLock } from "./partition/index.js";
 import { Store } from "./store/index.js";
 import { ensureInboxStream } from "./transport/index.js";
 
@@ -44,18 +46,40 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const log = config.logger;
   const hostLog = log.child({ component: "host" });
   const registry = new Registry(config.services);
-  mkdirSync(config.dataDir, { recursive: true });
-  const store = new Store(config.dataDir);
   const abort = new AbortController();
-  const workers = new Map<number, PartitionWorker>();
-  const ownership: PartitionOwnership = new StaticOwnership(config.partitions);
-  let nc: NatsConnection | undefined;
-  let lock: HostLock | undefined;
-  let closeHost: (() => Promise<void>) | undefined;
+  const grace = (work: Promise<unknown>) => withDeadline(work, config.shutdownGraceMs);
+  // Everything started is stopped in reverse order, by close() or by a start that fails half-way.
+  const stack: Array<() => Promise<void> | void> = [];
+  const unwind = async () => {
+    for (const stop of stack.splice(0).reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        hostLog.warn({ err }, "error while stopping");
+      }
+    }
+  };
+  let closing: Promise<void> | undefined;
+  let lostLock = false;
+  let started = false;
+  const close = () =>
+    (closing ??= (async () => {
+      await unwind();
+      hostLog.info("host closed");
+    })());
+
   try {
-    nc = await natsConnect({ servers: config.nats.servers, name: "cairn-host", maxReconnectAttempts: -1 });
+    mkdirSync(config.dataDir, { recursive: true });
+    const store = new Store(config.dataDir);
+    stack.push(() => store.close());
+    const nc = await natsConnect({ servers: config.nats.servers, name: "cairn-host", maxReconnectAttempts: -1 });
+    stack.push(async () => {
+      // A drain can wait forever on a server that is gone; close() does not.
+      await grace(nc.drain().catch(() => undefined));
+      if (!nc.isClosed()) await nc.close();
+    });
     const hostId = readOrCreateHostId(config.dataDir);
-    lock = await acquireHostLock({
+    const lock = await acquireHostLock({
       nc,
       namespace: config.namespace,
       hostId,
@@ -64,14 +88,23 @@ export async function startHost(options: HostOptions): Promise<Host> {
       log: hostLog,
       onLost: () => {
         // Another host serves the namespace now: stop at once, not after a grace period.
+        lostLock = true;
         abort.abort();
-        void closeHost?.();
+        // While starting, the start itself notices and fails.
+        if (started) close().catch((err: unknown) => hostLog.error({ err }, "close after losing the host lock failed"));
       },
     });
+    stack.push(() => lock.release());
     const jsm = await nc.jetstreamManager();
     const stream = await ensureInboxStream(jsm, config.namespace, config.partitions);
     const publisher = new JetStreamPublisher(nc);
+    stack.push(() => publisher.close());
     const relay = new OutboxRelay(publisher, store, log.child({ component: "outbox" }));
+    stack.push(async () => {
+      // Whatever the relay cannot publish in time stays in the outbox and goes out at the next start.
+      await grace(relay.drain());
+      relay.stop();
+    });
     const deps = {
       nc,
       js: nc.jetstream(),
@@ -85,6 +118,18 @@ export async function startHost(options: HostOptions): Promise<Host> {
       signal: abort.signal,
       log,
     };
+    const workers = new Map<number, PartitionWorker>();
+    const ownership: PartitionOwnership = new StaticOwnership(config.partitions);
+    stack.push(async () => {
+      // Stop consuming first; invocations still running after the grace period are abandoned
+      // unacked, in order, and run again by the partition's next owner.
+      const timer = setTimeout(() => abort.abort(), config.shutdownGraceMs);
+      await ownership.stop();
+      // Workers that started before a failed start, never handed to ownership.
+      await Promise.all([...workers.values()].map((w) => w.stop(0)));
+      clearTimeout(timer);
+      abort.abort();
+    });
     await ownership.start({
       acquire: async (partition) => {
         const worker = new PartitionWorker(partition, deps);
@@ -96,46 +141,36 @@ export async function startHost(options: HostOptions): Promise<Host> {
         workers.delete(partition);
       },
     });
-    const sweep = setInterval(() => {
-      store.expireCompletions(Date.now()).catch((err: unknown) => hostLog.warn({ err }, "completion expiry sweep failed"));
-    }, EXPIRY_SWEEP_MS);
+    const sweep = setInterval(() => void sweepCompletions(store, hostLog), EXPIRY_SWEEP_MS);
     sweep.unref();
-    const client = await connect({ servers: config.nats.servers, namespace: config.namespace, partitions: config.partitions });
+    stack.push(() => clearInterval(sweep));
+    const client = await connect({ servers: config.nats.servers, namespace: config.namespace });
+    stack.push(() => client.close());
+    if (lostLock) throw new ConfigError(`namespace "${config.namespace}": the host lock was lost while starting`);
+    started = true;
     hostLog.info({ hostId, partitions: ownership.owned().length, services: registry.names(), dataDir: config.dataDir }, "host started");
-
-    const connection = nc;
-    const heldLock = lock;
-    let closing: Promise<void> | undefined;
-    closeHost = () =>
-      (closing ??= (async () => {
-        clearInterval(sweep);
-        await client.close();
-        // Stop consuming first; invocations still backing off after the grace period are
-        // abandoned unacked and run again by the partition's next owner.
-        const stopping = ownership.stop();
-        setTimeout(() => abort.abort(), config.shutdownGraceMs).unref();
-        await stopping;
-        abort.abort();
-        // Whatever the relay cannot publish in time stays in the outbox and goes out at the next start.
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([relay.drain(), new Promise((resolve) => (timer = setTimeout(resolve, config.shutdownGraceMs)))]);
-        clearTimeout(timer);
-        relay.stop();
-        publisher.close();
-        await heldLock.release();
-        await connection.drain();
-        await store.close();
-        hostLog.info("host closed");
-      })());
-    return { client, ownedPartitions: () => ownership.owned(), close: closeHost };
+    return { client, ownedPartitions: () => ownership.owned(), close };
   } catch (error) {
     abort.abort();
-    await ownership.stop().catch(() => undefined);
-    await lock?.release().catch(() => undefined);
-    // Workers that started before the failure, but were never handed to ownership.
-    await Promise.all([...workers.values()].map((w) => w.stop(0).catch(() => undefined)));
-    await nc?.close().catch(() => undefined);
-    await store.close();
+    await unwind();
     throw error;
+  }
+}
+
+/** Resolves when `work` settles or `ms` have passed, whichever comes first. */
+async function withDeadline(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
+/** Drops expired completion records, as many passes as it takes. */
+async function sweepCompletions(store: Store, log: Logger): Promise<void> {
+  try {
+    while ((await store.expireCompletions(Date.now())) > 0) {
+      // A full pass may leave more; go on until one finds nothing.
+    }
+  } catch (err) {
+    log.warn({ err }, "completion expiry sweep failed");
   }
 }

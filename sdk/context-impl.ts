@@ -3,7 +3,7 @@ import type { ContextSendClient } from "./client-types.js";
 import type { ObjectContext } from "./context.js";
 import type { AnyDefinition, HandlerKind, ObjectDefinition, ServiceDefinition } from "./definitions.js";
 import { TerminalError } from "./errors.js";
-import type { Target } from "./protocol/index.js";
+import { MAX_KEY_BYTES, MAX_STATE_NAME_BYTES, type Target } from "./protocol/index.js";
 
 /** What the runtime lends a context: committed state of the key and a place to put sends. */
 export interface InvocationScope {
@@ -70,12 +70,14 @@ export class ContextImpl implements ObjectContext {
 
   set<T>(name: string, value: T): void {
     this.requireExclusive("set");
+    checkStateName("set", name);
     if (value === undefined) throw new TerminalError(`ctx.set("${name}", undefined): use ctx.clear("${name}") to remove an entry`);
     this.effects.writes.set(name, { value });
   }
 
   clear(name: string): void {
     this.requireExclusive("clear");
+    checkStateName("clear", name);
     this.effects.writes.set(name, undefined);
   }
 
@@ -87,6 +89,9 @@ export class ContextImpl implements ObjectContext {
 
   objectSendClient<D extends ObjectDefinition>(definition: D, key: string): ContextSendClient<D> {
     if (typeof key !== "string") throw new TerminalError(`ctx.objectSendClient(${definition.name}, key): key must be a string (got ${typeof key})`);
+    if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
+      throw new TerminalError(`ctx.objectSendClient(${definition.name}, key): key is over ${MAX_KEY_BYTES} bytes`);
+    }
     return this.sendClient(definition, (handler) => ({ type: "object", name: definition.name, key, handler }));
   }
 
@@ -112,5 +117,11 @@ export class ContextImpl implements ObjectContext {
     if (this.scope.kind !== "exclusive") {
       throw new TerminalError(`ctx.${method}(...) may only be called from an exclusive handler`);
     }
+  }
+}
+
+function checkStateName(method: string, name: string): void {
+  if (typeof name !== "string" || name.length === 0 || Buffer.byteLength(name) > MAX_STATE_NAME_BYTES) {
+    throw new TerminalError(`ctx.${method}(name, ...): a state name must be a non-empty string of at most ${MAX_STATE_NAME_BYTES} bytes`);
   }
 }

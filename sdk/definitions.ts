@@ -91,11 +91,12 @@ export type OutputOf<H> = H extends { readonly [handlerTypes]?: (input: never) =
     ? Awaited<R>
     : never;
 
-const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_]*$/;
+// Names are part of LMDB keys and NATS headers: short, plain.
+const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,127}$/;
 
 function checkName(what: string, name: string): void {
   if (!NAME_PATTERN.test(name)) {
-    throw new TypeError(`${what} name "${name}" must start with a letter and hold only letters, digits and _`);
+    throw new TypeError(`${what} name "${name}" must start with a letter and hold only letters, digits and _ (128 at most)`);
   }
 }
 

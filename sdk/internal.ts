@@ -21,4 +21,6 @@ export {
   streamDescription,
   partitionsFromDescription,
   JetStreamPublisher,
+  MAX_KEY_BYTES,
+  MAX_STATE_NAME_BYTES,
 } from "./protocol/index.js";

@@ -19,14 +19,15 @@ beforeAll(async () => {
   nats = await startNatsServer();
 });
 
+async function killChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGKILL");
+  await exited;
+}
+
 afterAll(async () => {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGKILL");
-      await exited;
-    }
-  }
+  for (const child of children.splice(0)) await killChild(child);
   await nats?.stop();
 });
 
@@ -77,6 +78,8 @@ describe.each(Object.values(CrashPoint))("a host killed at %s", (point) => {
       expect(mirrored).toBe(true);
     } finally {
       await client.close();
+      // Stop this case's hosts now, so they do not load the machine during the next cases.
+      for (const child of children.splice(0)) await killChild(child);
     }
   }, 90_000);
 });

@@ -141,7 +141,7 @@ it("loses and duplicates nothing when the host is SIGKILLed at random moments un
   await client.close();
   await killHost();
 
-  expect(stats.calls).toBeGreaterThan(100);
+  expect(stats.calls).toBeGreaterThan(50); // the load really ran between the kills
   expect(lost).toBe(0);
   expect(duplicated).toBe(0);
   expect(counterMismatches).toBe(0);

@@ -1,6 +1,5 @@
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { connect as natsConnect } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TerminalError } from "cairn";
@@ -66,7 +65,8 @@ describe("startHost options", () => {
 describe("one host per namespace", () => {
   it("refuses a second host while another serves the namespace, and admits one once it closed", async () => {
     const namespace = uniqueNamespace();
-    const options = { services: [probe], nats: { servers: nats.url }, namespace, partitions: 2, leaseTtlMs: 1000, logLevel: "silent" as const };
+    // A TTL well above any pause of this loaded process, so the first host never loses its lock here.
+    const options = { services: [probe], nats: { servers: nats.url }, namespace, partitions: 2, leaseTtlMs: 3000, logLevel: "silent" as const };
     const first = await startHost({ ...options, dataDir: tempDir() });
     const refused = await startHost({ ...options, dataDir: tempDir() }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(ConfigError);
@@ -104,6 +104,13 @@ describe("state and handler rules", () => {
 
   it("refuses a state write from a shared handler at run time", async () => {
     expect(await terminal(client.objectClient(probe, "rules").sharedWrite())).toBe("ctx.set(...) may only be called from an exclusive handler");
+  });
+
+  it("refuses keys and state names too long to store, and input whose schema throws", async () => {
+    expect(await terminal(client.objectClient(probe, "k".repeat(1100)).list())).toMatch(/the object key is over 1024 bytes/);
+    expect(await terminal(client.objectClient(probe, "rules").longName())).toMatch(/a state name must be a non-empty string of at most 256 bytes/);
+    expect(await terminal(client.serviceClient(echo).parse("{bad"))).toMatch(/^Echo\.parse: invalid input: /);
+    expect(await client.serviceClient(echo).parse('{"ok":1}')).toEqual({ ok: 1 });
   });
 
   it("refuses a result that fails the output schema", async () => {
@@ -162,9 +169,11 @@ describe("closing a host", () => {
     const options = { services: [probe], dataDir, nats: { servers: nats.url }, namespace, partitions: 2, shutdownGraceMs: 300, logLevel: "silent" as const };
     const first = await startHost(options);
     const sends = first.client;
-    await sends.objectSendClient(probe, "ordered-close").appendWhenReady({ value: 1, ready });
+    const attempted = join(tempDir(), "attempted");
+    await sends.objectSendClient(probe, "ordered-close").appendWhenReady({ value: 1, ready, attempted });
     await sends.objectSendClient(probe, "ordered-close").append(2);
-    await sleep(200); // the first is now failing and backing off; the second waits behind it
+    // The first has failed at least once and is backing off; the second waits behind it.
+    expect(await eventually(() => existsSync(attempted), 10_000)).toBe(true);
     await first.close();
     writeFileSync(ready, "");
     expect(existsSync(ready)).toBe(true);

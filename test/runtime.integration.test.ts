@@ -6,6 +6,7 @@ import { type Host, startHost } from "cairn/runtime";
 import { shoppingCart, orderService } from "../examples/shopping-cart.js";
 import { counter, mirror } from "../examples/counter.js";
 import { observed, probe } from "./fixtures/probe.js";
+import { decode, encode, newInvocationId, partitionOf } from "../sdk/internal.js";
 import { type NatsServer, startNatsServer } from "./helpers/nats-server.js";
 import { eventually, tempDir, uniqueNamespace } from "./helpers/host.js";
 
@@ -171,22 +172,29 @@ describe("bad input", () => {
     const nc = await natsConnect({ servers: nats.url });
     const js = nc.jetstream();
     try {
-      const replies = nc.subscribe("bad.replies", { max: 1 });
-      const h = natsHeaders();
-      h.set("Cairn-Invocation-Id", "inv_00000000000000000000000000");
-      h.set("Cairn-Target", "object:ShoppingCart.addItem");
-      h.set("Cairn-Key", "raw");
-      h.set("Cairn-Reply-To", "bad.replies");
-      h.set("Cairn-Call-Id", "c1");
-      await js.publish(`${namespace}.in.0`, new Uint8Array([0xc1, 0xff, 0x00]), { headers: h });
+      const replies = nc.subscribe("bad.replies", { max: 2 });
+      const headers = (callId: string) => {
+        const h = natsHeaders();
+        h.set("Cairn-Invocation-Id", newInvocationId());
+        h.set("Cairn-Target", "object:ShoppingCart.addItem");
+        h.set("Cairn-Key", "raw");
+        h.set("Cairn-Reply-To", "bad.replies");
+        h.set("Cairn-Call-Id", callId);
+        return h;
+      };
+      const home = partitionOf("ShoppingCart", "raw", 8);
+      await js.publish(`${namespace}.in.${home}`, new Uint8Array([0xc1, 0xff, 0x00]), { headers: headers("garbage") });
+      await js.publish(`${namespace}.in.${(home + 1) % 8}`, encode(item("x")), { headers: headers("misrouted") });
       await js.publish(`${namespace}.in.1`, new Uint8Array([1, 2, 3]));
-      const { decode } = await import("msgpackr");
+      const messages = new Map<string, string>();
       for await (const msg of replies) {
-        const reply = decode(msg.data) as { ok: boolean; error: { name: string; message: string } };
+        const reply = decode(msg.data) as { callId: string; ok: boolean; error: { name: string; message: string } };
         expect(reply.ok).toBe(false);
         expect(reply.error.name).toBe("TerminalError");
-        expect(reply.error.message).toMatch(/^ShoppingCart\.addItem: input is not valid msgpack/);
+        messages.set(reply.callId, reply.error.message);
       }
+      expect(messages.get("garbage")).toMatch(/^ShoppingCart\.addItem: input is not valid msgpack/);
+      expect(messages.get("misrouted")).toMatch(/^ShoppingCart\.addItem: sent to partition \d+, which does not hold this target/);
     } finally {
       await nc.close();
     }

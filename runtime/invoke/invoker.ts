@@ -63,6 +63,17 @@ function describeIssues(error: z.ZodError, root: string): string {
   return error.issues.map((issue) => `${[root, ...issue.path.map(String)].join(".")}: ${issue.message}`).join("; ");
 }
 
+function parseOutput(schema: z.ZodType, value: unknown, label: string): unknown {
+  let parsed: ReturnType<z.ZodType["safeParse"]>;
+  try {
+    parsed = schema.safeParse(value);
+  } catch (error) {
+    throw new TerminalError(`${label}: invalid output: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  if (!parsed.success) throw new TerminalError(`${label}: invalid output: ${describeIssues(parsed.error, "output")}`);
+  return parsed.data;
+}
+
 function fail(error: TerminalError): InvocationResult {
   return { outcome: terminalOutcome(error), effects: undefined, attempts: 0 };
 }
@@ -85,7 +96,13 @@ export async function invoke(handler: ResolvedHandler, data: Uint8Array, scope: 
     return fail(new TerminalError(`${label}: input is not valid msgpack (${error instanceof Error ? error.message : String(error)})`, { errorCode: 400 }));
   }
   if (handler.input) {
-    const parsed = handler.input.safeParse(input);
+    let parsed: ReturnType<z.ZodType["safeParse"]>;
+    try {
+      parsed = handler.input.safeParse(input);
+    } catch (error) {
+      // A refinement or transform of the schema threw: still the input's problem, still final.
+      return fail(new TerminalError(`${label}: invalid input: ${error instanceof Error ? error.message : String(error)}`, { errorCode: 400 }));
+    }
     if (!parsed.success) return fail(new TerminalError(`${label}: invalid input: ${describeIssues(parsed.error, "input")}`, { errorCode: 400 }));
     input = parsed.data;
   }
@@ -95,11 +112,7 @@ export async function invoke(handler: ResolvedHandler, data: Uint8Array, scope: 
     const ctx = new ContextImpl(scope);
     try {
       let value = await handler.fn(ctx as never, input);
-      if (handler.output) {
-        const parsed = handler.output.safeParse(value);
-        if (!parsed.success) throw new TerminalError(`${label}: invalid output: ${describeIssues(parsed.error, "output")}`);
-        value = parsed.data;
-      }
+      if (handler.output) value = parseOutput(handler.output, value, label);
       const result = encodeOrThrow(value === undefined ? null : value, `${label}: the result`);
       return { outcome: { ok: true, value: result }, effects: encodeEffects(ctx.effects, label, options.maxPayloadBytes), attempts: attempt };
     } catch (error) {

@@ -23,6 +23,7 @@ export class OutboxRelay {
   private running = false;
   private idle: Array<() => void> = [];
   private stopped = false;
+  private readonly stopSignal = new AbortController();
 
   constructor(
     private readonly publisher: JetStreamPublisher,
@@ -49,8 +50,10 @@ export class OutboxRelay {
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
+  /** Stops publishing; what is left stays in the outbox for the next start. */
   stop(): void {
     this.stopped = true;
+    this.stopSignal.abort();
   }
 
   private async run(): Promise<void> {
@@ -90,7 +93,8 @@ export class OutboxRelay {
       this.queue.unshift(...failed);
     }
     if (published.size > 0) crashPoint(CrashPoint.AfterPublish);
+    if (this.stopped) return; // the store may be closing; these are published again at the next start
     await Promise.all([...published].map(([partition, seqs]) => this.store.removeOutbox(partition, seqs)));
-    if (failed.length > 0) await sleep(RETRY_DELAY_MS);
+    if (failed.length > 0) await sleep(RETRY_DELAY_MS, undefined, { signal: this.stopSignal.signal }).catch(() => undefined);
   }
 }

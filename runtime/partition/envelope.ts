@@ -1,5 +1,5 @@
 import type { MsgHdrs } from "nats";
-import { type Envelope, Header, type ReplyAddress, type Target, parseInvocationId } from "../../sdk/internal.js";
+import { type Envelope, Header, MAX_KEY_BYTES, type ReplyAddress, type Target, parseInvocationId } from "../../sdk/internal.js";
 
 /** An inbox message's metadata, or why it cannot be run (with whom to tell, when known). */
 export type ParsedEnvelope =
@@ -34,6 +34,7 @@ export function parseEnvelope(headers: MsgHdrs | undefined): ParsedEnvelope {
       return bad(`malformed ${Header.Key} header`);
     }
     if (!headers.has(Header.Key)) return bad(`object message without a ${Header.Key} header`);
+    if (Buffer.byteLength(key) > MAX_KEY_BYTES) return bad(`the object key is over ${MAX_KEY_BYTES} bytes`);
     target = { type: "object", name, key, handler };
   } else {
     target = { type: "service", name, handler };

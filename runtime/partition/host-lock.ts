@@ -69,25 +69,43 @@ export async function acquireHostLock(options: {
   }
 
   let stopped = false;
+  let refreshing: Promise<void> | undefined;
+  /**
+   * Refreshes the lock. A refresh refused for a stale revision is not proof of loss: the previous
+   * refresh may have landed with its answer lost. Only a record naming another host is.
+   */
+  const refresh = async (): Promise<void> => {
+    try {
+      revision = await kv.update(OWNER_KEY, value, revision as number);
+      return;
+    } catch (err) {
+      if (!/wrong last sequence/i.test(String(err))) {
+        log.warn({ err }, "host lock refresh failed; retrying");
+        return;
+      }
+    }
+    const entry = await kv.get(OWNER_KEY);
+    const current = entry && entry.operation === "PUT" ? decodeOwner(entry.value) : undefined;
+    if (entry && current?.hostId === hostId) {
+      revision = entry.revision;
+      return;
+    }
+    if (!current) {
+      // Expired during an outage and nobody took it: take it again.
+      revision = await kv.create(OWNER_KEY, value);
+      log.warn("host lock had expired; taken again");
+      return;
+    }
+    stopped = true;
+    clearInterval(heartbeat);
+    log.error({ holder: current.hostId }, "host lock lost: another host took this namespace; stopping");
+    options.onLost();
+  };
   const heartbeat = setInterval(() => {
-    if (stopped || revision === undefined) return;
-    kv.update(OWNER_KEY, value, revision).then(
-      (next) => {
-        revision = next;
-      },
-      (err: unknown) => {
-        if (stopped) return;
-        if (!/wrong last sequence/i.test(String(err))) {
-          // A slow or reconnecting server: the next beat tries again.
-          log.warn({ err }, "host lock refresh failed; retrying");
-          return;
-        }
-        stopped = true;
-        clearInterval(heartbeat);
-        log.error({ err }, "host lock lost: another host took this namespace; stopping");
-        options.onLost();
-      },
-    );
+    if (stopped || refreshing) return;
+    refreshing = refresh()
+      .catch((err: unknown) => log.warn({ err }, "host lock refresh failed; retrying"))
+      .finally(() => (refreshing = undefined));
   }, Math.max(100, Math.floor(ttlMs / 3)));
 
   return {
@@ -95,6 +113,7 @@ export async function acquireHostLock(options: {
       if (stopped) return;
       stopped = true;
       clearInterval(heartbeat);
+      await refreshing;
       await kv.delete(OWNER_KEY, revision === undefined ? undefined : { previousSeq: revision }).catch(() => undefined);
     },
   };

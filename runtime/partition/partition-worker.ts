@@ -13,7 +13,7 @@ import {
 } from "../../sdk/internal.js";
 import type { HostConfig } from "../config.js";
 import { HostClosedError } from "../errors.js";
-import { CrashPoint, crashPoint } from "../faults.js";
+import { CrashPoint, crashPoint, isArmed } from "../faults.js";
 import {
   type InvocationResult,
   type Registry,
@@ -24,7 +24,7 @@ import {
 } from "../invoke/index.js";
 import type { OutboxRelay } from "../outbox/index.js";
 import type { CommitRecord, Outcome, OutboxEntry, StateWrite, Store } from "../store/index.js";
-import { resetPartitionConsumer } from "../transport/index.js";
+import { ensurePartitionConsumer, resetPartitionConsumer } from "../transport/index.js";
 import { parseEnvelope } from "./envelope.js";
 import { KeyQueue } from "./key-queue.js";
 
@@ -42,7 +42,7 @@ export interface PartitionDeps {
   log: Logger;
 }
 
-const COMMIT_RETRY_MAX_MS = 5000;
+const RETRY_MAX_MS = 5000;
 
 /**
  * Consumes one partition's inbox in stream order and runs each invocation through the per-key
@@ -54,6 +54,7 @@ export class PartitionWorker {
   private readonly inFlight = new Map<number, JsMsg>();
   private highestSeen: number;
   private messages: ConsumerMessages | undefined;
+  private stopping = false;
   private loop: Promise<void> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly log: Logger;
@@ -73,20 +74,46 @@ export class PartitionWorker {
       ackWaitMs: deps.config.ackWaitMs,
       maxAckPending: deps.config.maxInFlightPerPartition,
     });
-    const consumer = await deps.js.consumers.get(deps.stream, durable);
-    this.messages = await consumer.consume({ max_messages: Math.min(256, deps.config.maxInFlightPerPartition) });
-    const messages = this.messages;
-    this.loop = (async () => {
-      for await (const msg of messages) this.receive(msg);
-    })();
+    this.loop = this.consumeLoop(durable);
     this.heartbeat = setInterval(() => {
       for (const msg of this.inFlight.values()) msg.working();
     }, Math.floor(deps.config.ackWaitMs / 3));
     this.log.debug({ position: this.highestSeen, recoveredSends: recovered }, "partition started");
   }
 
+  /**
+   * Receives messages until stopped. Should the subscription end or fail on its own (a consumer
+   * deleted by an operator, a permission change), it is opened again, not left silently idle.
+   */
+  private async consumeLoop(durable: string): Promise<void> {
+    const { deps } = this;
+    for (let attempt = 1; !this.stopping; attempt++) {
+      try {
+        const consumer = await deps.js.consumers.get(deps.stream, durable);
+        this.messages = await consumer.consume({ max_messages: Math.min(256, deps.config.maxInFlightPerPartition) });
+        for await (const msg of this.messages) {
+          this.receive(msg);
+          attempt = 0;
+        }
+      } catch (err) {
+        if (this.stopping) return;
+        this.log.error({ err }, "partition consumer failed; opening it again");
+      }
+      if (this.stopping) return;
+      await sleep(Math.min(RETRY_MAX_MS, 100 * 2 ** attempt));
+      if (!this.stopping) {
+        // The consumer may be gone: make sure it exists, keeping what it has not delivered.
+        await ensurePartitionConsumer(deps.jsm, deps.stream, deps.config.namespace, this.partition, {
+          ackWaitMs: deps.config.ackWaitMs,
+          maxAckPending: deps.config.maxInFlightPerPartition,
+        }).catch((err: unknown) => this.log.error({ err }, "could not recreate the partition consumer"));
+      }
+    }
+  }
+
   /** Stops taking messages, lets running invocations finish within the grace period. */
   async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
     await this.messages?.close();
     await this.loop?.catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
@@ -119,12 +146,15 @@ export class PartitionWorker {
         target.type === "object" && !(handler instanceof TerminalError) && handler.kind === "exclusive"
           ? `k:${target.name}\u0000${target.key}`
           : `i:${invocationId}`;
-      this.queue.run(lane, () =>
-        this.process(msg, parsed.envelope, handler).catch((error: unknown) => {
-          this.abandon(msg);
-          this.log.error({ err: error, seq: msg.seq, invocationId }, "invocation failed unexpectedly; left for redelivery");
-        }),
-      );
+      if (partitionOfTarget(target, invocationId, this.deps.config.partitions) !== this.partition) {
+        // A client that computes partitions differently would let one key run on two partitions.
+        const problem = `${target.name}.${target.handler}: sent to partition ${this.partition}, which does not hold this target; is the client configured with another partition count?`;
+        this.log.warn({ seq: msg.seq, problem }, "misrouted inbox message refused");
+        if (parsed.envelope.replyTo) this.reply(parsed.envelope.replyTo, invocationId, terminalOutcome(new TerminalError(problem, { errorCode: 400 })));
+        this.ack(msg);
+        return;
+      }
+      this.queue.run(lane, () => this.processHoldingLane(msg, parsed.envelope, handler));
     } catch (error) {
       // Never let one message end the consume loop; unacked, it is delivered again after ackWaitMs.
       this.inFlight.delete(msg.seq);
@@ -143,6 +173,26 @@ export class PartitionWorker {
         handler: target.handler,
         invocationId,
       }));
+  }
+
+  /**
+   * An unexpected failure (an LMDB read error, say) is retried in place, holding the lane: moving on
+   * would let later invocations of the key overtake this one.
+   */
+  private async processHoldingLane(msg: JsMsg, envelope: Envelope, handler: ResolvedHandler | TerminalError): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.process(msg, envelope, handler);
+      } catch (error) {
+        const delayMs = Math.min(RETRY_MAX_MS, 100 * 2 ** (attempt - 1));
+        this.log.error({ err: error, seq: msg.seq, invocationId: envelope.invocationId, attempt, retryInMs: delayMs }, "invocation failed unexpectedly; retrying");
+        try {
+          await sleep(delayMs, undefined, { signal: this.deps.signal });
+        } catch {
+          return this.abandon(msg);
+        }
+      }
+    }
   }
 
   /**
@@ -200,6 +250,7 @@ export class PartitionWorker {
       seqs.map((seq, i) => ({ seq, entry: record.outbox[i] as OutboxEntry })),
     );
     this.ack(msg);
+    if (isArmed(CrashPoint.AfterAck)) await this.deps.nc.flush(); // the ack must reach the server first
     crashPoint(CrashPoint.AfterAck);
     if (envelope.replyTo) this.reply(envelope.replyTo, invocationId, result.outcome);
   }
@@ -213,7 +264,7 @@ export class PartitionWorker {
       try {
         return await this.deps.store.commit(record);
       } catch (error) {
-        const delayMs = Math.min(COMMIT_RETRY_MAX_MS, 100 * 2 ** (attempt - 1));
+        const delayMs = Math.min(RETRY_MAX_MS, 100 * 2 ** (attempt - 1));
         log().error({ err: error, attempt, retryInMs: delayMs }, "commit failed; retrying");
         try {
           await sleep(delayMs, undefined, { signal: this.deps.signal });

@@ -1,1 +1,1 @@
-export { ensureInboxStream, resetPartitionConsumer } from "./streams.js";
+export { ensureInboxStream, ensurePartitionConsumer, resetPartitionConsumer } from "./streams.js";

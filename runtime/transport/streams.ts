@@ -39,6 +39,36 @@ export async function ensureInboxStream(jsm: JetStreamManager, namespace: string
   return name;
 }
 
+const consumerName = (partition: number) => `p${partition}`;
+
+function consumerConfig(namespace: string, partition: number, options: { ackWaitMs: number; maxAckPending: number }) {
+  return {
+    durable_name: consumerName(partition),
+    filter_subject: inboxSubject(namespace, partition),
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(options.ackWaitMs),
+    max_ack_pending: options.maxAckPending,
+    max_deliver: -1,
+  };
+}
+
+/** Creates the partition's consumer if it does not exist (an operator deleted it, say). */
+export async function ensurePartitionConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  namespace: string,
+  partition: number,
+  options: { ackWaitMs: number; maxAckPending: number },
+): Promise<void> {
+  try {
+    await jsm.consumers.info(stream, consumerName(partition));
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    await jsm.consumers.add(stream, consumerConfig(namespace, partition, options));
+  }
+}
+
 /**
  * (Re)creates the partition's consumer from scratch: every message not yet acked is delivered again
  * at once, in stream order, instead of after the old consumer's ack wait.
@@ -50,20 +80,12 @@ export async function resetPartitionConsumer(
   partition: number,
   options: { ackWaitMs: number; maxAckPending: number },
 ): Promise<string> {
-  const durable = `p${partition}`;
+  const durable = consumerName(partition);
   try {
     await jsm.consumers.delete(stream, durable);
   } catch (error) {
     if (!isNotFound(error)) throw error;
   }
-  await jsm.consumers.add(stream, {
-    durable_name: durable,
-    filter_subject: inboxSubject(namespace, partition),
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    ack_wait: nanos(options.ackWaitMs),
-    max_ack_pending: options.maxAckPending,
-    max_deliver: -1,
-  });
+  await jsm.consumers.add(stream, consumerConfig(namespace, partition, options));
   return durable;
 }

@@ -9,6 +9,7 @@ import {
   type InvocationId,
   type Target,
   JetStreamPublisher,
+  PubAckTimeoutError,
   decode,
   encode,
   envelopeHeaders,
@@ -29,8 +30,6 @@ const ConnectOptionsSchema = z.object({
   namespace: z.string().regex(/^[A-Za-z0-9_-]+$/).default("cairn"),
   /** How long a call waits for its result. @default 30000 */
   timeoutMs: z.number().int().positive().default(30_000),
-  /** The partition count; read from the inbox stream when omitted. */
-  partitions: z.number().int().positive().optional(),
   /** The NATS connection name, shown by `nats-server` monitoring. @default "cairn-client" */
   name: z.string().default("cairn-client"),
 });
@@ -83,7 +82,6 @@ class Client implements CairnClient {
     private readonly config: z.output<typeof ConnectOptionsSchema>,
   ) {
     this.publisher = new JetStreamPublisher(nc);
-    if (config.partitions !== undefined) this.partitions = Promise.resolve(config.partitions);
     this.replies = nc.subscribe(this.replySubject, { callback: (_err, msg) => this.onReply(msg.data) });
   }
 
@@ -158,8 +156,12 @@ class Client implements CairnClient {
     try {
       await this.publish({ invocationId, target, replyTo: { subject: this.replySubject, callId } }, input, false);
     } catch (error) {
-      this.pending.get(callId)?.reject(error instanceof Error ? error : new Error(String(error)));
-      this.pending.delete(callId);
+      // Without a PubAck the message may still be in the stream and its answer on the way: keep
+      // waiting until the call's own timeout. Anything else means it never got in.
+      if (!(error instanceof PubAckTimeoutError)) {
+        this.pending.get(callId)?.reject(error instanceof Error ? error : new Error(String(error)));
+        this.pending.delete(callId);
+      }
     }
     return result;
   }

@@ -13,6 +13,8 @@ export {
   streamDescription,
   partitionsFromDescription,
   isReply,
+  MAX_KEY_BYTES,
+  MAX_STATE_NAME_BYTES,
 } from "./wire.js";
 export type { PubAck } from "./publisher.js";
-export { JetStreamPublisher } from "./publisher.js";
+export { JetStreamPublisher, PublishRefusedError, PubAckTimeoutError } from "./publisher.js";

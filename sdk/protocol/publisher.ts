@@ -7,6 +7,16 @@ export interface PubAck {
   duplicate?: boolean;
 }
 
+/** JetStream answered and refused the message: it is not in the stream. */
+export class PublishRefusedError extends Error {
+  override name = "PublishRefusedError";
+}
+
+/** No answer in time: the message may or may not be in the stream. */
+export class PubAckTimeoutError extends Error {
+  override name = "PubAckTimeoutError";
+}
+
 interface Waiting {
   resolve(ack: PubAck): void;
   reject(error: Error): void;
@@ -31,24 +41,30 @@ export class JetStreamPublisher {
     private readonly ackTimeoutMs = 10_000,
   ) {
     this.subscription = nc.subscribe(`${this.prefix}.*`, {
-      callback: (_error, msg) => {
+      callback: (error, msg) => {
+        // A subscription error (permissions, say) carries no message; publishes then time out.
+        if (error) return;
         const token = msg.subject.slice(this.prefix.length + 1);
         const waiting = this.waiting.get(token);
         if (!waiting) return;
         this.waiting.delete(token);
         clearTimeout(waiting.timer);
         if (msg.headers && msg.headers.code >= 400) {
-          waiting.reject(new Error(msg.headers.code === 503 ? "no JetStream stream accepts this subject (503 no responders)" : `JetStream refused the publish: ${msg.headers.code} ${msg.headers.description}`));
+          waiting.reject(
+            new PublishRefusedError(
+              msg.headers.code === 503 ? "no JetStream stream accepts this subject (503 no responders)" : `JetStream refused the publish: ${msg.headers.code} ${msg.headers.description}`,
+            ),
+          );
           return;
         }
         let ack: PubAck & { error?: { code: number; description: string } };
         try {
           ack = JSON.parse(decoder.decode(msg.data)) as PubAck & { error?: { code: number; description: string } };
         } catch {
-          waiting.reject(new Error("JetStream sent an unreadable PubAck"));
+          waiting.reject(new PubAckTimeoutError("JetStream sent an unreadable PubAck"));
           return;
         }
-        if (ack.error) waiting.reject(new Error(`JetStream refused the publish: ${ack.error.description} (${ack.error.code})`));
+        if (ack.error) waiting.reject(new PublishRefusedError(`JetStream refused the publish: ${ack.error.description} (${ack.error.code})`));
         else waiting.resolve(ack);
       },
     });
@@ -59,7 +75,7 @@ export class JetStreamPublisher {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(token);
-        reject(new Error(`no PubAck for ${subject} within ${this.ackTimeoutMs} ms`));
+        reject(new PubAckTimeoutError(`no PubAck for ${subject} within ${this.ackTimeoutMs} ms`));
       }, this.ackTimeoutMs);
       this.waiting.set(token, { resolve, reject, timer });
       try {

@@ -54,6 +54,13 @@ export function envelopeHeaders(envelope: Envelope, dedup: boolean): MsgHdrs {
   return h;
 }
 
+/**
+ * Limits that keep every LMDB key (partition, object, key, state name) under LMDB's 1,978-byte
+ * maximum, checked before anything is committed.
+ */
+export const MAX_KEY_BYTES = 1024;
+export const MAX_STATE_NAME_BYTES = 256;
+
 export function inboxSubject(namespace: string, partition: number): string {
   return `${namespace}.in.${partition}`;
 }
