@@ -1,0 +1,1 @@
+export { PartitionLog, FencedError, ensureLogStream, logStreamName, logSubject } from "./partition-log.js";
