@@ -55,6 +55,7 @@ export class PartitionWorker {
   private highestSeen: number;
   private messages: ConsumerMessages | undefined;
   private stopping = false;
+  private readonly stopSignal = new AbortController();
   private loop: Promise<void> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly log: Logger;
@@ -76,7 +77,11 @@ export class PartitionWorker {
     });
     this.loop = this.consumeLoop(durable);
     this.heartbeat = setInterval(() => {
-      for (const msg of this.inFlight.values()) msg.working();
+      try {
+        for (const msg of this.inFlight.values()) msg.working();
+      } catch (err) {
+        this.log.warn({ err }, "could not extend the ack deadline of in-flight messages");
+      }
     }, Math.floor(deps.config.ackWaitMs / 3));
     this.log.debug({ position: this.highestSeen, recoveredSends: recovered }, "partition started");
   }
@@ -100,7 +105,7 @@ export class PartitionWorker {
         this.log.error({ err }, "partition consumer failed; opening it again");
       }
       if (this.stopping) return;
-      await sleep(Math.min(RETRY_MAX_MS, 100 * 2 ** attempt));
+      await sleep(Math.min(RETRY_MAX_MS, 100 * 2 ** attempt), undefined, { signal: this.stopSignal.signal }).catch(() => undefined);
       if (!this.stopping) {
         // The consumer may be gone: make sure it exists, keeping what it has not delivered.
         await ensurePartitionConsumer(deps.jsm, deps.stream, deps.config.namespace, this.partition, {
@@ -114,17 +119,13 @@ export class PartitionWorker {
   /** Stops taking messages, lets running invocations finish within the grace period. */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
+    this.stopSignal.abort();
     await this.messages?.close();
     await this.loop?.catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.queue.idle(), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
     clearInterval(this.heartbeat);
-  }
-
-  /** In flight, drained on stop. */
-  get pending(): number {
-    return this.queue.size;
   }
 
   private receive(msg: JsMsg): void {

@@ -82,7 +82,12 @@ class Client implements CairnClient {
     private readonly config: z.output<typeof ConnectOptionsSchema>,
   ) {
     this.publisher = new JetStreamPublisher(nc);
-    this.replies = nc.subscribe(this.replySubject, { callback: (_err, msg) => this.onReply(msg.data) });
+    this.replies = nc.subscribe(this.replySubject, {
+      // A subscription error carries no message; the calls it affects end at their timeout.
+      callback: (err, msg) => {
+        if (!err) this.onReply(msg.data);
+      },
+    });
   }
 
   objectClient<D extends ObjectDefinition>(definition: D, key: string): CallClient<D> {
