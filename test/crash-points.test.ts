@@ -1,12 +1,10 @@
 import type { ChildProcess } from "node:child_process";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CallTimeoutError, TerminalError } from "cairn";
 import { connect } from "cairn/client";
 import { counter, mirror } from "../examples/counter.js";
 import { CrashPoint } from "../runtime/faults.js";
-import { eventually, tempDir, uniqueNamespace } from "./helpers/host.js";
-import { startHostProcess } from "./helpers/host-process.js";
+import { eventually, tempDir, uniqueNamespace, untilAcknowledged } from "./helpers/host.js";
+import { killProcess, startHostProcess } from "./helpers/host-process.js";
 import { type NatsServer, startNatsServer } from "./helpers/nats-server.js";
 
 const CALLS = 30;
@@ -19,29 +17,10 @@ beforeAll(async () => {
   nats = await startNatsServer();
 });
 
-async function killChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGKILL");
-  await exited;
-}
-
 afterAll(async () => {
-  for (const child of children.splice(0)) await killChild(child);
+  for (const child of children.splice(0)) await killProcess(child);
   await nats?.stop();
 });
-
-/** Calls until it succeeds, with the same idempotency key every time. */
-async function untilAcknowledged<T>(call: () => Promise<T>): Promise<T> {
-  for (;;) {
-    try {
-      return await call();
-    } catch (error) {
-      if (error instanceof TerminalError) throw error;
-      if (!(error instanceof CallTimeoutError)) await sleep(100);
-    }
-  }
-}
 
 describe.each(Object.values(CrashPoint))("a host killed at %s", (point) => {
   it("loses and duplicates nothing once restarted", async () => {
@@ -79,7 +58,7 @@ describe.each(Object.values(CrashPoint))("a host killed at %s", (point) => {
     } finally {
       await client.close();
       // Stop this case's hosts now, so they do not load the machine during the next cases.
-      for (const child of children.splice(0)) await killChild(child);
+      for (const child of children.splice(0)) await killProcess(child);
     }
   }, 90_000);
 });

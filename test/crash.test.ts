@@ -3,13 +3,12 @@ import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { CallTimeoutError, TerminalError } from "cairn";
 import { type CairnClient, connect } from "cairn/client";
 import { counter, mirror } from "../examples/counter.js";
 import { shoppingCart } from "../examples/shopping-cart.js";
 import { probe } from "./fixtures/probe.js";
-import { eventually, seededRandom, tempDir, uniqueNamespace } from "./helpers/host.js";
-import { startHostProcess } from "./helpers/host-process.js";
+import { eventually, seededRandom, tempDir, uniqueNamespace, untilAcknowledged } from "./helpers/host.js";
+import { killProcess, startHostProcess } from "./helpers/host-process.js";
 import { type NatsServer, startNatsServer } from "./helpers/nats-server.js";
 
 const SEED = Number(process.env.CAIRN_CRASH_SEED ?? 20261124);
@@ -25,13 +24,7 @@ beforeAll(async () => {
   nats = await startNatsServer();
 });
 
-async function killHost(): Promise<void> {
-  const proc = child;
-  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise((resolve) => proc.once("exit", resolve));
-  proc.kill("SIGKILL");
-  await exited;
-}
+const killHost = () => killProcess(child);
 
 afterAll(async () => {
   await killHost();
@@ -40,19 +33,6 @@ afterAll(async () => {
 
 function startHost(namespace: string, dataDir: string): Promise<ChildProcess> {
   return startHostProcess({ natsUrl: nats.url, namespace, dataDir, partitions: 8 });
-}
-
-/** Calls until it succeeds: the same idempotency key on every try, as a careful client would. */
-async function untilAcknowledged<T>(call: () => Promise<T>, stats: { retries: number }): Promise<T> {
-  for (;;) {
-    try {
-      return await call();
-    } catch (error) {
-      if (error instanceof TerminalError) throw error;
-      if (!(error instanceof CallTimeoutError)) await sleep(100);
-      stats.retries++;
-    }
-  }
 }
 
 it("loses and duplicates nothing when the host is SIGKILLed at random moments under load", async () => {

@@ -30,3 +30,11 @@ export function startHostProcess(
     });
   });
 }
+
+/** SIGKILLs a host process (if it still runs) and waits until it is gone. */
+export async function killProcess(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGKILL");
+  await exited;
+}

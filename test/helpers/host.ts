@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
+import { CallTimeoutError, TerminalError } from "cairn";
 
 /** A namespace no other test uses, so streams and subjects never collide. */
 export function uniqueNamespace(prefix = "t"): string {
@@ -34,4 +35,20 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * Calls until it succeeds, with the same idempotency key on every try, as a careful client would.
+ * A `TerminalError` is an answer and ends it; `stats.retries` counts the tries that got none.
+ */
+export async function untilAcknowledged<T>(call: () => Promise<T>, stats: { retries: number } = { retries: 0 }): Promise<T> {
+  for (;;) {
+    try {
+      return await call();
+    } catch (error) {
+      if (error instanceof TerminalError) throw error;
+      if (!(error instanceof CallTimeoutError)) await sleep(100);
+      stats.retries++;
+    }
+  }
 }
