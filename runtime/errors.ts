@@ -7,3 +7,8 @@ export class ConfigError extends Error {
 export class HostClosedError extends Error {
   override name = "HostClosedError";
 }
+
+/** An attempt ran past its handler's `timeoutMs`; retried like any transient failure. */
+export class AttemptTimeoutError extends Error {
+  override name = "AttemptTimeoutError";
+}

@@ -31,6 +31,12 @@ export interface HandlerOptions<S extends z.ZodType = z.ZodType> {
   output?: z.ZodType;
   /** Overrides the host's default retry policy for this handler. */
   retryPolicy?: RetryPolicy;
+  /**
+   * An attempt still running after this long fails and is retried under the retry policy. The late
+   * attempt cannot be stopped: whatever it then does through `ctx` is discarded, but its effects
+   * outside Cairn may still happen. @default no limit
+   */
+  timeoutMs?: number;
 }
 
 declare const handlerTypes: unique symbol;

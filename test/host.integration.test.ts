@@ -113,6 +113,14 @@ describe("state and handler rules", () => {
     expect(await client.serviceClient(echo).parse('{"ok":1}')).toEqual({ ok: 1 });
   });
 
+  it("retries an attempt that runs past timeoutMs, and fails once the attempts are used", async () => {
+    observed.reset();
+    expect(await client.objectClient(probe, "slow-first").slowFirst()).toBe(2);
+    expect(await terminal(client.objectClient(probe, "always-slow").alwaysSlow())).toBe(
+      "Probe.alwaysSlow: failed after 2 attempts: AttemptTimeoutError: Probe.alwaysSlow: the attempt ran past its timeoutMs of 50 ms",
+    );
+  });
+
   it("refuses a result that fails the output schema", async () => {
     expect(await terminal(client.objectClient(probe, "rules").badOutput())).toMatch(/^Probe\.badOutput: invalid output: output: /);
   });

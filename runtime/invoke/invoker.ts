@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { z } from "zod";
 import { TerminalError } from "../../sdk/index.js";
 import { type AttemptEffects, ContextImpl, type InvocationScope, type Target, decode, encode, targetLabel } from "../../sdk/internal.js";
-import { HostClosedError } from "../errors.js";
+import { AttemptTimeoutError, HostClosedError } from "../errors.js";
 import type { Outcome } from "../store/index.js";
 import { classifyFailure, terminalOutcome } from "./classify.js";
 import type { ResolvedHandler } from "./registry.js";
@@ -74,6 +74,19 @@ function parseOutput(schema: z.ZodType, value: unknown, label: string): unknown 
   return parsed.data;
 }
 
+async function withTimeout<T>(work: Promise<T>, timeoutMs: number | undefined, label: string): Promise<T> {
+  if (timeoutMs === undefined) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new AttemptTimeoutError(`${label}: the attempt ran past its timeoutMs of ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function fail(error: TerminalError): InvocationResult {
   return { outcome: terminalOutcome(error), effects: undefined, attempts: 0 };
 }
@@ -111,7 +124,7 @@ export async function invoke(handler: ResolvedHandler, data: Uint8Array, scope: 
   for (let attempt = 1; ; attempt++) {
     const ctx = new ContextImpl(scope);
     try {
-      let value = await handler.fn(ctx as never, input);
+      let value = await withTimeout(Promise.resolve(handler.fn(ctx as never, input)), handler.timeoutMs, label);
       if (handler.output) value = parseOutput(handler.output, value, label);
       const result = encodeOrThrow(value === undefined ? null : value, `${label}: the result`);
       return { outcome: { ok: true, value: result }, effects: encodeEffects(ctx.effects, label, options.maxPayloadBytes), attempts: attempt };

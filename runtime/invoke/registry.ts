@@ -11,6 +11,7 @@ export interface ResolvedHandler {
   readonly input: z.ZodType | undefined;
   readonly output: z.ZodType | undefined;
   readonly retryPolicy: RetryPolicy | undefined;
+  readonly timeoutMs: number | undefined;
 }
 
 /** The definitions a host serves, looked up by target. */
@@ -25,7 +26,15 @@ export class Registry {
       for (const [name, entry] of Object.entries(definition.handlers)) {
         const label = `${definition.name}.${name}`;
         const resolved: ResolvedHandler = isHandlerDefinition(entry)
-          ? { label, kind: entry.kind, fn: entry.fn, input: entry.options.input, output: entry.options.output, retryPolicy: entry.options.retryPolicy }
+          ? {
+              label,
+              kind: entry.kind,
+              fn: entry.fn,
+              input: entry.options.input,
+              output: entry.options.output,
+              retryPolicy: entry.options.retryPolicy,
+              timeoutMs: entry.options.timeoutMs,
+            }
           : {
               label,
               kind: definition.type === "object" ? "exclusive" : "service",
@@ -33,6 +42,7 @@ export class Registry {
               input: undefined,
               output: undefined,
               retryPolicy: undefined,
+              timeoutMs: undefined,
             };
         this.handlers.set(label, resolved);
       }
