@@ -10,7 +10,7 @@ import { DEFAULT_RETRY_POLICY, Registry, resolveRetryPolicy } from "./invoke/ind
 import { OutboxRelay } from "./outbox/index.js";
 import { ConfigError } from "./errors.js";
 import { type PartitionOwnership, PartitionWorker, StaticOwnership, acquireHostLock } from "./partition/index.js";
-import { Store } from "./store/index.js";
+import { Store, claimDataDir } from "./store/index.js";
 import { ensureInboxStream } from "./transport/index.js";
 
 /** A running host. */
@@ -70,6 +70,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
 
   try {
     mkdirSync(config.dataDir, { recursive: true });
+    stack.push(claimDataDir(config.dataDir));
     const store = new Store(config.dataDir);
     stack.push(() => store.close());
     const nc = await natsConnect({ servers: config.nats.servers, name: "cairn-host", maxReconnectAttempts: -1 });

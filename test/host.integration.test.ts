@@ -78,6 +78,20 @@ describe("one host per namespace", () => {
   });
 });
 
+describe("one host per data dir", () => {
+  it("refuses a second host on a data dir in use, and admits one once the first closed", async () => {
+    const dataDir = tempDir();
+    const options = { services: [probe], dataDir, nats: { servers: nats.url }, namespace: uniqueNamespace(), partitions: 2, logLevel: "silent" as const };
+    const first = await startHost(options);
+    const refused = await startHost({ ...options, namespace: uniqueNamespace() }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as Error).message).toMatch(/is already used by another host in this process/);
+    await first.close();
+    const second = await startHost(options);
+    await second.close();
+  });
+});
+
 describe("services", () => {
   it("calls a service and validates its input", async () => {
     expect(await client.serviceClient(echo).shout("hi")).toBe("HI");
