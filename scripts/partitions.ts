@@ -1,6 +1,6 @@
 // `npm run partitions [-- NAMESPACE]`: which host serves each partition, since when, and its backlog.
 import { connect } from "nats";
-import { inboxStreamName, partitionsFromDescription } from "../sdk/internal.js";
+import { inboxStreamName, namespaceToken, partitionsFromDescription } from "../sdk/internal.js";
 import { DEFAULT_NATS_URL } from "./local-nats.js";
 
 const namespace = process.argv[2] ?? "cairn";
@@ -18,7 +18,7 @@ try {
     process.exit(1);
   }
   const partitions = partitionsFromDescription(info.config.description) ?? 0;
-  const kv = await nc.jetstream().views.kv(`${namespace}_hosts`, { bindOnly: true }).catch(() => undefined);
+  const kv = await nc.jetstream().views.kv(`${namespaceToken(namespace)}_hosts`, { bindOnly: true }).catch(() => undefined);
   const owner = await kv?.get("owner");
   const holder = owner && owner.operation === "PUT" ? (JSON.parse(new TextDecoder().decode(owner.value)) as { hostId: string; sinceMs: number }) : undefined;
   console.log(

@@ -18,6 +18,7 @@ export {
   envelopeHeaders,
   inboxSubject,
   inboxStreamName,
+  namespaceToken,
   streamDescription,
   partitionsFromDescription,
   JetStreamPublisher,

@@ -1,3 +1,5 @@
+import { namespaceToken } from "../../sdk/internal.js";
+import { isNotFound, isWrongLastSequence } from "../transport/index.js";
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager, RetentionPolicy, StorageType, headers } from "nats";
 
 /** The append was refused: another writer appended since this one last did. It must stop. */
@@ -5,16 +7,8 @@ export class FencedError extends Error {
   override name = "FencedError";
 }
 
-function isNotFound(error: unknown): boolean {
-  return /not found|no message found/i.test(String(error));
-}
-
-function isWrongLastSequence(error: unknown): boolean {
-  return /wrong last sequence/i.test(String(error));
-}
-
 export function logStreamName(namespace: string): string {
-  return `${namespace.replace(/[^A-Za-z0-9_-]/g, "_").toUpperCase()}_LOG`;
+  return `${namespaceToken(namespace).toUpperCase()}_LOG`;
 }
 
 export function logSubject(namespace: string, partition: number): string {

@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { KV, NatsConnection } from "nats";
 import type { Logger } from "pino";
+import { namespaceToken } from "../../sdk/internal.js";
 import { ConfigError } from "../errors.js";
+import { isWrongLastSequence } from "../transport/index.js";
 
 const OWNER_KEY = "owner";
 
@@ -42,7 +44,7 @@ export async function acquireHostLock(options: {
   onLost(): void;
 }): Promise<HostLock> {
   const { hostId, ttlMs, log } = options;
-  const bucket = `${options.namespace.replace(/[^A-Za-z0-9_-]/g, "_")}_hosts`;
+  const bucket = `${namespaceToken(options.namespace)}_hosts`;
   const kv: KV = await options.nc.jetstream().views.kv(bucket, { ttl: ttlMs, history: 1 });
   const value = new TextEncoder().encode(JSON.stringify({ hostId, sinceMs: Date.now() } satisfies OwnerRecord));
   const deadline = Date.now() + options.waitMs;
@@ -79,7 +81,7 @@ export async function acquireHostLock(options: {
       revision = await kv.update(OWNER_KEY, value, revision as number);
       return;
     } catch (err) {
-      if (!/wrong last sequence/i.test(String(err))) {
+      if (!isWrongLastSequence(err)) {
         log.warn({ err }, "host lock refresh failed; retrying");
         return;
       }

@@ -1,5 +1,7 @@
 import type { KV, NatsConnection } from "nats";
 import type { Logger } from "pino";
+import { namespaceToken } from "../../sdk/internal.js";
+import { isWrongLastSequence } from "../transport/index.js";
 import { planStep } from "./assignment.js";
 import type { OwnershipHandlers, PartitionOwnership } from "./ownership.js";
 
@@ -31,10 +33,6 @@ function parseHolder(value: Uint8Array): string | undefined {
   }
 }
 
-function isWrongSequence(error: unknown): boolean {
-  return /wrong last sequence/i.test(String(error));
-}
-
 /**
  * Partition leases in a JetStream KV bucket (`<namespace>_leases`, entries expiring `leaseTtlMs`
  * after their last write). Each host keeps a membership key `h.<hostId>` alive, renews the
@@ -60,7 +58,7 @@ export class LeaseOwnership implements PartitionOwnership {
 
   async start(handlers: OwnershipHandlers): Promise<void> {
     this.handlers = handlers;
-    const bucket = `${this.options.namespace.replace(/[^A-Za-z0-9_-]/g, "_")}_leases`;
+    const bucket = `${namespaceToken(this.options.namespace)}_leases`;
     this.kv = await this.options.nc.jetstream().views.kv(bucket, { ttl: this.options.leaseTtlMs, history: 1 });
     await this.tick();
     this.timer = setInterval(() => {
@@ -100,7 +98,7 @@ export class LeaseOwnership implements PartitionOwnership {
         lease.revision = await kv.update(`p.${p}`, this.value(lease.epoch), lease.revision);
         lease.renewedAtMs = Date.now();
       } catch (error) {
-        if (isWrongSequence(error) || now - lease.renewedAtMs > leaseTtlMs * 0.8) {
+        if (isWrongLastSequence(error) || now - lease.renewedAtMs > leaseTtlMs * 0.8) {
           log.error({ err: error, partition: p, epoch: lease.epoch }, "partition lease lost");
           this.held.delete(p);
           await handlers.release(p, "lost");

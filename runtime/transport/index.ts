@@ -1,1 +1,2 @@
 export { ensureInboxStream, ensurePartitionConsumer, resetPartitionConsumer } from "./streams.js";
+export { isNotFound, isWrongLastSequence } from "./jetstream-errors.js";

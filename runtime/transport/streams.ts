@@ -1,12 +1,10 @@
 import { AckPolicy, DeliverPolicy, type JetStreamManager, RetentionPolicy, StorageType, nanos } from "nats";
 import { inboxStreamName, inboxSubject, partitionsFromDescription, streamDescription } from "../../sdk/internal.js";
 import { ConfigError } from "../errors.js";
+import { isNotFound } from "./jetstream-errors.js";
 
 const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
 
-function isNotFound(error: unknown): boolean {
-  return error instanceof Error && /not found/i.test(error.message);
-}
 
 /**
  * Creates the inbox stream, or checks that an existing one has the same partition count:

@@ -10,6 +10,7 @@ export {
   envelopeHeaders,
   inboxSubject,
   inboxStreamName,
+  namespaceToken,
   streamDescription,
   partitionsFromDescription,
   isReply,

@@ -65,8 +65,13 @@ export function inboxSubject(namespace: string, partition: number): string {
   return `${namespace}.in.${partition}`;
 }
 
+/** A namespace as it may appear in stream and KV bucket names. */
+export function namespaceToken(namespace: string): string {
+  return namespace.replace(/[^A-Za-z0-9_-]/g, "_");
+}
+
 export function inboxStreamName(namespace: string): string {
-  return `${namespace.replace(/[^A-Za-z0-9_-]/g, "_").toUpperCase()}_INBOX`;
+  return `${namespaceToken(namespace).toUpperCase()}_INBOX`;
 }
 
 /** The stream description records the partition count, so clients and later hosts can check it. */
