@@ -9,6 +9,7 @@ import { type HostOptions, parseHostOptions } from "./config.js";
 import { DEFAULT_RETRY_POLICY, Registry, resolveRetryPolicy } from "./invoke/index.js";
 import { OutboxRelay } from "./outbox/index.js";
 import { ConfigError } from "./errors.js";
+import { withDeadline } from "./timing.js";
 import { type PartitionOwnership, PartitionWorker, StaticOwnership, acquireHostLock } from "./partition/index.js";
 import { Store, claimDataDir } from "./store/index.js";
 import { ensureInboxStream } from "./transport/index.js";
@@ -156,13 +157,6 @@ export async function startHost(options: HostOptions): Promise<Host> {
     await unwind();
     throw error;
   }
-}
-
-/** Resolves when `work` settles or `ms` have passed, whichever comes first. */
-async function withDeadline(work: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
 }
 
 /** Drops expired completion records, as many passes as it takes. */

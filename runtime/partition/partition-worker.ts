@@ -13,12 +13,14 @@ import {
 } from "../../sdk/internal.js";
 import type { HostConfig } from "../config.js";
 import { HostClosedError } from "../errors.js";
+import { INTERNAL_RETRY, retryUntilAborted, withDeadline } from "../timing.js";
 import { CrashPoint, crashPoint, isArmed } from "../faults.js";
 import {
   type InvocationResult,
   type Registry,
   type ResolvedHandler,
   type ResolvedRetryPolicy,
+  backoffMs,
   invoke,
   terminalOutcome,
 } from "../invoke/index.js";
@@ -42,7 +44,6 @@ export interface PartitionDeps {
   log: Logger;
 }
 
-const RETRY_MAX_MS = 5000;
 
 /**
  * Consumes one partition's inbox in stream order and runs each invocation through the per-key
@@ -105,7 +106,7 @@ export class PartitionWorker {
         this.log.error({ err }, "partition consumer failed; opening it again");
       }
       if (this.stopping) return;
-      await sleep(Math.min(RETRY_MAX_MS, 100 * 2 ** attempt), undefined, { signal: this.stopSignal.signal }).catch(() => undefined);
+      await sleep(backoffMs(INTERNAL_RETRY, attempt + 1), undefined, { signal: this.stopSignal.signal }).catch(() => undefined);
       if (!this.stopping) {
         // The consumer may be gone: make sure it exists, keeping what it has not delivered.
         await ensurePartitionConsumer(deps.jsm, deps.stream, deps.config.namespace, this.partition, {
@@ -122,9 +123,7 @@ export class PartitionWorker {
     this.stopSignal.abort();
     await this.messages?.close();
     await this.loop?.catch(() => undefined);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.queue.idle(), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
-    clearTimeout(timer);
+    await withDeadline(this.queue.idle(), graceMs);
     clearInterval(this.heartbeat);
   }
 
@@ -181,19 +180,13 @@ export class PartitionWorker {
    * would let later invocations of the key overtake this one.
    */
   private async processHoldingLane(msg: JsMsg, envelope: Envelope, handler: ResolvedHandler | TerminalError): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.process(msg, envelope, handler);
-      } catch (error) {
-        const delayMs = Math.min(RETRY_MAX_MS, 100 * 2 ** (attempt - 1));
-        this.log.error({ err: error, seq: msg.seq, invocationId: envelope.invocationId, attempt, retryInMs: delayMs }, "invocation failed unexpectedly; retrying");
-        try {
-          await sleep(delayMs, undefined, { signal: this.deps.signal });
-        } catch {
-          return this.abandon(msg);
-        }
-      }
-    }
+    const done = await retryUntilAborted(
+      () => this.process(msg, envelope, handler),
+      this.deps.signal,
+      (err, attempt, retryInMs) =>
+        this.log.error({ err, seq: msg.seq, invocationId: envelope.invocationId, attempt, retryInMs }, "invocation failed unexpectedly; retrying"),
+    );
+    if (!done) this.abandon(msg);
   }
 
   /**
@@ -261,19 +254,12 @@ export class PartitionWorker {
    * invocation of the key can commit first. Gives up (undefined) only when the host closes.
    */
   private async commit(record: CommitRecord, log: () => Logger): Promise<number[] | undefined> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.deps.store.commit(record);
-      } catch (error) {
-        const delayMs = Math.min(RETRY_MAX_MS, 100 * 2 ** (attempt - 1));
-        log().error({ err: error, attempt, retryInMs: delayMs }, "commit failed; retrying");
-        try {
-          await sleep(delayMs, undefined, { signal: this.deps.signal });
-        } catch {
-          return undefined;
-        }
-      }
-    }
+    const committed = await retryUntilAborted(
+      () => this.deps.store.commit(record),
+      this.deps.signal,
+      (err, attempt, retryInMs) => log().error({ err, attempt, retryInMs }, "commit failed; retrying"),
+    );
+    return committed?.value;
   }
 
   /** Left unacked: the partition's next owner receives it again. */

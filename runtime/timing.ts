@@ -1,0 +1,42 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { type ResolvedRetryPolicy, backoffMs } from "./invoke/index.js";
+
+/** Resolves when `work` settles or `ms` have passed, whichever comes first. */
+export async function withDeadline(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
+/** How the runtime retries its own failures (not handlers'): 100 ms, doubling, at most 5 s, forever. */
+export const INTERNAL_RETRY: ResolvedRetryPolicy = {
+  maxAttempts: Number.POSITIVE_INFINITY,
+  initialIntervalMs: 100,
+  maxIntervalMs: 5000,
+  backoffCoefficient: 2,
+  nonRetryableErrors: [],
+};
+
+/**
+ * Runs `work` until it succeeds, backing off between failures (INTERNAL_RETRY). Returns
+ * `{ value }`, or `undefined` once `signal` aborts while waiting.
+ */
+export async function retryUntilAborted<T>(
+  work: () => Promise<T>,
+  signal: AbortSignal,
+  onFailure: (error: unknown, attempt: number, retryInMs: number) => void,
+): Promise<{ value: T } | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { value: await work() };
+    } catch (error) {
+      const delayMs = backoffMs(INTERNAL_RETRY, attempt);
+      onFailure(error, attempt, delayMs);
+      try {
+        await sleep(delayMs, undefined, { signal });
+      } catch {
+        return undefined;
+      }
+    }
+  }
+}
