@@ -91,27 +91,19 @@ class Client implements CairnClient {
   }
 
   objectClient<D extends ObjectDefinition>(definition: D, key: string): CallClient<D> {
-    return this.methods(definition, (handler) => ({ type: "object", name: definition.name, key, handler }), (target, input, opts) =>
-      this.call(target, input, opts),
-    ) as CallClient<D>;
+    return this.methods(definition, objectTarget(definition.name, key), this.call) as CallClient<D>;
   }
 
   objectSendClient<D extends ObjectDefinition>(definition: D, key: string): SendClient<D> {
-    return this.methods(definition, (handler) => ({ type: "object", name: definition.name, key, handler }), (target, input, opts) =>
-      this.send(target, input, opts),
-    ) as SendClient<D>;
+    return this.methods(definition, objectTarget(definition.name, key), this.send) as SendClient<D>;
   }
 
   serviceClient<D extends ServiceDefinition>(definition: D): CallClient<D> {
-    return this.methods(definition, (handler) => ({ type: "service", name: definition.name, handler }), (target, input, opts) =>
-      this.call(target, input, opts),
-    ) as CallClient<D>;
+    return this.methods(definition, serviceTarget(definition.name), this.call) as CallClient<D>;
   }
 
   serviceSendClient<D extends ServiceDefinition>(definition: D): SendClient<D> {
-    return this.methods(definition, (handler) => ({ type: "service", name: definition.name, handler }), (target, input, opts) =>
-      this.send(target, input, opts),
-    ) as SendClient<D>;
+    return this.methods(definition, serviceTarget(definition.name), this.send) as SendClient<D>;
   }
 
   async close(): Promise<void> {
@@ -136,7 +128,7 @@ class Client implements CairnClient {
     return client;
   }
 
-  private async call(target: Target, input: unknown, options: CallOptions | undefined): Promise<unknown> {
+  private readonly call = async (target: Target, input: unknown, options: CallOptions | undefined): Promise<unknown> => {
     const invocationId = this.invocationId(target, options?.idempotencyKey);
     const callId = randomBytes(8).toString("hex");
     const timeoutMs = options?.timeoutMs ?? this.config.timeoutMs;
@@ -169,13 +161,13 @@ class Client implements CairnClient {
       }
     }
     return result;
-  }
+  };
 
-  private async send(target: Target, input: unknown, options: SendOptions | undefined): Promise<SendReceipt> {
+  private readonly send = async (target: Target, input: unknown, options: SendOptions | undefined): Promise<SendReceipt> => {
     const invocationId = this.invocationId(target, options?.idempotencyKey);
     await this.publish({ invocationId, target }, input, true);
     return { invocationId };
-  }
+  };
 
   private invocationId(target: Target, idempotencyKey: string | undefined): InvocationId {
     if (idempotencyKey === undefined) return newInvocationId();
@@ -251,6 +243,14 @@ class Client implements CairnClient {
     }
   }
 }
+
+const objectTarget =
+  (name: string, key: string) =>
+  (handler: string): Target => ({ type: "object", name, key, handler });
+
+const serviceTarget =
+  (name: string) =>
+  (handler: string): Target => ({ type: "service", name, handler });
 
 function remoteError(error: { name: string; message: string; code: number }): TerminalError {
   const options = { errorCode: error.code };
