@@ -63,14 +63,19 @@ function describeIssues(error: z.ZodError, root: string): string {
   return error.issues.map((issue) => `${[root, ...issue.path.map(String)].join(".")}: ${issue.message}`).join("; ");
 }
 
-function parseOutput(schema: z.ZodType, value: unknown, label: string): unknown {
+/**
+ * Validates a handler's input or output against its schema. A failure, or a refinement or
+ * transform of the schema that throws, is a `TerminalError`: no retry can change the value.
+ */
+function parseWith(schema: z.ZodType, value: unknown, label: string, what: "input" | "output"): unknown {
+  const options = what === "input" ? { errorCode: 400 } : {};
   let parsed: ReturnType<z.ZodType["safeParse"]>;
   try {
     parsed = schema.safeParse(value);
   } catch (error) {
-    throw new TerminalError(`${label}: invalid output: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new TerminalError(`${label}: invalid ${what}: ${error instanceof Error ? error.message : String(error)}`, { ...options, cause: error });
   }
-  if (!parsed.success) throw new TerminalError(`${label}: invalid output: ${describeIssues(parsed.error, "output")}`);
+  if (!parsed.success) throw new TerminalError(`${label}: invalid ${what}: ${describeIssues(parsed.error, what)}`, options);
   return parsed.data;
 }
 
@@ -109,15 +114,11 @@ export async function invoke(handler: ResolvedHandler, data: Uint8Array, scope: 
     return fail(new TerminalError(`${label}: input is not valid msgpack (${error instanceof Error ? error.message : String(error)})`, { errorCode: 400 }));
   }
   if (handler.input) {
-    let parsed: ReturnType<z.ZodType["safeParse"]>;
     try {
-      parsed = handler.input.safeParse(input);
+      input = parseWith(handler.input, input, label, "input");
     } catch (error) {
-      // A refinement or transform of the schema threw: still the input's problem, still final.
-      return fail(new TerminalError(`${label}: invalid input: ${error instanceof Error ? error.message : String(error)}`, { errorCode: 400 }));
+      return fail(error as TerminalError);
     }
-    if (!parsed.success) return fail(new TerminalError(`${label}: invalid input: ${describeIssues(parsed.error, "input")}`, { errorCode: 400 }));
-    input = parsed.data;
   }
 
   const policy = resolveRetryPolicy(options.retryPolicy, handler.retryPolicy);
@@ -125,7 +126,7 @@ export async function invoke(handler: ResolvedHandler, data: Uint8Array, scope: 
     const ctx = new ContextImpl(scope);
     try {
       let value = await withTimeout(Promise.resolve(handler.fn(ctx as never, input)), handler.timeoutMs, label);
-      if (handler.output) value = parseOutput(handler.output, value, label);
+      if (handler.output) value = parseWith(handler.output, value, label, "output");
       const result = encodeOrThrow(value === undefined ? null : value, `${label}: the result`);
       return { outcome: { ok: true, value: result }, effects: encodeEffects(ctx.effects, label, options.maxPayloadBytes), attempts: attempt };
     } catch (error) {
