@@ -42,10 +42,14 @@ const HostOptionsSchema = z.object({
   /** JetStream redelivers a message not acked or touched within this. @default 30000 */
   ackWaitMs: z.number().int().min(1000).default(30_000),
   /**
-   * A host holds its namespace with a lock that expires this long after its last refresh; another
-   * host waits that long (plus a second) for it before giving up. @default 5000
+   * A partition lease not renewed for this long is free for another host: how long a crashed
+   * host's partitions wait before they move. Leases are renewed every third of it. @default 5000
    */
   leaseTtlMs: z.number().int().min(500).default(5000),
+  /** JetStream replicas of the streams, lease bucket and snapshot store this host creates (3 on a 3-node cluster). @default 1 */
+  replicas: z.number().int().min(1).max(5).default(1),
+  /** Invocations committed on a partition between two snapshots of it; a restore replays at most this many from its changelog. @default 2000 */
+  snapshotEvery: z.number().int().positive().default(2000),
   /** How long `close()` waits for in-flight invocations before leaving them to redelivery. @default 10000 */
   shutdownGraceMs: z.number().int().nonnegative().default(10_000),
   /** Defaults for every handler; a handler's own `retryPolicy` overrides them field by field. */

@@ -8,21 +8,31 @@ import { JetStreamPublisher } from "../sdk/internal.js";
 import { type HostOptions, parseHostOptions } from "./config.js";
 import { DEFAULT_RETRY_POLICY, Registry, resolveRetryPolicy } from "./invoke/index.js";
 import { OutboxRelay } from "./outbox/index.js";
-import { ConfigError } from "./errors.js";
 import { withDeadline } from "./timing.js";
-import { type PartitionOwnership, PartitionWorker, StaticOwnership, acquireHostLock } from "./partition/index.js";
+import { SnapshotStore, ensureLogStream } from "./changelog/index.js";
+import { LeaseOwnership, type PartitionLease, PartitionWorker } from "./partition/index.js";
 import { Store, claimDataDir } from "./store/index.js";
 import { ensureInboxStream } from "./transport/index.js";
 
 /** A running host. */
 export interface Host {
+  /** This host's id, kept in its data dir: a restart on the same data dir is the same host. */
+  readonly hostId: string;
   /** A client bound to the same NATS servers, for calls from the host's own process. */
   readonly client: CairnClient;
   /** The partitions this host processes now. */
   ownedPartitions(): number[];
-  /** Stops taking work, lets in-flight invocations finish, flushes the outbox and disconnects. */
+  /** Which host holds each partition's lease, and its epoch, as the lease bucket says now. */
+  assignment(): Promise<PartitionLease[]>;
+  /**
+   * Stops taking work, lets in-flight invocations finish (within `shutdownGraceMs`), flushes the
+   * outbox, hands its partitions over to the other hosts and disconnects.
+   */
   close(): Promise<void>;
 }
+
+/** Room for the headers of a changelog entry within the server's max_payload. */
+const ENTRY_HEADROOM_BYTES = 4096;
 
 const EXPIRY_SWEEP_MS = 60_000;
 
@@ -61,8 +71,6 @@ export async function startHost(options: HostOptions): Promise<Host> {
     }
   };
   let closing: Promise<void> | undefined;
-  let lostLock = false;
-  let started = false;
   const close = () =>
     (closing ??= (async () => {
       await unwind();
@@ -81,24 +89,11 @@ export async function startHost(options: HostOptions): Promise<Host> {
       if (!nc.isClosed()) await nc.close();
     });
     const hostId = readOrCreateHostId(config.dataDir);
-    const lock = await acquireHostLock({
-      nc,
-      namespace: config.namespace,
-      hostId,
-      ttlMs: config.leaseTtlMs,
-      waitMs: config.leaseTtlMs + 1000,
-      log: hostLog,
-      onLost: () => {
-        // Another host serves the namespace now: stop at once, not after a grace period.
-        lostLock = true;
-        abort.abort();
-        // While starting, the start itself notices and fails.
-        if (started) close().catch((err: unknown) => hostLog.error({ err }, "close after losing the host lock failed"));
-      },
-    });
-    stack.push(() => lock.release());
     const jsm = await nc.jetstreamManager();
-    const stream = await ensureInboxStream(jsm, config.namespace, config.partitions);
+    const stream = await ensureInboxStream(jsm, config.namespace, config.partitions, config.replicas);
+    await ensureLogStream(jsm, config.namespace, config.replicas);
+    const js = nc.jetstream();
+    const snapshots = await SnapshotStore.open(js, config.namespace, config.replicas);
     const publisher = new JetStreamPublisher(nc);
     stack.push(() => publisher.close());
     const relay = new OutboxRelay(publisher, store, log.child({ component: "outbox" }));
@@ -107,21 +102,33 @@ export async function startHost(options: HostOptions): Promise<Host> {
       await grace(relay.drain());
       relay.stop();
     });
+    const workers = new Map<number, PartitionWorker>();
+    const ownership = new LeaseOwnership({
+      nc,
+      namespace: config.namespace,
+      hostId,
+      partitions: config.partitions,
+      leaseTtlMs: config.leaseTtlMs,
+      replicas: config.replicas,
+      log: log.child({ component: "leases" }),
+    });
     const deps = {
       nc,
-      js: nc.jetstream(),
+      js,
       jsm,
       stream,
       store,
+      snapshots,
       relay,
+      hostId,
+      maxEntryBytes: nc.info ? nc.info.max_payload - ENTRY_HEADROOM_BYTES : 1024 * 1024 - ENTRY_HEADROOM_BYTES,
+      onFenced: (partition: number) => void ownership.drop(partition),
       registry,
       config,
       retryPolicy: resolveRetryPolicy(DEFAULT_RETRY_POLICY, config.retryPolicy),
       signal: abort.signal,
       log,
     };
-    const workers = new Map<number, PartitionWorker>();
-    const ownership: PartitionOwnership = new StaticOwnership(config.partitions);
     stack.push(async () => {
       // Stop consuming first; invocations still running after the grace period are abandoned
       // unacked, in order, and run again by the partition's next owner.
@@ -133,14 +140,27 @@ export async function startHost(options: HostOptions): Promise<Host> {
       abort.abort();
     });
     await ownership.start({
-      acquire: async (partition) => {
-        const worker = new PartitionWorker(partition, deps);
+      acquire: async (partition, epoch) => {
+        const worker = new PartitionWorker(partition, epoch, deps);
         workers.set(partition, worker);
-        await worker.start();
+        try {
+          await worker.start();
+        } catch (error) {
+          await worker.stop(0);
+          if (workers.get(partition) === worker) workers.delete(partition);
+          throw error;
+        }
+        hostLog.debug({ partition, epoch }, "partition acquired");
       },
       release: async (partition, how) => {
-        await workers.get(partition)?.stop(how === "lost" ? 0 : config.shutdownGraceMs);
+        const worker = workers.get(partition);
+        if (!worker) return;
         workers.delete(partition);
+        await worker.stop(how === "lost" ? 0 : config.shutdownGraceMs);
+        // A handoff publishes the partition's committed sends before its lease goes; the next owner
+        // would publish them too (deduplicated), only later.
+        if (how === "handoff") await grace(relay.drain());
+        hostLog.debug({ partition, epoch: worker.epoch, how }, "partition released");
       },
     });
     const sweep = setInterval(() => void sweepCompletions(store, hostLog), EXPIRY_SWEEP_MS);
@@ -148,10 +168,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
     stack.push(() => clearInterval(sweep));
     const client = await connect({ servers: config.nats.servers, namespace: config.namespace });
     stack.push(() => client.close());
-    if (lostLock) throw new ConfigError(`namespace "${config.namespace}": the host lock was lost while starting`);
-    started = true;
     hostLog.info({ hostId, partitions: ownership.owned().length, services: registry.names(), dataDir: config.dataDir }, "host started");
-    return { client, ownedPartitions: () => ownership.owned(), close };
+    return { hostId, client, ownedPartitions: () => ownership.owned(), assignment: () => ownership.assignment(), close };
   } catch (error) {
     abort.abort();
     await unwind();

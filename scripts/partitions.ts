@@ -1,6 +1,8 @@
-// `npm run partitions [-- NAMESPACE]`: which host serves each partition, since when, and its backlog.
+// `npm run partitions [-- NAMESPACE]`: which host owns each partition, its lease epoch, and its lag.
 import { connect } from "nats";
-import { inboxStreamName, namespaceToken, partitionsFromDescription } from "../sdk/internal.js";
+import { leaseBucketName, readLeases } from "../runtime/partition/index.js";
+import { logStreamName } from "../runtime/changelog/index.js";
+import { inboxStreamName, inboxSubject, partitionsFromDescription } from "../sdk/internal.js";
 import { DEFAULT_NATS_URL } from "./local-nats.js";
 
 const namespace = process.argv[2] ?? "cairn";
@@ -18,21 +20,31 @@ try {
     process.exit(1);
   }
   const partitions = partitionsFromDescription(info.config.description) ?? 0;
-  const kv = await nc.jetstream().views.kv(`${namespaceToken(namespace)}_hosts`, { bindOnly: true }).catch(() => undefined);
-  const owner = await kv?.get("owner");
-  const holder = owner && owner.operation === "PUT" ? (JSON.parse(new TextDecoder().decode(owner.value)) as { hostId: string; sinceMs: number }) : undefined;
-  console.log(
-    holder
-      ? `namespace ${namespace}: ${partitions} partitions, served by ${holder.hostId} since ${new Date(holder.sinceMs).toISOString()} (lock revision ${owner?.revision})`
-      : `namespace ${namespace}: ${partitions} partitions, no host serving it now`,
-  );
-  console.log("partition  owner".padEnd(60) + "waiting  in flight");
-  for (let p = 0; p < partitions; p++) {
-    const consumer = await jsm.consumers.info(stream, `p${p}`).catch(() => undefined);
-    const waiting = consumer ? String(consumer.num_pending) : "-";
-    const inFlight = consumer ? String(consumer.num_ack_pending) : "-";
-    console.log(`${String(p).padEnd(11)}${(holder?.hostId ?? "(none)").padEnd(49)}${waiting.padEnd(9)}${inFlight}`);
+  const kv = await nc.jetstream().views.kv(leaseBucketName(namespace), { bindOnly: true }).catch(() => undefined);
+  const { hosts, leases } = kv ? await readLeases(kv) : { hosts: [], leases: [] };
+  const byPartition = new Map(leases.map((l) => [l.partition, l]));
+  const consumers = new Map<string, { waiting: number; inFlight: number }>();
+  for await (const c of jsm.consumers.list(stream)) {
+    if (c.config.filter_subject) consumers.set(c.config.filter_subject, { waiting: c.num_pending, inFlight: c.num_ack_pending });
   }
+  const log = await jsm.streams.info(logStreamName(namespace), { subjects_filter: `${namespace}.log.>` }).catch(() => undefined);
+  const logEntries = log?.state.subjects ?? {};
+
+  console.log(`namespace ${namespace}: ${partitions} partitions, ${hosts.length} live host(s)${hosts.length ? `: ${hosts.join(", ")}` : ""}`);
+  console.log(`${"partition".padEnd(11)}${"owner".padEnd(48)}${"epoch".padEnd(9)}${"waiting".padEnd(9)}${"in flight".padEnd(11)}log entries`);
+  for (let p = 0; p < partitions; p++) {
+    const lease = byPartition.get(p);
+    const consumer = consumers.get(inboxSubject(namespace, p));
+    console.log(
+      String(p).padEnd(11) +
+        (lease?.hostId ?? "(none: waiting for a host)").padEnd(48) +
+        String(lease?.epoch ?? "-").padEnd(9) +
+        String(consumer?.waiting ?? "-").padEnd(9) +
+        String(consumer?.inFlight ?? "-").padEnd(11) +
+        String(logEntries[`${namespace}.log.${p}`] ?? 0),
+    );
+  }
+  console.log("waiting: inbox messages not yet delivered; in flight: delivered, not yet acked; log entries: changelog kept since the last snapshot");
 } finally {
   await nc.close();
 }

@@ -62,22 +62,6 @@ describe("startHost options", () => {
   });
 });
 
-describe("one host per namespace", () => {
-  it("refuses a second host while another serves the namespace, and admits one once it closed", async () => {
-    const namespace = uniqueNamespace();
-    // A TTL well above any pause of this loaded process, so the first host never loses its lock here.
-    const options = { services: [probe], nats: { servers: nats.url }, namespace, partitions: 2, leaseTtlMs: 3000, logLevel: "silent" as const };
-    const first = await startHost({ ...options, dataDir: tempDir() });
-    const refused = await startHost({ ...options, dataDir: tempDir() }).catch((e: unknown) => e);
-    expect(refused).toBeInstanceOf(ConfigError);
-    expect((refused as Error).message).toMatch(new RegExp(`namespace "${namespace}" is served by host host-`));
-    await first.client.objectClient(probe, "k").append(1);
-    await first.close();
-    const second = await startHost({ ...options, dataDir: tempDir() });
-    await second.close();
-  });
-});
-
 describe("one host per data dir", () => {
   it("refuses a second host on a data dir in use, and admits one once the first closed", async () => {
     const dataDir = tempDir();

@@ -21,17 +21,23 @@ function record(partition: number, expiresAtMs: number, extra: Partial<CommitRec
   };
 }
 
+const send = () => ({
+  subject: "cairn.in.1",
+  envelope: { invocationId: newInvocationId(), target: { type: "service" as const, name: "S", handler: "h" } },
+  data: new Uint8Array([1]),
+});
+
 describe("Store", () => {
-  it("commits state, outbox and completion together, and keeps them across reopening", async () => {
+  it("applies a logged entry's records together, and keeps them across reopening", async () => {
     const dir = tempDir();
     const store = new Store(dir);
     const r = record(3, Date.now() + 60_000, {
       stateWrites: [{ type: "set", object: "Cart", key: "u1", name: "items", value: encode(["a"]) }],
-      outbox: [{ subject: "cairn.in.1", envelope: { invocationId: newInvocationId(), target: { type: "service", name: "S", handler: "h" } }, data: new Uint8Array([1]) }],
+      outbox: [send()],
       position: 42,
     });
-    const seqs = await store.commit(r);
-    expect(seqs).toEqual([1]);
+    const other = record(3, Date.now() + 60_000, { outbox: [send(), send()] });
+    expect(await store.applyLogged(3, 17, [r, other])).toEqual([[[3, 17, 0]], [[3, 17, 1], [3, 17, 2]]]);
     await store.close();
 
     const reopened = new Store(dir);
@@ -39,11 +45,38 @@ describe("Store", () => {
     expect(reopened.readState(3, "Cart", "u1", "items")).toEqual(["a"]);
     const outcome = reopened.readCompletion(3, r.invocationId)?.outcome;
     expect(outcome?.ok && decode(outcome.value)).toBe(1);
-    expect(reopened.readOutbox(3).map((o) => o.seq)).toEqual([1]);
+    expect(reopened.readOutbox(3).map((o) => o.key)).toEqual([[3, 17, 0], [3, 17, 1], [3, 17, 2]]);
     expect(reopened.readPosition(3)).toBe(42);
-    expect(await reopened.commit(record(3, Date.now() + 60_000, { outbox: r.outbox }))).toEqual([2]);
-    await reopened.removeOutbox(3, [1, 2]);
-    expect(reopened.readOutbox(3)).toEqual([]);
+    expect(reopened.appliedLogSeq(3)).toBe(17);
+    expect(reopened.appliedLogSeq(4)).toBe(0);
+    await reopened.removeOutbox([[3, 17, 0], [3, 17, 2]]);
+    expect(reopened.readOutbox(3).map((o) => o.key)).toEqual([[3, 17, 1]]);
+  });
+
+  it("exports a partition and imports it elsewhere in place of what was there, leaving other partitions alone", async () => {
+    const source = new Store(tempDir());
+    const target = new Store(tempDir());
+    stores.push(source, target);
+    const kept = record(2, Date.now() + 60_000, { stateWrites: [{ type: "set", object: "C", key: "k", name: "n", value: encode(7) }], outbox: [send()] });
+    await source.applyLogged(2, 5, [kept]);
+    await source.applyLogged(3, 6, [record(3, Date.now() + 60_000, { stateWrites: [{ type: "set", object: "C", key: "x", name: "n", value: encode(1) }] })]);
+    const stale = record(2, Date.now() + 60_000, { stateWrites: [{ type: "set", object: "C", key: "old", name: "n", value: encode(0) }] });
+    await target.applyLogged(2, 3, [stale]);
+    await target.applyLogged(1, 4, [record(1, Date.now() + 60_000, { stateWrites: [{ type: "set", object: "C", key: "y", name: "n", value: encode(2) }] })]);
+
+    const snapshot = source.exportPartition(2);
+    expect(snapshot.logSeq).toBe(5);
+    expect(snapshot.state).toHaveLength(1);
+    await target.importPartition(snapshot);
+    expect(target.readState(2, "C", "k", "n")).toBe(7);
+    expect(target.readState(2, "C", "old", "n")).toBeUndefined();
+    expect(target.readCompletion(2, stale.invocationId)).toBeUndefined();
+    expect(target.readCompletion(2, kept.invocationId)).toBeDefined();
+    expect(target.readOutbox(2).map((o) => o.key)).toEqual([[2, 5, 0]]);
+    expect(target.appliedLogSeq(2)).toBe(5);
+    expect(target.readState(1, "C", "y", "n")).toBe(2);
+    // The stale completion's expiry entry went with it: a sweep finds nothing of partition 2 to drop.
+    expect(await target.expireCompletions(Date.now() + 120_000)).toBe(2);
   });
 
   it("forgets completions once their idempotency window has passed, and only those", async () => {
@@ -52,7 +85,7 @@ describe("Store", () => {
     const now = Date.now();
     const old = record(0, now - 1);
     const fresh = record(0, now + 60_000);
-    await Promise.all([store.commit(old), store.commit(fresh)]);
+    await store.applyLogged(0, 1, [old, fresh]);
     expect(await store.expireCompletions(now)).toBe(1);
     expect(store.readCompletion(0, old.invocationId)).toBeUndefined();
     expect(store.readCompletion(0, fresh.invocationId)).toBeDefined();

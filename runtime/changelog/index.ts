@@ -1,1 +1,4 @@
-export { PartitionLog, FencedError, ensureLogStream, logStreamName, logSubject } from "./partition-log.js";
+export { FencedError, PartitionLog, ensureLogStream, logStreamName, logSubject } from "./partition-log.js";
+export { type LogEntry, decodeLogEntry, encodeLogEntry } from "./log-entry.js";
+export { SnapshotStore, snapshotBucketName } from "./snapshots.js";
+export { type TakeOverReport, takeOver } from "./restore.js";

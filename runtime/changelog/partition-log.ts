@@ -1,6 +1,6 @@
+import { DeliverPolicy, type JetStreamClient, type JetStreamManager, RetentionPolicy, StorageType, headers } from "nats";
 import { namespaceToken } from "../../sdk/internal.js";
 import { isNotFound, isWrongLastSequence } from "../transport/index.js";
-import { DeliverPolicy, type JetStreamClient, type JetStreamManager, RetentionPolicy, StorageType, headers } from "nats";
 
 /** The append was refused: another writer appended since this one last did. It must stop. */
 export class FencedError extends Error {
@@ -15,28 +15,31 @@ export function logSubject(namespace: string, partition: number): string {
   return `${namespace}.log.${partition}`;
 }
 
-/** Creates the changelog stream if it does not exist: one subject per partition, kept until trimmed by snapshots. */
-export async function ensureLogStream(jsm: JetStreamManager, namespace: string): Promise<string> {
+/** Creates the changelog stream if it does not exist: one subject per partition, kept until trimmed after snapshots. */
+export async function ensureLogStream(jsm: JetStreamManager, namespace: string, replicas = 1): Promise<string> {
   const name = logStreamName(namespace);
   try {
     await jsm.streams.info(name);
   } catch (error) {
     if (!isNotFound(error)) throw error;
-    await jsm.streams.add({ name, subjects: [`${namespace}.log.>`], retention: RetentionPolicy.Limits, storage: StorageType.File });
+    await jsm.streams.add({ name, subjects: [`${namespace}.log.>`], retention: RetentionPolicy.Limits, storage: StorageType.File, num_replicas: replicas });
   }
   return name;
 }
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+}
+
 /**
  * One partition's changelog, as one writer sees it. Every append names the sequence of the
- * partition's last record it knows (`Nats-Expected-Last-Subject-Sequence`): if anyone else
+ * partition's last entry it knows (`Nats-Expected-Last-Subject-Sequence`): if anyone else
  * appended since, JetStream refuses it and the writer learns it is no longer the owner. This is
  * the fence that makes a paused or partitioned former owner harmless.
- *
- * Part of the scale-out work (issue 3); not used by `startHost` yet.
  */
 export class PartitionLog {
   private constructor(
+    private readonly jsm: JetStreamManager,
     private readonly js: JetStreamClient,
     private readonly stream: string,
     readonly subject: string,
@@ -44,39 +47,61 @@ export class PartitionLog {
   ) {}
 
   /** Opens the log at its current end: the next append succeeds only if nobody appends first. */
-  static async open(jsm: JetStreamManager, js: JetStreamClient, namespace: string, partition: number): Promise<PartitionLog> {
-    const stream = await ensureLogStream(jsm, namespace);
-    const subject = logSubject(namespace, partition);
-    let lastSeq = 0;
-    try {
-      lastSeq = (await jsm.streams.getMessage(stream, { last_by_subj: subject })).seq;
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
-    return new PartitionLog(js, stream, subject, lastSeq);
+  static async open(jsm: JetStreamManager, js: JetStreamClient, namespace: string, partition: number, replicas = 1): Promise<PartitionLog> {
+    const stream = await ensureLogStream(jsm, namespace, replicas);
+    const log = new PartitionLog(jsm, js, stream, logSubject(namespace, partition), 0);
+    await log.refresh();
+    return log;
   }
 
-  /** The stream sequence of the last record this writer knows of (0: none). */
+  /** The stream sequence of the last entry this writer knows of (0: none). */
   get position(): number {
     return this.lastSeq;
   }
 
-  /** Appends one record; throws `FencedError` when another writer appended since. */
-  async append(record: Uint8Array): Promise<number> {
+  /** Learns the log's current end, as written by anyone. */
+  async refresh(): Promise<number> {
+    this.lastSeq = (await this.last())?.seq ?? 0;
+    return this.lastSeq;
+  }
+
+  private async last(): Promise<{ seq: number; data: Uint8Array } | undefined> {
     try {
-      // Set by hand: the client's `expect` option skips a 0, and "no record yet" must be fenced too.
-      const h = headers();
-      h.set("Nats-Expected-Last-Subject-Sequence", String(this.lastSeq));
-      const ack = await this.js.publish(this.subject, record, { headers: h });
-      this.lastSeq = ack.seq;
-      return ack.seq;
+      const msg = await this.jsm.streams.getMessage(this.stream, { last_by_subj: this.subject });
+      return { seq: msg.seq, data: msg.data };
     } catch (error) {
-      if (isWrongLastSequence(error)) throw new FencedError(`${this.subject}: another writer appended after sequence ${this.lastSeq}`, { cause: error });
+      if (isNotFound(error)) return undefined;
       throw error;
     }
   }
 
-  /** The records after `afterSeq`, up to the end known when the read starts, oldest first. */
+  /**
+   * Appends one entry; throws `FencedError` when another writer appended since. When the outcome
+   * is unknown (a timeout, a lost connection), the log's last entry tells: if it is this entry,
+   * the append happened. Retrying an append with the same bytes is therefore safe.
+   */
+  async append(entry: Uint8Array): Promise<number> {
+    try {
+      // Set by hand: the client's `expect` option skips a 0, and "no entry yet" must be fenced too.
+      const h = headers();
+      h.set("Nats-Expected-Last-Subject-Sequence", String(this.lastSeq));
+      const ack = await this.js.publish(this.subject, entry, { headers: h });
+      this.lastSeq = ack.seq;
+      return ack.seq;
+    } catch (error) {
+      const last = await this.last().catch(() => undefined);
+      if (last && last.seq > this.lastSeq && sameBytes(last.data, entry)) {
+        this.lastSeq = last.seq;
+        return last.seq;
+      }
+      if (isWrongLastSequence(error) || (last && last.seq !== this.lastSeq)) {
+        throw new FencedError(`${this.subject}: another writer appended after sequence ${this.lastSeq}`, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  /** The entries after `afterSeq`, up to the end known when the read starts, oldest first. */
   async *read(afterSeq = 0): AsyncGenerator<{ seq: number; data: Uint8Array }> {
     const end = this.lastSeq;
     if (end <= afterSeq) return;
@@ -94,5 +119,10 @@ export class PartitionLog {
     } finally {
       await messages.close();
     }
+  }
+
+  /** Drops the entries before `seq` (a snapshot covers them); the entry at `seq` stays, so the fence keeps its anchor. */
+  async purgeBefore(seq: number): Promise<void> {
+    await this.jsm.streams.purge(this.stream, { filter: this.subject, seq });
   }
 }

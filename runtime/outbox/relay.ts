@@ -2,11 +2,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { type JetStreamPublisher, envelopeHeaders } from "../../sdk/internal.js";
 import { CrashPoint, crashPoint } from "../faults.js";
-import type { OutboxEntry, Store } from "../store/index.js";
+import type { OutboxEntry, OutboxKey, Store } from "../store/index.js";
 
 interface Pending {
-  partition: number;
-  seq: number;
+  key: OutboxKey;
   entry: OutboxEntry;
 }
 
@@ -31,16 +30,16 @@ export class OutboxRelay {
     private readonly log: Logger,
   ) {}
 
-  add(partition: number, items: ReadonlyArray<{ seq: number; entry: OutboxEntry }>): void {
+  add(items: readonly Pending[]): void {
     if (items.length === 0) return;
-    for (const item of items) this.queue.push({ partition, ...item });
+    for (const item of items) this.queue.push(item);
     if (!this.running) void this.run();
   }
 
   /** Queues what a partition committed but had not published when its last owner stopped. */
   recover(partition: number): number {
     const items = this.store.readOutbox(partition);
-    this.add(partition, items);
+    this.add(items);
     return items.length;
   }
 
@@ -74,15 +73,13 @@ export class OutboxRelay {
     const results = await Promise.allSettled(
       batch.map(({ entry }) => this.publisher.publish(entry.subject, entry.data, envelopeHeaders(entry.envelope, true))),
     );
-    const published = new Map<number, number[]>();
+    const published: OutboxKey[] = [];
     const failed: Pending[] = [];
     let firstError: unknown;
     results.forEach((result, i) => {
       const item = batch[i] as Pending;
       if (result.status === "fulfilled") {
-        const seqs = published.get(item.partition) ?? [];
-        seqs.push(item.seq);
-        published.set(item.partition, seqs);
+        published.push(item.key);
       } else {
         firstError ??= result.reason;
         failed.push(item);
@@ -92,9 +89,9 @@ export class OutboxRelay {
       this.log.warn({ failed: failed.length, err: firstError }, "outbox publish failed; retrying");
       this.queue.unshift(...failed);
     }
-    if (published.size > 0) crashPoint(CrashPoint.AfterPublish);
+    if (published.length > 0) crashPoint(CrashPoint.AfterPublish);
     if (this.stopped) return; // the store may be closing; these are published again at the next start
-    await Promise.all([...published].map(([partition, seqs]) => this.store.removeOutbox(partition, seqs)));
+    await this.store.removeOutbox(published);
     if (failed.length > 0) await sleep(RETRY_DELAY_MS, undefined, { signal: this.stopSignal.signal }).catch(() => undefined);
   }
 }

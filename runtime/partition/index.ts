@@ -1,13 +1,10 @@
 export type { PartitionOwnership, OwnershipHandlers } from "./ownership.js";
-export { StaticOwnership } from "./ownership.js";
 export type { PartitionDeps } from "./partition-worker.js";
 export { PartitionWorker } from "./partition-worker.js";
 export { KeyQueue } from "./key-queue.js";
 export type { ParsedEnvelope } from "./envelope.js";
 export { parseEnvelope } from "./envelope.js";
-export type { HostLock } from "./host-lock.js";
-export { acquireHostLock } from "./host-lock.js";
-export type { LeaseOptions } from "./leases.js";
-export { LeaseOwnership } from "./leases.js";
+export type { LeaseOptions, PartitionLease } from "./leases.js";
+export { LeaseOwnership, leaseBucketName, readLeases } from "./leases.js";
 export type { AssignmentStep } from "./assignment.js";
 export { planStep, quotas } from "./assignment.js";

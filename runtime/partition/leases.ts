@@ -12,7 +12,16 @@ export interface LeaseOptions {
   partitions: number;
   /** A lease or membership entry not refreshed for this long is gone. */
   leaseTtlMs: number;
+  /** Replicas of the lease bucket when this host creates it. @default 1 */
+  replicas?: number;
   log: Logger;
+}
+
+/** Who holds a partition's lease, as the lease bucket says now. */
+export interface PartitionLease {
+  partition: number;
+  hostId: string;
+  epoch: number;
 }
 
 interface Lease {
@@ -24,13 +33,37 @@ interface Lease {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-function parseHolder(value: Uint8Array): string | undefined {
+function parseHolder(value: Uint8Array): { hostId: string; epoch: number } | undefined {
   try {
-    const parsed = JSON.parse(decoder.decode(value)) as { hostId?: unknown };
-    return typeof parsed.hostId === "string" ? parsed.hostId : undefined;
+    const parsed = JSON.parse(decoder.decode(value)) as { hostId?: unknown; epoch?: unknown };
+    if (typeof parsed.hostId !== "string") return undefined;
+    return { hostId: parsed.hostId, epoch: typeof parsed.epoch === "number" ? parsed.epoch : 0 };
   } catch {
     return undefined;
   }
+}
+
+export function leaseBucketName(namespace: string): string {
+  return `${namespaceToken(namespace)}_leases`;
+}
+
+/** Reads the lease bucket: the live hosts and every partition's holder. */
+export async function readLeases(kv: KV): Promise<{ hosts: string[]; leases: PartitionLease[] }> {
+  const hosts: string[] = [];
+  const leases: PartitionLease[] = [];
+  // Collect the keys first: awaiting other requests while the key lister runs loses keys.
+  const keys: string[] = [];
+  for await (const key of await kv.keys()) keys.push(key);
+  for (const key of keys) {
+    const entry = await kv.get(key);
+    if (!entry || entry.operation !== "PUT") continue;
+    const holder = parseHolder(entry.value);
+    if (!holder) continue;
+    if (key.startsWith("h.")) hosts.push(holder.hostId);
+    // A lease's epoch is the revision that created it; until its first renewal the value says 0.
+    else if (key.startsWith("p.")) leases.push({ partition: Number(key.slice(2)), hostId: holder.hostId, epoch: holder.epoch || entry.revision });
+  }
+  return { hosts: hosts.sort(), leases: leases.sort((a, b) => a.partition - b.partition) };
 }
 
 /**
@@ -42,41 +75,63 @@ function parseHolder(value: Uint8Array): string | undefined {
  * revision it knows (fails if anyone else wrote since), so two hosts never hold one lease. The
  * revision that created a lease is its epoch: it only grows, across hosts and restarts.
  *
- * A lease whose renewal has not succeeded for 80% of the TTL is given up here before it can
- * expire and be taken elsewhere; that is a clock-based guard. The fence that makes a paused host
- * harmless is the changelog's conditional append (scale-out issue), not this.
+ * Renewal runs on its own timer, so that a slow start of a partition never delays the renewal of
+ * the others. A lease whose renewal has not succeeded for 80% of the TTL is given up before it can
+ * expire and be taken elsewhere; that is a clock-based guard. What makes a paused host harmless is
+ * the changelog's fenced append, not this.
  */
 export class LeaseOwnership implements PartitionOwnership {
   private readonly held = new Map<number, Lease>();
   private kv: KV | undefined;
   private handlers: OwnershipHandlers | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private ticking: Promise<void> | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private renewing: Promise<void> | undefined;
+  private balancing: Promise<void> | undefined;
   private stopped = false;
 
   constructor(private readonly options: LeaseOptions) {}
 
   async start(handlers: OwnershipHandlers): Promise<void> {
     this.handlers = handlers;
-    const bucket = `${namespaceToken(this.options.namespace)}_leases`;
-    this.kv = await this.options.nc.jetstream().views.kv(bucket, { ttl: this.options.leaseTtlMs, history: 1 });
-    await this.tick();
-    this.timer = setInterval(() => {
-      this.ticking ??= this.tick()
-        .catch((err: unknown) => this.options.log.warn({ err }, "lease round failed"))
-        .finally(() => (this.ticking = undefined));
-    }, Math.max(50, Math.floor(this.options.leaseTtlMs / 3)));
+    this.kv = await this.options.nc
+      .jetstream()
+      .views.kv(leaseBucketName(this.options.namespace), { ttl: this.options.leaseTtlMs, history: 1, replicas: this.options.replicas ?? 1 });
+    await this.renew();
+    await this.rebalance();
+    const every = Math.max(50, Math.floor(this.options.leaseTtlMs / 3));
+    this.timers.push(
+      setInterval(() => {
+        this.renewing ??= this.renew()
+          .catch((err: unknown) => this.options.log.warn({ err }, "lease renewal failed"))
+          .finally(() => (this.renewing = undefined));
+      }, every),
+      setInterval(() => {
+        this.balancing ??= this.rebalance()
+          .catch((err: unknown) => this.options.log.warn({ err }, "lease rebalance failed"))
+          .finally(() => (this.balancing = undefined));
+      }, every),
+    );
   }
 
   owned(): number[] {
     return [...this.held.keys()].sort((a, b) => a - b);
   }
 
+  /** Every partition's holder, read from the bucket now. */
+  async assignment(): Promise<PartitionLease[]> {
+    return this.kv ? (await readLeases(this.kv)).leases : [];
+  }
+
+  /** Gives a partition up at once, without grace: its changelog says another host owns it now. */
+  async drop(partition: number): Promise<void> {
+    await this.release(partition, "lost");
+  }
+
   /** Hands every partition over: stop processing, then delete the lease so another host takes it at once. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.timer);
-    await this.ticking;
+    for (const timer of this.timers) clearInterval(timer);
+    await Promise.all([this.renewing, this.balancing]);
     await Promise.all(this.owned().map((p) => this.release(p, "handoff")));
     await this.kv?.delete(`h.${this.options.hostId}`).catch(() => undefined);
   }
@@ -85,58 +140,59 @@ export class LeaseOwnership implements PartitionOwnership {
     return encoder.encode(JSON.stringify({ hostId: this.options.hostId, epoch }));
   }
 
-  private async tick(): Promise<void> {
+  private async renew(): Promise<void> {
     const kv = this.kv;
-    const handlers = this.handlers;
-    if (!kv || !handlers || this.stopped) return;
-    const { hostId, partitions, leaseTtlMs, log } = this.options;
+    if (!kv || this.stopped) return;
+    const { hostId, leaseTtlMs, log } = this.options;
     await kv.put(`h.${hostId}`, encoder.encode(JSON.stringify({ hostId })));
-
     const now = Date.now();
-    for (const [p, lease] of this.held) {
-      try {
-        lease.revision = await kv.update(`p.${p}`, this.value(lease.epoch), lease.revision);
-        lease.renewedAtMs = Date.now();
-      } catch (error) {
-        if (isWrongLastSequence(error) || now - lease.renewedAtMs > leaseTtlMs * 0.8) {
-          log.error({ err: error, partition: p, epoch: lease.epoch }, "partition lease lost");
-          this.held.delete(p);
-          await handlers.release(p, "lost");
+    await Promise.all(
+      [...this.held].map(async ([p, lease]) => {
+        try {
+          lease.revision = await kv.update(`p.${p}`, this.value(lease.epoch), lease.revision);
+          lease.renewedAtMs = Date.now();
+        } catch (error) {
+          if (isWrongLastSequence(error) || now - lease.renewedAtMs > leaseTtlMs * 0.8) {
+            log.error({ err: error, partition: p, epoch: lease.epoch }, "partition lease lost");
+            await this.release(p, "lost");
+          }
         }
-      }
-    }
+      }),
+    );
+  }
 
-    const hosts: string[] = [];
-    const holders = new Map<number, string>();
-    // Collect the keys first: awaiting other requests while the key lister runs loses keys.
-    const keys: string[] = [];
-    for await (const key of await kv.keys()) keys.push(key);
-    for (const key of keys) {
-      const entry = await kv.get(key);
-      if (!entry || entry.operation !== "PUT") continue;
-      const holder = parseHolder(entry.value);
-      if (!holder) continue;
-      if (key.startsWith("h.")) hosts.push(holder);
-      else if (key.startsWith("p.")) holders.set(Number(key.slice(2)), holder);
-    }
-    const step = planStep(hostId, partitions, hosts.sort(), holders);
-    for (const p of step.release) await this.release(p, "handoff");
+  private async rebalance(): Promise<void> {
+    const kv = this.kv;
+    if (!kv || this.stopped) return;
+    const { hostId, partitions } = this.options;
+    const { hosts, leases } = await readLeases(kv);
+    const holders = new Map(leases.map((l) => [l.partition, l.hostId]));
+    const step = planStep(hostId, partitions, hosts, holders);
+    if (step.release.length > 0) this.options.log.info({ partitions: step.release }, "handing partitions over to balance the hosts");
+    await Promise.all(step.release.map((p) => this.release(p, "handoff")));
+    const acquired: Array<[number, number]> = [];
     for (const p of step.acquire) {
-      if (this.stopped) return;
-      let revision: number;
+      if (this.stopped) break;
       try {
-        revision = await kv.create(`p.${p}`, this.value(0));
+        const revision = await kv.create(`p.${p}`, this.value(0));
+        // The creating revision is the epoch; written into the value on the next renewal.
+        this.held.set(p, { revision, epoch: revision, renewedAtMs: Date.now() });
+        acquired.push([p, revision]);
       } catch {
-        continue; // another host was faster
+        // another host was faster
       }
-      // The creating revision is the epoch; written into the value on the next renewal.
-      this.held.set(p, { revision, epoch: revision, renewedAtMs: Date.now() });
-      try {
-        await handlers.acquire(p, revision);
-      } catch (err) {
-        log.error({ err, partition: p }, "could not start a partition; giving its lease back");
-        await this.release(p, "handoff");
-      }
+    }
+    await Promise.all(acquired.map(([p, epoch]) => this.acquire(p, epoch)));
+    if (acquired.length > 0) this.options.log.info({ partitions: acquired.map(([p]) => p), hosts: hosts.length }, "partitions acquired");
+  }
+
+  private async acquire(partition: number, epoch: number): Promise<void> {
+    try {
+      await this.handlers?.acquire(partition, epoch);
+    } catch (err) {
+      if (this.held.get(partition)?.epoch !== epoch) return; // lost while starting; already released
+      this.options.log.error({ err, partition }, "could not start a partition; giving its lease back");
+      await this.release(partition, "handoff");
     }
   }
 

@@ -25,8 +25,10 @@ import {
   terminalOutcome,
 } from "../invoke/index.js";
 import type { OutboxRelay } from "../outbox/index.js";
+import { FencedError, PartitionLog, type SnapshotStore, takeOver } from "../changelog/index.js";
 import type { CommitRecord, Outcome, OutboxEntry, StateWrite, Store } from "../store/index.js";
 import { ensurePartitionConsumer, resetPartitionConsumer } from "../transport/index.js";
+import { type Committed, PartitionCommitter } from "./committer.js";
 import { parseEnvelope } from "./envelope.js";
 import { KeyQueue } from "./key-queue.js";
 
@@ -36,7 +38,13 @@ export interface PartitionDeps {
   jsm: JetStreamManager;
   stream: string;
   store: Store;
+  snapshots: SnapshotStore;
   relay: OutboxRelay;
+  hostId: string;
+  /** Largest changelog entry the server takes. */
+  maxEntryBytes: number;
+  /** This host's append to a partition's changelog was fenced: it must give the partition up. */
+  onFenced: (partition: number) => void;
   registry: Registry;
   config: HostConfig;
   retryPolicy: ResolvedRetryPolicy;
@@ -46,8 +54,10 @@ export interface PartitionDeps {
 
 
 /**
- * Consumes one partition's inbox in stream order and runs each invocation through the per-key
- * queue: check completion → invoke → commit (state + outbox + completion + position) → reply → ack.
+ * Serves one partition for one lease epoch. Takes the changelog over (LMDB caught up, epoch entry
+ * appended), then consumes the partition's inbox in stream order and runs each invocation through
+ * the per-key queue: check completion → invoke → commit (changelog, then LMDB) → relay sends →
+ * ack → reply.
  */
 export class PartitionWorker {
   private readonly queue = new KeyQueue();
@@ -57,22 +67,47 @@ export class PartitionWorker {
   private messages: ConsumerMessages | undefined;
   private stopping = false;
   private readonly stopSignal = new AbortController();
+  /** Aborted when the partition must stop at once: lost, or the grace period is over. */
+  private readonly halt = new AbortController();
+  private readonly signal: AbortSignal;
+  private committer: PartitionCommitter | undefined;
   private loop: Promise<void> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly log: Logger;
 
   constructor(
     readonly partition: number,
+    readonly epoch: number,
     private readonly deps: PartitionDeps,
   ) {
-    this.log = deps.log.child({ component: "partition", partition });
+    this.log = deps.log.child({ component: "partition", partition, epoch });
     this.highestSeen = deps.store.readPosition(partition);
+    this.signal = AbortSignal.any([deps.signal, this.halt.signal]);
   }
 
   async start(): Promise<void> {
-    const { deps, partition } = this;
+    const { deps, partition, epoch } = this;
+    const startedAt = Date.now();
+    const log = await PartitionLog.open(deps.jsm, deps.js, deps.config.namespace, partition, deps.config.replicas);
+    const report = await takeOver({ partition, epoch, hostId: deps.hostId, store: deps.store, log, snapshots: deps.snapshots, logger: this.log, signal: this.signal });
+    this.committer = new PartitionCommitter({
+      partition,
+      epoch,
+      hostId: deps.hostId,
+      log,
+      store: deps.store,
+      snapshots: deps.snapshots,
+      snapshotEvery: deps.config.snapshotEvery,
+      maxEntryBytes: deps.maxEntryBytes,
+      signal: this.signal,
+      logger: this.log,
+      onFenced: (err) => {
+        this.log.error({ err }, "changelog append fenced: another host owns this partition now; stopping it");
+        deps.onFenced(partition);
+      },
+    });
     const recovered = deps.relay.recover(partition);
-    const durable = await resetPartitionConsumer(deps.jsm, deps.stream, deps.config.namespace, partition, {
+    const durable = await resetPartitionConsumer(deps.jsm, deps.stream, deps.config.namespace, partition, epoch, {
       ackWaitMs: deps.config.ackWaitMs,
       maxAckPending: deps.config.maxInFlightPerPartition,
     });
@@ -84,7 +119,7 @@ export class PartitionWorker {
         this.log.warn({ err }, "could not extend the ack deadline of in-flight messages");
       }
     }, Math.floor(deps.config.ackWaitMs / 3));
-    this.log.debug({ position: this.highestSeen, recoveredSends: recovered }, "partition started");
+    this.log.debug({ ...report, recoveredSends: recovered, tookMs: Date.now() - startedAt }, "partition started");
   }
 
   /**
@@ -109,7 +144,7 @@ export class PartitionWorker {
       await sleep(backoffMs(INTERNAL_RETRY, attempt + 1), undefined, { signal: this.stopSignal.signal }).catch(() => undefined);
       if (!this.stopping) {
         // The consumer may be gone: make sure it exists, keeping what it has not delivered.
-        await ensurePartitionConsumer(deps.jsm, deps.stream, deps.config.namespace, this.partition, {
+        await ensurePartitionConsumer(deps.jsm, deps.stream, deps.config.namespace, this.partition, this.epoch, {
           ackWaitMs: deps.config.ackWaitMs,
           maxAckPending: deps.config.maxInFlightPerPartition,
         }).catch((err: unknown) => this.log.error({ err }, "could not recreate the partition consumer"));
@@ -117,13 +152,19 @@ export class PartitionWorker {
     }
   }
 
-  /** Stops taking messages, lets running invocations finish within the grace period. */
+  /**
+   * Stops taking messages and lets running invocations finish within the grace period (none when
+   * the partition was lost); what is still running then is abandoned unacked, for the next owner.
+   */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     this.stopSignal.abort();
-    await this.messages?.close();
+    if (graceMs <= 0) this.halt.abort();
+    await this.messages?.close().catch(() => undefined);
     await this.loop?.catch(() => undefined);
     await withDeadline(this.queue.idle(), graceMs);
+    this.halt.abort();
+    await this.committer?.idle();
     clearInterval(this.heartbeat);
   }
 
@@ -182,7 +223,7 @@ export class PartitionWorker {
   private async processHoldingLane(msg: JsMsg, envelope: Envelope, handler: ResolvedHandler | TerminalError): Promise<void> {
     const done = await retryUntilAborted(
       () => this.process(msg, envelope, handler),
-      this.deps.signal,
+      this.signal,
       (err, attempt, retryInMs) =>
         this.log.error({ err, seq: msg.seq, invocationId: envelope.invocationId, attempt, retryInMs }, "invocation failed unexpectedly; retrying"),
     );
@@ -197,7 +238,7 @@ export class PartitionWorker {
     const { deps, partition } = this;
     const { target, invocationId } = envelope;
     const log = this.invocationLog(envelope);
-    if (deps.signal.aborted) return this.abandon(msg);
+    if (this.signal.aborted) return this.abandon(msg);
 
     const done = deps.store.readCompletion(partition, invocationId);
     if (done) {
@@ -224,7 +265,7 @@ export class PartitionWorker {
         result = await invoke(handler, msg.data, scope, {
           maxPayloadBytes: deps.config.maxPayloadBytes,
           retryPolicy: deps.retryPolicy,
-          signal: deps.signal,
+          signal: this.signal,
         });
       } catch (error) {
         if (error instanceof HostClosedError) return this.abandon(msg);
@@ -233,33 +274,32 @@ export class PartitionWorker {
     }
     if (!result.outcome.ok) log().warn({ error: result.outcome.error.message, attempts: result.attempts }, "invocation failed terminally");
 
-    const record = this.commitRecord(envelope, result);
     crashPoint(CrashPoint.BeforeCommit);
-    const seqs = await this.commit(record, log);
-    if (!seqs) return this.abandon(msg);
+    const committed = await this.commit(this.commitRecord(envelope, result));
+    if (!committed) return this.abandon(msg);
     crashPoint(CrashPoint.AfterCommit);
     // Committed: from here on nothing may undo it, and nothing that fails may hold the others up.
-    deps.relay.add(
-      partition,
-      seqs.map((seq, i) => ({ seq, entry: record.outbox[i] as OutboxEntry })),
-    );
+    const { record, outboxKeys } = committed;
+    deps.relay.add(outboxKeys.map((key, i) => ({ key, entry: record.outbox[i] as OutboxEntry })));
     this.ack(msg);
     if (isArmed(CrashPoint.AfterAck)) await this.deps.nc.flush(); // the ack must reach the server first
     crashPoint(CrashPoint.AfterAck);
-    if (envelope.replyTo) this.reply(envelope.replyTo, invocationId, result.outcome);
+    if (envelope.replyTo) this.reply(envelope.replyTo, invocationId, record.completion.outcome);
   }
 
   /**
-   * Commits, retrying a failed write (a full disk, say) in place: the lane waits, so no later
-   * invocation of the key can commit first. Gives up (undefined) only when the host closes.
+   * Commits through the partition's committer, which retries a failing append or LMDB write in
+   * place: the lane waits, so no later invocation of the key can commit first. Undefined when the
+   * partition stopped or was fenced before the commit: the message is left for the next owner.
    */
-  private async commit(record: CommitRecord, log: () => Logger): Promise<number[] | undefined> {
-    const committed = await retryUntilAborted(
-      () => this.deps.store.commit(record),
-      this.deps.signal,
-      (err, attempt, retryInMs) => log().error({ err, attempt, retryInMs }, "commit failed; retrying"),
-    );
-    return committed?.value;
+  private async commit(record: CommitRecord): Promise<Committed | undefined> {
+    if (!this.committer) throw new Error(`partition ${this.partition} is not started`);
+    try {
+      return await this.committer.commit(record);
+    } catch (error) {
+      if (error instanceof FencedError || error instanceof HostClosedError) return undefined;
+      throw error;
+    }
   }
 
   /** Left unacked: the partition's next owner receives it again. */

@@ -1,3 +1,3 @@
-export type { Outcome, CompletionRecord, OutboxEntry, StateWrite, CommitRecord } from "./records.js";
+export type { Outcome, CompletionRecord, OutboxEntry, StateWrite, CommitRecord, OutboxKey, PartitionSnapshot } from "./records.js";
 export { Store } from "./store.js";
 export { claimDataDir } from "./data-dir-lock.js";

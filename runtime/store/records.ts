@@ -30,7 +30,7 @@ export type StateWrite =
   | { type: "delete"; object: string; key: string; name: string }
   | { type: "clearAll"; object: string; key: string };
 
-/** Everything one completed invocation changes, committed in one transaction. */
+/** Everything one completed invocation changes, committed together. */
 export interface CommitRecord {
   partition: number;
   invocationId: string;
@@ -39,4 +39,20 @@ export interface CommitRecord {
   outbox: OutboxEntry[];
   /** Every inbox message at or below this stream sequence has committed. */
   position: number;
+}
+
+/** Where a committed send waits: its changelog entry's sequence and its index among that entry's sends. */
+export type OutboxKey = [partition: number, logSeq: number, index: number];
+
+/**
+ * Everything LMDB holds for one partition as of changelog sequence `logSeq`: what a snapshot stores
+ * and what a host with an empty data dir starts from.
+ */
+export interface PartitionSnapshot {
+  partition: number;
+  logSeq: number;
+  position: number;
+  state: Array<[object: string, key: string, name: string, value: Uint8Array]>;
+  completions: Array<[invocationId: string, record: CompletionRecord]>;
+  outbox: Array<[logSeq: number, index: number, entry: OutboxEntry]>;
 }

@@ -1,11 +1,11 @@
 import { type Database, type RootDatabase, open } from "lmdb";
 import { decode } from "../../sdk/internal.js";
-import type { CommitRecord, CompletionRecord, OutboxEntry } from "./records.js";
+import type { CommitRecord, CompletionRecord, OutboxEntry, OutboxKey, PartitionSnapshot } from "./records.js";
 
 type StateKey = [partition: number, object: string, key: string, name: string];
 type CompletionKey = [partition: number, invocationId: string];
 type ExpiryKey = [expiresAtMs: number, partition: number, invocationId: string];
-type OutboxKey = [partition: number, seq: number];
+const OUTBOX_END = Number.MAX_SAFE_INTEGER;
 
 // Sorts after every state entry name a user can reasonably write.
 const NAME_MAX = "\u{10FFFF}\u{10FFFF}";
@@ -19,11 +19,14 @@ const NAME_MAX = "\u{10FFFF}\u{10FFFF}";
  * | `state`       | [partition, object, key, name]        | the entry's value     |
  * | `completions` | [partition, invocationId]             | CompletionRecord      |
  * | `expiry`      | [expiresAtMs, partition, invocationId] | null (GC index)      |
- * | `outbox`      | [partition, seq]                      | OutboxEntry           |
+ * | `outbox`      | [partition, logSeq, index]            | OutboxEntry           |
  * | `positions`   | partition                             | inbox stream sequence |
+ * | `applied`     | partition                             | changelog sequence    |
  *
- * Reads are synchronous and see committed data only; every invocation's writes go through
- * {@link commit}.
+ * LMDB is the working copy of what the partition changelogs hold, never ahead of them: every write
+ * is a changelog entry applied by {@link applyLogged} (or a snapshot by {@link importPartition}),
+ * and `applied` records, in the same transaction, how far. Reads are synchronous and see applied
+ * data only.
  */
 export class Store {
   private readonly root: RootDatabase;
@@ -32,20 +35,25 @@ export class Store {
   private readonly expiry: Database<null, ExpiryKey>;
   private readonly outbox: Database<OutboxEntry, OutboxKey>;
   private readonly positions: Database<number, number>;
-  private readonly outboxSeq = new Map<number, number>();
+  private readonly applied: Database<number, number>;
   private readonly positionCache = new Map<number, number>();
 
   constructor(path: string) {
-    // overlappingSync off: a write's promise resolves only once its transaction is synced to disk,
-    // which is the moment its effects may be released. (On, it measured slower here: two wake-ups
-    // of this thread per transaction instead of one.)
-    this.root = open({ path, maxDbs: 8, overlappingSync: false, compression: false });
+    // No fsync: a commit is durable once its changelog entry is, and a host whose LMDB lost its
+    // last transactions (a power cut) replays them from the changelog, from `applied` on.
+    this.root = open({ path, maxDbs: 8, noSync: true, compression: false });
     // State values are stored as the msgpack bytes the invocation produced (see StateWrite).
     this.state = this.root.openDB({ name: "state", encoding: "binary" });
     this.completions = this.root.openDB({ name: "completions" });
     this.expiry = this.root.openDB({ name: "expiry" });
     this.outbox = this.root.openDB({ name: "outbox" });
     this.positions = this.root.openDB({ name: "positions" });
+    this.applied = this.root.openDB({ name: "applied" });
+  }
+
+  /** The changelog sequence of the last entry applied to this partition (0: none). */
+  appliedLogSeq(partition: number): number {
+    return this.applied.get(partition) ?? 0;
   }
 
   /** The decoded value of one state entry, or `undefined`. */
@@ -76,32 +84,33 @@ export class Store {
   }
 
   /** Committed sends of a partition not yet confirmed published, oldest first. */
-  readOutbox(partition: number): Array<{ seq: number; entry: OutboxEntry }> {
-    const out: Array<{ seq: number; entry: OutboxEntry }> = [];
-    for (const { key, value } of this.outbox.getRange({ start: [partition, 0], end: [partition, Number.MAX_SAFE_INTEGER] })) {
-      out.push({ seq: key[1], entry: value });
+  readOutbox(partition: number): Array<{ key: OutboxKey; entry: OutboxEntry }> {
+    const out: Array<{ key: OutboxKey; entry: OutboxEntry }> = [];
+    for (const { key, value } of this.outbox.getRange({ start: [partition, 0], end: [partition, OUTBOX_END] })) {
+      out.push({ key, entry: value });
     }
     return out;
   }
 
   /**
-   * Commits one invocation's record atomically and resolves, with the outbox sequence numbers given
-   * to its sends, once the record is flushed to disk: nothing it releases may leave the host before.
+   * Applies one changelog entry's records in one transaction, with `applied` set to its sequence,
+   * and resolves with each record's outbox keys once the transaction has committed. Transactions
+   * commit in call order, so entries are applied in log order however many are queued.
    *
-   * This is the group commit: `batch()` queues the record's writes from this thread as one block,
-   * and lmdb-js's write thread applies every block queued while the previous transaction was being
-   * written in ONE transaction, so one fsync serves many invocations.
+   * `batch()` queues the writes from this thread as one block, and lmdb-js's write thread applies
+   * every block queued while the previous transaction was being written in ONE transaction.
    */
-  async commit(record: CommitRecord): Promise<number[]> {
-    let seqs: number[] = [];
+  async applyLogged(partition: number, logSeq: number, records: readonly CommitRecord[]): Promise<OutboxKey[][]> {
+    let keys: OutboxKey[][] = [];
     await this.root.batch(() => {
-      seqs = this.applySync(record);
+      let index = 0;
+      keys = records.map((record) => this.applyRecord(partition, record, () => [partition, logSeq, index++]));
+      this.applied.put(partition, logSeq);
     });
-    return seqs;
+    return keys;
   }
 
-  private applySync(record: CommitRecord): number[] {
-    const p = record.partition;
+  private applyRecord(p: number, record: CommitRecord, nextKey: () => OutboxKey): OutboxKey[] {
     for (const write of record.stateWrites) {
       switch (write.type) {
         case "set":
@@ -121,12 +130,11 @@ export class Store {
         }
       }
     }
-    const seqs: number[] = [];
-    for (const entry of record.outbox) {
-      const seq = this.nextOutboxSeq(p);
-      this.outbox.put([p, seq], entry);
-      seqs.push(seq);
-    }
+    const keys = record.outbox.map((entry) => {
+      const key = nextKey();
+      this.outbox.put(key, entry);
+      return key;
+    });
     this.completions.put([p, record.invocationId], record.completion);
     this.expiry.put([record.completion.expiresAtMs, p, record.invocationId], null);
     // Blocks queued together read the same committed value, so the maximum is kept here.
@@ -134,24 +142,58 @@ export class Store {
       this.positionCache.set(p, record.position);
       this.positions.put(p, record.position);
     }
-    return seqs;
-  }
-
-  private nextOutboxSeq(partition: number): number {
-    let last = this.outboxSeq.get(partition);
-    if (last === undefined) {
-      last = 0;
-      for (const k of this.outbox.getKeys({ start: [partition, Number.MAX_SAFE_INTEGER], end: [partition, 0], reverse: true, limit: 1 })) {
-        last = k[1];
-      }
-    }
-    this.outboxSeq.set(partition, last + 1);
-    return last + 1;
+    return keys;
   }
 
   /** Forgets published sends; joins the next group commit. Losing it only means publishing again, which dedups. */
-  async removeOutbox(partition: number, seqs: readonly number[]): Promise<void> {
-    await Promise.all(seqs.map((seq) => this.outbox.remove([partition, seq])));
+  async removeOutbox(keys: readonly OutboxKey[]): Promise<void> {
+    await Promise.all(keys.map((key) => this.outbox.remove(key)));
+  }
+
+  /** Everything held for `partition`, read in one consistent view. */
+  exportPartition(partition: number): PartitionSnapshot {
+    return this.root.transactionSync(() => {
+      const snapshot: PartitionSnapshot = {
+        partition,
+        logSeq: this.appliedLogSeq(partition),
+        position: this.positions.get(partition) ?? 0,
+        state: [],
+        completions: [],
+        outbox: [],
+      };
+      for (const { key, value } of this.state.getRange({ start: [partition], end: [partition + 1] })) {
+        snapshot.state.push([key[1], key[2], key[3], value]);
+      }
+      for (const { key, value } of this.completions.getRange({ start: [partition], end: [partition + 1] })) {
+        snapshot.completions.push([key[1], value]);
+      }
+      for (const { key, value } of this.outbox.getRange({ start: [partition, 0], end: [partition, OUTBOX_END] })) {
+        snapshot.outbox.push([key[1], key[2], value]);
+      }
+      return snapshot;
+    });
+  }
+
+  /** Replaces everything held for the snapshot's partition by the snapshot, in one transaction. */
+  async importPartition(snapshot: PartitionSnapshot): Promise<void> {
+    const p = snapshot.partition;
+    await this.root.batch(() => {
+      for (const k of this.state.getKeys({ start: [p], end: [p + 1] })) this.state.remove(k);
+      for (const { key, value } of this.completions.getRange({ start: [p], end: [p + 1] })) {
+        this.expiry.remove([value.expiresAtMs, p, key[1]]);
+        this.completions.remove(key);
+      }
+      for (const k of this.outbox.getKeys({ start: [p, 0], end: [p, OUTBOX_END] })) this.outbox.remove(k);
+      for (const [object, key, name, value] of snapshot.state) this.state.put([p, object, key, name], value);
+      for (const [invocationId, record] of snapshot.completions) {
+        this.completions.put([p, invocationId], record);
+        this.expiry.put([record.expiresAtMs, p, invocationId], null);
+      }
+      for (const [logSeq, index, entry] of snapshot.outbox) this.outbox.put([p, logSeq, index], entry);
+      this.positionCache.set(p, snapshot.position);
+      this.positions.put(p, snapshot.position);
+      this.applied.put(p, snapshot.logSeq);
+    });
   }
 
   /** Drops completion records whose idempotency window has passed; returns how many. */

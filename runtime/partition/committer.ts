@@ -1,0 +1,164 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "pino";
+import { TerminalError } from "../../sdk/index.js";
+import { FencedError, type PartitionLog, type SnapshotStore, encodeLogEntry } from "../changelog/index.js";
+import { HostClosedError } from "../errors.js";
+import { backoffMs, terminalOutcome } from "../invoke/index.js";
+import { INTERNAL_RETRY } from "../timing.js";
+import type { CommitRecord, OutboxKey, Store } from "../store/index.js";
+
+export interface CommitterOptions {
+  partition: number;
+  hostId: string;
+  epoch: number;
+  log: PartitionLog;
+  store: Store;
+  snapshots: SnapshotStore;
+  /** Invocations committed between snapshots. */
+  snapshotEvery: number;
+  /** Largest changelog entry the server takes (its max_payload, less room for headers). */
+  maxEntryBytes: number;
+  /** Aborted when the partition must stop at once: pending commits fail with `HostClosedError`. */
+  signal: AbortSignal;
+  logger: Logger;
+  /** Another host appended to the changelog: this one is no longer the owner. */
+  onFenced: (error: FencedError) => void;
+}
+
+/** What was committed: the record itself, or, for one too large to log, a record of that failure. */
+export interface Committed {
+  record: CommitRecord;
+  outboxKeys: OutboxKey[];
+}
+
+interface Pending {
+  record: CommitRecord;
+  resolve: (committed: Committed) => void;
+  reject: (error: unknown) => void;
+}
+
+const MAX_RECORDS_PER_ENTRY = 512;
+
+/**
+ * The partition's commit path, log first: the records of every invocation that completed while the
+ * previous append was in flight become ONE changelog entry, appended fenced; once JetStream has it,
+ * the entry is applied to LMDB, and only then is each record's commit resolved (its sends, ack and
+ * reply may leave). A fenced append means another host owns the partition: nothing pending commits.
+ */
+export class PartitionCommitter {
+  private queue: Pending[] = [];
+  private running: Promise<void> | undefined;
+  private fenced: FencedError | undefined;
+  private sinceSnapshot = 0;
+  private snapshotting: Promise<void> | undefined;
+
+  constructor(private readonly options: CommitterOptions) {}
+
+  commit(record: CommitRecord): Promise<Committed> {
+    return new Promise((resolve, reject) => {
+      if (this.fenced) return reject(this.fenced);
+      this.queue.push({ record, resolve, reject });
+      this.running ??= this.run().finally(() => (this.running = undefined));
+    });
+  }
+
+  /** Resolves when nothing is being committed and no snapshot is being written. */
+  async idle(): Promise<void> {
+    while (this.running || this.snapshotting) await (this.running ?? this.snapshotting);
+  }
+
+  private async run(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, MAX_RECORDS_PER_ENTRY);
+      try {
+        await this.commitFitting(batch);
+      } catch (error) {
+        // Rejecting a record already resolved does nothing: only the uncommitted ones fail.
+        for (const p of batch) p.reject(error);
+        if (error instanceof FencedError || this.options.signal.aborted) {
+          for (const p of this.queue.splice(0)) p.reject(error);
+        }
+      }
+    }
+  }
+
+  /** Commits a batch as one entry, or as several when it is larger than the server takes. */
+  private async commitFitting(items: Pending[]): Promise<void> {
+    const { hostId, epoch, log, maxEntryBytes } = this.options;
+    const records = items.map((p) => p.record);
+    const bytes = encodeLogEntry({ type: "commit", hostId, epoch, prev: log.position, records });
+    if (bytes.byteLength <= maxEntryBytes) return this.commitEntry(items, bytes);
+    if (items.length > 1) {
+      const half = Math.ceil(items.length / 2);
+      await this.commitFitting(items.slice(0, half));
+      return this.commitFitting(items.slice(half));
+    }
+    const [only] = items as [Pending];
+    const { record } = only;
+    const problem = `${record.invocationId}: its state changes, sends and result (${bytes.byteLength} bytes) exceed what NATS takes in one message (${maxEntryBytes})`;
+    this.options.logger.warn({ invocationId: record.invocationId, bytes: bytes.byteLength }, "commit too large; recorded as a failure");
+    only.record = {
+      ...record,
+      stateWrites: [],
+      outbox: [],
+      completion: { ...record.completion, outcome: terminalOutcome(new TerminalError(problem, { errorCode: 413 })) },
+    };
+    return this.commitFitting([only]);
+  }
+
+  /** Appends one entry (retrying in place until it is in, fenced, or the partition stops), then applies it. */
+  private async commitEntry(items: Pending[], bytes: Uint8Array): Promise<void> {
+    const { log, store, partition, signal } = this.options;
+    const records = items.map((p) => p.record);
+    let seq: number | undefined;
+    for (let attempt = 1; seq === undefined; attempt++) {
+      if (signal.aborted) throw new HostClosedError(`partition ${partition} stopped before its commit`);
+      try {
+        seq = await log.append(bytes);
+      } catch (error) {
+        if (error instanceof FencedError) {
+          this.fenced = error;
+          this.options.onFenced(error);
+          throw error;
+        }
+        const retryInMs = backoffMs(INTERNAL_RETRY, attempt);
+        this.options.logger.error({ err: error, attempt, retryInMs }, "changelog append failed; retrying");
+        await sleep(retryInMs, undefined, { signal }).catch(() => undefined);
+      }
+    }
+    // Durable in the changelog: LMDB must follow, however long a failing disk takes.
+    let keys: OutboxKey[][] | undefined;
+    for (let attempt = 1; keys === undefined; attempt++) {
+      try {
+        keys = await store.applyLogged(partition, seq, records);
+      } catch (error) {
+        const retryInMs = backoffMs(INTERNAL_RETRY, attempt);
+        this.options.logger.error({ err: error, attempt, retryInMs }, "applying a logged commit to LMDB failed; retrying");
+        await sleep(retryInMs);
+      }
+    }
+    const applied = keys;
+    items.forEach((p, i) => p.resolve({ record: p.record, outboxKeys: applied[i] ?? [] }));
+    this.sinceSnapshot += records.length;
+    if (this.sinceSnapshot >= this.options.snapshotEvery && !this.snapshotting) {
+      this.sinceSnapshot = 0;
+      this.snapshotting = this.snapshot().finally(() => (this.snapshotting = undefined));
+    }
+  }
+
+  /**
+   * Writes a snapshot of the partition as LMDB holds it now (everything up to the last applied
+   * entry), then drops the changelog entries before it. Runs beside new commits.
+   */
+  private async snapshot(): Promise<void> {
+    const { store, snapshots, log, partition, logger } = this.options;
+    const snapshot = store.exportPartition(partition);
+    try {
+      const bytes = await snapshots.write(snapshot);
+      await log.purgeBefore(snapshot.logSeq);
+      logger.debug({ logSeq: snapshot.logSeq, bytes }, "snapshot written");
+    } catch (err) {
+      logger.warn({ err, logSeq: snapshot.logSeq }, "snapshot failed; the changelog keeps everything until the next one");
+    }
+  }
+}
