@@ -119,6 +119,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       stream,
       store,
       snapshots,
+      publisher,
       relay,
       hostId,
       maxEntryBytes: nc.info ? nc.info.max_payload - ENTRY_HEADROOM_BYTES : 1024 * 1024 - ENTRY_HEADROOM_BYTES,

@@ -22,6 +22,8 @@ export interface PartitionLease {
   partition: number;
   hostId: string;
   epoch: number;
+  /** The lease entry's current revision: what a renewal or takeover is conditioned on. */
+  revision: number;
 }
 
 interface Lease {
@@ -61,7 +63,7 @@ export async function readLeases(kv: KV): Promise<{ hosts: string[]; leases: Par
     if (!holder) continue;
     if (key.startsWith("h.")) hosts.push(holder.hostId);
     // A lease's epoch is the revision that created it; until its first renewal the value says 0.
-    else if (key.startsWith("p.")) leases.push({ partition: Number(key.slice(2)), hostId: holder.hostId, epoch: holder.epoch || entry.revision });
+    else if (key.startsWith("p.")) leases.push({ partition: Number(key.slice(2)), hostId: holder.hostId, epoch: holder.epoch || entry.revision, revision: entry.revision });
   }
   return { hosts: hosts.sort(), leases: leases.sort((a, b) => a.partition - b.partition) };
 }
@@ -171,6 +173,19 @@ export class LeaseOwnership implements PartitionOwnership {
     if (step.release.length > 0) this.options.log.info({ partitions: step.release }, "handing partitions over to balance the hosts");
     await Promise.all(step.release.map((p) => this.release(p, "handoff")));
     const acquired: Array<[number, number]> = [];
+    // Leases under this host's id that it does not hold were left by its previous process on this
+    // data dir (killed; the data dir claim rules out a live one): taken back at once, under a new
+    // epoch, instead of waiting for them to expire.
+    for (const lease of leases) {
+      if (lease.hostId !== hostId || this.held.has(lease.partition) || this.stopped) continue;
+      try {
+        const revision = await kv.update(`p.${lease.partition}`, this.value(0), lease.revision);
+        this.held.set(lease.partition, { revision, epoch: revision, renewedAtMs: Date.now() });
+        acquired.push([lease.partition, revision]);
+      } catch {
+        // changed meanwhile (expired, or taken): the next round sees how
+      }
+    }
     for (const p of step.acquire) {
       if (this.stopped) break;
       try {

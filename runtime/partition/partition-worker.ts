@@ -5,6 +5,7 @@ import { TerminalError } from "../../sdk/index.js";
 import {
   type Envelope,
   type InvocationScope,
+  type JetStreamPublisher,
   type ReplyAddress,
   childInvocationId,
   encode,
@@ -39,6 +40,8 @@ export interface PartitionDeps {
   stream: string;
   store: Store;
   snapshots: SnapshotStore;
+  /** Pipelined JetStream publishes, shared by the relay and the changelog appends. */
+  publisher: JetStreamPublisher;
   relay: OutboxRelay;
   hostId: string;
   /** Largest changelog entry the server takes. */
@@ -88,7 +91,10 @@ export class PartitionWorker {
   async start(): Promise<void> {
     const { deps, partition, epoch } = this;
     const startedAt = Date.now();
-    const log = await PartitionLog.open(deps.jsm, deps.js, deps.config.namespace, partition, deps.config.replicas);
+    const log = await PartitionLog.open(deps.jsm, deps.js, deps.config.namespace, partition, {
+      replicas: deps.config.replicas,
+      publisher: deps.publisher,
+    });
     const report = await takeOver({ partition, epoch, hostId: deps.hostId, store: deps.store, log, snapshots: deps.snapshots, logger: this.log, signal: this.signal });
     this.committer = new PartitionCommitter({
       partition,
