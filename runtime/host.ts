@@ -94,7 +94,9 @@ export async function startHost(options: HostOptions): Promise<Host> {
     await ensureLogStream(jsm, config.namespace, config.replicas);
     const js = nc.jetstream();
     const snapshots = await SnapshotStore.open(js, config.namespace, config.replicas);
-    const publisher = new JetStreamPublisher(nc);
+    // A PubAck missing for 3 s most likely went down with a NATS node: appends and sends find out
+    // whether the message landed and retry, instead of waiting out a longer timeout.
+    const publisher = new JetStreamPublisher(nc, 3000);
     stack.push(() => publisher.close());
     const relay = new OutboxRelay(publisher, store, log.child({ component: "outbox" }));
     stack.push(async () => {

@@ -18,7 +18,7 @@ try {
 }
 // The client needs only names; the host holds the real definitions and validates the input.
 const noop = async () => undefined;
-const client = await connect({ servers: process.env.CAIRN_NATS_URL ?? DEFAULT_NATS_URL, timeoutMs: 10_000 });
+const client = await connect({ servers: (process.env.CAIRN_NATS_URL ?? DEFAULT_NATS_URL).split(","), timeoutMs: 10_000 });
 try {
   let result: unknown;
   if (parts.length === 3) {

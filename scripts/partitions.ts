@@ -6,7 +6,7 @@ import { inboxStreamName, inboxSubject, partitionsFromDescription } from "../sdk
 import { DEFAULT_NATS_URL } from "./local-nats.js";
 
 const namespace = process.argv[2] ?? "cairn";
-const servers = process.env.CAIRN_NATS_URL ?? DEFAULT_NATS_URL;
+const servers = (process.env.CAIRN_NATS_URL ?? DEFAULT_NATS_URL).split(",");
 const nc = await connect({ servers }).catch((error: unknown) => {
   console.error(`no NATS server answers at ${servers} (${String(error)}); set CAIRN_NATS_URL`);
   process.exit(1);

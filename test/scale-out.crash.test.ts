@@ -2,14 +2,14 @@ import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type ConsumerMessages, DeliverPolicy, type NatsConnection, connect as natsConnect } from "nats";
+import { type NatsConnection, connect as natsConnect } from "nats";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { connect } from "cairn/client";
-import { decodeLogEntry, logStreamName } from "../runtime/changelog/index.js";
 import { leaseBucketName, readLeases } from "../runtime/partition/index.js";
 import { eventually, seededRandom, tempDir, uniqueNamespace } from "./helpers/host.js";
 import { killProcess, startHostProcess } from "./helpers/host-process.js";
 import { CrashLoad } from "./helpers/load.js";
+import { LogWatcher, settled as settledOn } from "./helpers/log-watcher.js";
 import { type NatsServer, startNatsServer } from "./helpers/nats-server.js";
 
 const SEED = Number(process.env.CAIRN_CRASH_SEED ?? 20261125);
@@ -52,74 +52,19 @@ async function startHost(namespace: string): Promise<TestHost> {
   return { id: readFileSync(join(dataDir, "host-id"), "utf8").trim(), proc };
 }
 
-/** Every changelog entry, in order, as it is appended: read before snapshots trim the log. */
-class LogWatcher {
-  readonly entries: Array<{ partition: number; seq: number; hostId: string; epoch: number; type: string }> = [];
-  private messages: ConsumerMessages | undefined;
-
-  async start(namespace: string): Promise<void> {
-    const js = nc.jetstream();
-    const jsm = await nc.jetstreamManager();
-    await eventually(async () => (await jsm.streams.info(logStreamName(namespace)).catch(() => undefined)) !== undefined, 30_000);
-    // (DeliverPolicy.All makes nats.js 2.29 ordered consumers hang; start at sequence 1 instead.)
-    const consumer = await js.consumers.get(logStreamName(namespace), { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: 1 });
-    this.messages = await consumer.consume();
-    void (async () => {
-      for await (const msg of this.messages ?? []) {
-        const entry = decodeLogEntry(msg.data, msg.seq);
-        this.entries.push({ partition: Number(msg.subject.split(".").pop()), seq: msg.seq, hostId: entry.hostId, epoch: entry.epoch, type: entry.type });
-      }
-    })();
-  }
-
-  async stop(): Promise<void> {
-    await this.messages?.close();
-  }
-
-  /** Per partition, epochs must only grow along the log, and each epoch must belong to one host. */
-  violations(): string[] {
-    const problems: string[] = [];
-    const last = new Map<number, { epoch: number; hostId: string; seq: number }>();
-    const epochHost = new Map<string, string>();
-    for (const e of this.entries) {
-      const before = last.get(e.partition);
-      if (before && e.epoch < before.epoch) {
-        problems.push(`partition ${e.partition}: entry ${e.seq} by ${e.hostId} (epoch ${e.epoch}) after entry ${before.seq} of epoch ${before.epoch}`);
-      }
-      const key = `${e.partition}/${e.epoch}`;
-      const owner = epochHost.get(key);
-      if (owner && owner !== e.hostId) problems.push(`partition ${e.partition}: epoch ${e.epoch} written by ${owner} and ${e.hostId}`);
-      epochHost.set(key, e.hostId);
-      if (!before || e.epoch >= before.epoch) last.set(e.partition, { epoch: e.epoch, hostId: e.hostId, seq: e.seq });
-    }
-    return problems;
-  }
-}
-
 async function leases(namespace: string) {
   const kv = await nc.jetstream().views.kv(leaseBucketName(namespace), { bindOnly: true });
   return readLeases(kv);
 }
 
-/** Waits until every partition is held and the holders are exactly `hosts`. */
-async function settled(namespace: string, hosts: TestHost[], timeoutMs = 20_000): Promise<boolean> {
-  const want = new Set(hosts.map((h) => h.id));
-  return eventually(
-    async () => {
-      const { leases: held } = await leases(namespace);
-      const holders = new Set(held.map((l) => l.hostId));
-      return held.length === PARTITIONS && holders.size === want.size && [...holders].every((h) => want.has(h));
-    },
-    timeoutMs,
-    100,
-  );
-}
+const settled = (namespace: string, hosts: TestHost[], timeoutMs?: number) =>
+  settledOn(nc, namespace, PARTITIONS, hosts.map((h) => h.id), timeoutMs);
 
 it("loses and duplicates nothing, and never lets two hosts write one partition, through kills, joins, stops and pauses", async () => {
   const random = seededRandom(SEED);
   const pause = () => sleep(500 + Math.floor(random() * 1000));
   const namespace = uniqueNamespace("scale");
-  const watcher = new LogWatcher();
+  const watcher = new LogWatcher(nc);
   const a = await startHost(namespace);
   await watcher.start(namespace);
   const b = await startHost(namespace);

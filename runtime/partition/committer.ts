@@ -39,6 +39,9 @@ interface Pending {
 
 const MAX_RECORDS_PER_ENTRY = 512;
 
+/** Appends are retried often: every invocation of the partition waits on them (a NATS leader election, say). */
+const APPEND_RETRY = { ...INTERNAL_RETRY, initialIntervalMs: 50, maxIntervalMs: 1000 };
+
 /**
  * The partition's commit path, log first: the records of every invocation that completed while the
  * previous append was in flight become ONE changelog entry, appended fenced; once JetStream has it,
@@ -121,7 +124,7 @@ export class PartitionCommitter {
           this.options.onFenced(error);
           throw error;
         }
-        const retryInMs = backoffMs(INTERNAL_RETRY, attempt);
+        const retryInMs = backoffMs(APPEND_RETRY, attempt);
         this.options.logger.error({ err: error, attempt, retryInMs }, "changelog append failed; retrying");
         await sleep(retryInMs, undefined, { signal }).catch(() => undefined);
       }

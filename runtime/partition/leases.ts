@@ -99,20 +99,23 @@ export class LeaseOwnership implements PartitionOwnership {
       .jetstream()
       .views.kv(leaseBucketName(this.options.namespace), { ttl: this.options.leaseTtlMs, history: 1, replicas: this.options.replicas ?? 1 });
     await this.renew();
-    await this.rebalance();
     const every = Math.max(50, Math.floor(this.options.leaseTtlMs / 3));
-    this.timers.push(
-      setInterval(() => {
-        this.renewing ??= this.renew()
-          .catch((err: unknown) => this.options.log.warn({ err }, "lease renewal failed"))
-          .finally(() => (this.renewing = undefined));
-      }, every),
-      setInterval(() => {
-        this.balancing ??= this.rebalance()
-          .catch((err: unknown) => this.options.log.warn({ err }, "lease rebalance failed"))
-          .finally(() => (this.balancing = undefined));
-      }, every),
-    );
+    // Renewals start before the first partitions do: starting them can take longer than the TTL.
+    this.timers.push(setInterval(() => void this.renewSoon(), every));
+    await this.rebalanceSoon();
+    this.timers.push(setInterval(() => void this.rebalanceSoon(), every));
+  }
+
+  private renewSoon(): Promise<void> {
+    return (this.renewing ??= this.renew()
+      .catch((err: unknown) => this.options.log.warn({ err }, "lease renewal failed"))
+      .finally(() => (this.renewing = undefined)));
+  }
+
+  private rebalanceSoon(): Promise<void> {
+    return (this.balancing ??= this.rebalance()
+      .catch((err: unknown) => this.options.log.warn({ err }, "lease rebalance failed"))
+      .finally(() => (this.balancing = undefined)));
   }
 
   owned(): number[] {

@@ -1,0 +1,69 @@
+import { type ConsumerMessages, DeliverPolicy, type NatsConnection } from "nats";
+import { decodeLogEntry, logStreamName } from "../../runtime/changelog/index.js";
+import { leaseBucketName, readLeases } from "../../runtime/partition/index.js";
+import { eventually } from "./host.js";
+
+/** Every changelog entry, in order, as it is appended: read before snapshots trim the log. */
+export class LogWatcher {
+  readonly entries: Array<{ partition: number; seq: number; hostId: string; epoch: number; type: string }> = [];
+  private messages: ConsumerMessages | undefined;
+
+  constructor(private readonly nc: NatsConnection) {}
+
+  async start(namespace: string): Promise<void> {
+    const js = this.nc.jetstream();
+    const jsm = await this.nc.jetstreamManager();
+    await eventually(async () => (await jsm.streams.info(logStreamName(namespace)).catch(() => undefined)) !== undefined, 30_000);
+    // (DeliverPolicy.All makes nats.js 2.29 ordered consumers hang; start at sequence 1 instead.)
+    const consumer = await js.consumers.get(logStreamName(namespace), { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: 1 });
+    this.messages = await consumer.consume();
+    void (async () => {
+      for await (const msg of this.messages ?? []) {
+        const entry = decodeLogEntry(msg.data, msg.seq);
+        this.entries.push({ partition: Number(msg.subject.split(".").pop()), seq: msg.seq, hostId: entry.hostId, epoch: entry.epoch, type: entry.type });
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    await this.messages?.close();
+  }
+
+  /** Per partition, epochs must only grow along the log, and each epoch must belong to one host. */
+  violations(): string[] {
+    const problems: string[] = [];
+    const last = new Map<number, { epoch: number; hostId: string; seq: number }>();
+    const epochHost = new Map<string, string>();
+    for (const e of this.entries) {
+      const before = last.get(e.partition);
+      if (before && e.epoch < before.epoch) {
+        problems.push(`partition ${e.partition}: entry ${e.seq} by ${e.hostId} (epoch ${e.epoch}) after entry ${before.seq} of epoch ${before.epoch}`);
+      }
+      const key = `${e.partition}/${e.epoch}`;
+      const owner = epochHost.get(key);
+      if (owner && owner !== e.hostId) problems.push(`partition ${e.partition}: epoch ${e.epoch} written by ${owner} and ${e.hostId}`);
+      epochHost.set(key, e.hostId);
+      if (!before || e.epoch >= before.epoch) last.set(e.partition, { epoch: e.epoch, hostId: e.hostId, seq: e.seq });
+    }
+    return problems;
+  }
+}
+
+
+/**
+ * Waits until every one of `partitions` is leased, by exactly `hosts` distinct hosts (or, given ids,
+ * by exactly those hosts).
+ */
+export async function settled(nc: NatsConnection, namespace: string, partitions: number, hosts: number | string[], timeoutMs = 20_000): Promise<boolean> {
+  return eventually(
+    async () => {
+      const kv = await nc.jetstream().views.kv(leaseBucketName(namespace), { bindOnly: true });
+      const { leases } = await readLeases(kv);
+      const holders = new Set(leases.map((l) => l.hostId));
+      if (leases.length !== partitions) return false;
+      return typeof hosts === "number" ? holders.size === hosts : holders.size === hosts.length && hosts.every((h) => holders.has(h));
+    },
+    timeoutMs,
+    100,
+  );
+}
