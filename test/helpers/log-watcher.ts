@@ -52,16 +52,20 @@ export class LogWatcher {
 
 /**
  * Waits until every one of `partitions` is leased, by exactly `hosts` distinct hosts (or, given ids,
- * by exactly those hosts).
+ * by exactly those hosts), spread evenly.
  */
 export async function settled(nc: NatsConnection, namespace: string, partitions: number, hosts: number | string[], timeoutMs = 20_000): Promise<boolean> {
   return eventually(
     async () => {
       const kv = await nc.jetstream().views.kv(leaseBucketName(namespace), { bindOnly: true });
       const { leases } = await readLeases(kv);
-      const holders = new Set(leases.map((l) => l.hostId));
       if (leases.length !== partitions) return false;
-      return typeof hosts === "number" ? holders.size === hosts : holders.size === hosts.length && hosts.every((h) => holders.has(h));
+      const counts = new Map<string, number>();
+      for (const l of leases) counts.set(l.hostId, (counts.get(l.hostId) ?? 0) + 1);
+      const expected = typeof hosts === "number" ? hosts : hosts.length;
+      if (counts.size !== expected || (typeof hosts !== "number" && !hosts.every((h) => counts.has(h)))) return false;
+      // Spread evenly, as the hosts converge to: nobody holds more than one partition above anyone else.
+      return Math.max(...counts.values()) - Math.min(...counts.values()) <= 1;
     },
     timeoutMs,
     100,
