@@ -1,4 +1,4 @@
-import type { KV, NatsConnection } from "nats";
+import { type KV, type KvEntry, KvWatchInclude, type NatsConnection, type QueuedIterator } from "nats";
 import type { Logger } from "pino";
 import { namespaceToken } from "../../sdk/internal.js";
 import { isWrongLastSequence } from "../transport/index.js";
@@ -89,6 +89,10 @@ export class LeaseOwnership implements PartitionOwnership {
   private readonly timers: NodeJS.Timeout[] = [];
   private renewing: Promise<void> | undefined;
   private balancing: Promise<void> | undefined;
+  /** Something changed while a rebalance ran: run another right after it. */
+  private rebalanceAgain = false;
+  private knownHosts = new Set<string>();
+  private watcher: QueuedIterator<KvEntry> | undefined;
   private stopped = false;
 
   constructor(private readonly options: LeaseOptions) {}
@@ -104,6 +108,23 @@ export class LeaseOwnership implements PartitionOwnership {
     this.timers.push(setInterval(() => void this.renewSoon(), every));
     await this.rebalanceSoon();
     this.timers.push(setInterval(() => void this.rebalanceSoon(), every));
+    await this.watchChanges();
+  }
+
+  /**
+   * Rebalances at once when a lease is released or a host joins, instead of at the next round:
+   * that is what makes a graceful handoff immediate. Renewals (our own and others') are ignored.
+   */
+  private async watchChanges(): Promise<void> {
+    if (!this.kv) return;
+    this.watcher = await this.kv.watch({ key: ">", include: KvWatchInclude.UpdatesOnly });
+    void (async () => {
+      for await (const entry of this.watcher ?? []) {
+        const released = entry.operation !== "PUT" && entry.key.startsWith("p.");
+        const joined = entry.operation === "PUT" && entry.key.startsWith("h.") && !this.knownHosts.has(entry.key.slice(2));
+        if (released || joined) void this.rebalanceSoon();
+      }
+    })().catch((err: unknown) => this.options.log.warn({ err }, "lease watch ended; rebalancing on the timer only"));
   }
 
   private renewSoon(): Promise<void> {
@@ -113,9 +134,17 @@ export class LeaseOwnership implements PartitionOwnership {
   }
 
   private rebalanceSoon(): Promise<void> {
-    return (this.balancing ??= this.rebalance()
+    if (this.balancing) {
+      this.rebalanceAgain = true;
+      return this.balancing;
+    }
+    this.rebalanceAgain = false;
+    return (this.balancing = this.rebalance()
       .catch((err: unknown) => this.options.log.warn({ err }, "lease rebalance failed"))
-      .finally(() => (this.balancing = undefined)));
+      .finally(() => {
+        this.balancing = undefined;
+        if (this.rebalanceAgain && !this.stopped) void this.rebalanceSoon();
+      }));
   }
 
   owned(): number[] {
@@ -136,6 +165,7 @@ export class LeaseOwnership implements PartitionOwnership {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
+    this.watcher?.stop();
     await Promise.all([this.renewing, this.balancing]);
     await Promise.all(this.owned().map((p) => this.release(p, "handoff")));
     await this.kv?.delete(`h.${this.options.hostId}`).catch(() => undefined);
@@ -171,6 +201,7 @@ export class LeaseOwnership implements PartitionOwnership {
     if (!kv || this.stopped) return;
     const { hostId, partitions } = this.options;
     const { hosts, leases } = await readLeases(kv);
+    this.knownHosts = new Set(hosts);
     const holders = new Map(leases.map((l) => [l.partition, l.hostId]));
     const step = planStep(hostId, partitions, hosts, holders);
     if (step.release.length > 0) this.options.log.info({ partitions: step.release }, "handing partitions over to balance the hosts");
