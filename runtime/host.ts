@@ -162,7 +162,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
         await worker.stop(how === "lost" ? 0 : config.shutdownGraceMs);
         // A handoff publishes the partition's committed sends before its lease goes; the next owner
         // would publish them too (deduplicated), only later.
-        if (how === "handoff") await grace(relay.drain());
+        if (how === "handoff") await grace(relay.drainPartition(partition));
         hostLog.debug({ partition, epoch: worker.epoch, how }, "partition released");
       },
     });

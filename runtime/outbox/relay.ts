@@ -21,6 +21,9 @@ export class OutboxRelay {
   private queue: Pending[] = [];
   private running = false;
   private idle: Array<() => void> = [];
+  /** Queued or in-flight entries per partition, and who waits for a partition's to be published. */
+  private readonly unpublished = new Map<number, number>();
+  private readonly partitionIdle = new Map<number, Array<() => void>>();
   private stopped = false;
   private readonly stopSignal = new AbortController();
 
@@ -32,7 +35,10 @@ export class OutboxRelay {
 
   add(items: readonly Pending[]): void {
     if (items.length === 0) return;
-    for (const item of items) this.queue.push(item);
+    for (const item of items) {
+      this.queue.push(item);
+      this.unpublished.set(item.key[0], (this.unpublished.get(item.key[0]) ?? 0) + 1);
+    }
     if (!this.running) void this.run();
   }
 
@@ -47,6 +53,27 @@ export class OutboxRelay {
   drain(): Promise<void> {
     if (!this.running && this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  /** Resolves once everything queued so far for `partition` is published (a handoff waits for it). */
+  drainPartition(partition: number): Promise<void> {
+    if (!this.unpublished.get(partition)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiting = this.partitionIdle.get(partition) ?? [];
+      waiting.push(resolve);
+      this.partitionIdle.set(partition, waiting);
+    });
+  }
+
+  private published(partition: number): void {
+    const left = (this.unpublished.get(partition) ?? 1) - 1;
+    if (left > 0) {
+      this.unpublished.set(partition, left);
+      return;
+    }
+    this.unpublished.delete(partition);
+    for (const resolve of this.partitionIdle.get(partition) ?? []) resolve();
+    this.partitionIdle.delete(partition);
   }
 
   /** Stops publishing; what is left stays in the outbox for the next start. */
@@ -80,6 +107,7 @@ export class OutboxRelay {
       const item = batch[i] as Pending;
       if (result.status === "fulfilled") {
         published.push(item.key);
+        this.published(item.key[0]);
       } else {
         firstError ??= result.reason;
         failed.push(item);
