@@ -7,7 +7,7 @@ import { logStreamName } from "../runtime/changelog/index.js";
 import { eventually, seededRandom, tempDir, uniqueNamespace } from "./helpers/host.js";
 import { killProcess, startHostProcess } from "./helpers/host-process.js";
 import { CrashLoad } from "./helpers/load.js";
-import { LogWatcher, settled } from "./helpers/log-watcher.js";
+import { LogWatcher, settled, stopAndCheck } from "./helpers/log-watcher.js";
 import { type NatsCluster, startNatsCluster } from "./helpers/nats-cluster.js";
 
 const SEED = Number(process.env.CAIRN_CRASH_SEED ?? 20261125);
@@ -64,14 +64,10 @@ it("loses and duplicates nothing when a node of a 3-node NATS cluster is killed 
   const resumed = await eventually(() => load.stats.calls > atKill + 200, 90_000, 250);
   console.log(`serving again ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill (${load.stats.calls - atKill} calls since)`);
   expect(resumed).toBe(true);
-  await load.stop();
-  const result = await load.check();
-  await client.close();
-  await sleep(500);
-  await watcher.stop();
-  const violations = watcher.violations();
-  console.log(`seed ${SEED}: ${result.summary}; ${watcher.entries.length} changelog entries, ${violations.length} epoch violations`);
+  const { result, violations, writers, summary } = await stopAndCheck(load, client, watcher);
+  console.log(`seed ${SEED}: ${summary}`);
 
   expect(result).toMatchObject({ lost: 0, duplicated: 0, countersOff: 0, mirrored: true, mirrorsOff: 0 });
   expect(violations).toEqual([]);
+  expect(writers.size).toBe(2);
 }, 240_000);

@@ -9,7 +9,7 @@ import { leaseBucketName, readLeases } from "../runtime/partition/index.js";
 import { eventually, seededRandom, tempDir, uniqueNamespace } from "./helpers/host.js";
 import { killProcess, startHostProcess } from "./helpers/host-process.js";
 import { CrashLoad } from "./helpers/load.js";
-import { LogWatcher, settled as settledOn } from "./helpers/log-watcher.js";
+import { LogWatcher, settled as settledOn, stopAndCheck } from "./helpers/log-watcher.js";
 import { type NatsServer, startNatsServer } from "./helpers/nats-server.js";
 
 const SEED = Number(process.env.CAIRN_CRASH_SEED ?? 20261125);
@@ -108,14 +108,8 @@ it("loses and duplicates nothing, and never lets two hosts write one partition, 
   expect(await settled(namespace, [c, d])).toBe(true);
   await pause();
 
-  await load.stop();
-  const result = await load.check();
-  await client.close();
-  await sleep(500);
-  await watcher.stop();
-  const violations = watcher.violations();
-  const writers = new Set(watcher.entries.map((e) => e.hostId));
-  console.log(`seed ${SEED}: ${result.summary}; ${watcher.entries.length} changelog entries by ${writers.size} hosts, ${violations.length} epoch violations`);
+  const { result, violations, writers, summary } = await stopAndCheck(load, client, watcher);
+  console.log(`seed ${SEED}: ${summary}`);
 
   expect(load.stats.calls).toBeGreaterThan(100);
   expect(result).toMatchObject({ lost: 0, duplicated: 0, countersOff: 0, mirrored: true, mirrorsOff: 0 });

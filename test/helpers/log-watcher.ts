@@ -1,7 +1,10 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { type ConsumerMessages, DeliverPolicy, type NatsConnection } from "nats";
+import type { CairnClient } from "cairn/client";
 import { decodeLogEntry, logStreamName } from "../../runtime/changelog/index.js";
 import { leaseBucketName, readLeases } from "../../runtime/partition/index.js";
 import { eventually } from "./host.js";
+import type { CrashLoad } from "./load.js";
 
 /** Every changelog entry, in order, as it is appended: read before snapshots trim the log. */
 export class LogWatcher {
@@ -70,4 +73,20 @@ export async function settled(nc: NatsConnection, namespace: string, partitions:
     timeoutMs,
     100,
   );
+}
+
+/**
+ * Ends a crash test's load and reads everything back: the load's violations, the changelog's epoch
+ * violations, and who wrote the changelog, with a one-line summary.
+ */
+export async function stopAndCheck(load: CrashLoad, client: CairnClient, watcher: LogWatcher) {
+  await load.stop();
+  const result = await load.check();
+  await client.close();
+  await sleep(500); // the watcher reads the last entries
+  await watcher.stop();
+  const violations = watcher.violations();
+  const writers = new Set(watcher.entries.map((e) => e.hostId));
+  const summary = `${result.summary}; ${watcher.entries.length} changelog entries by ${writers.size} hosts, ${violations.length} epoch violations`;
+  return { result, violations, writers, summary };
 }

@@ -76,7 +76,8 @@ export async function startNatsCluster(options: { clientPorts?: number[]; cluste
 /** The cluster has elected its JetStream meta leader once an R3 stream can be created. */
 async function untilJetStreamReady(urls: string[], timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const nc = await connect({ servers: urls, maxReconnectAttempts: -1 });
+  // The nodes were only just spawned: keep trying until one listens.
+  const nc = await connect({ servers: urls, maxReconnectAttempts: -1, waitOnFirstConnect: true });
   try {
     // No API check: until the meta leader is elected, that check itself times out.
     const jsm = await nc.jetstreamManager({ checkAPI: false });
