@@ -84,6 +84,8 @@ export async function readLeases(kv: KV): Promise<{ hosts: string[]; leases: Par
  */
 export class LeaseOwnership implements PartitionOwnership {
   private readonly held = new Map<number, Lease>();
+  /** Partitions being stopped: their leases still name this host, but they are not to be taken back. */
+  private readonly releasing = new Set<number>();
   private kv: KV | undefined;
   private handlers: OwnershipHandlers | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -211,7 +213,7 @@ export class LeaseOwnership implements PartitionOwnership {
     // data dir (killed; the data dir claim rules out a live one): taken back at once, under a new
     // epoch, instead of waiting for them to expire.
     for (const lease of leases) {
-      if (lease.hostId !== hostId || this.held.has(lease.partition) || this.stopped) continue;
+      if (lease.hostId !== hostId || this.held.has(lease.partition) || this.releasing.has(lease.partition) || this.stopped) continue;
       try {
         const revision = await kv.update(`p.${lease.partition}`, this.value(0), lease.revision);
         this.held.set(lease.partition, { revision, epoch: revision, renewedAtMs: Date.now() });
@@ -222,6 +224,7 @@ export class LeaseOwnership implements PartitionOwnership {
     }
     for (const p of step.acquire) {
       if (this.stopped) break;
+      if (this.releasing.has(p)) continue;
       try {
         const revision = await kv.create(`p.${p}`, this.value(0));
         // The creating revision is the epoch; written into the value on the next renewal.
@@ -249,8 +252,13 @@ export class LeaseOwnership implements PartitionOwnership {
     const lease = this.held.get(partition);
     if (!lease) return;
     this.held.delete(partition);
-    await this.handlers?.release(partition, how);
-    // Deleted only after the partition stopped: until then nobody else may take it.
-    await this.kv?.delete(`p.${partition}`, { previousSeq: lease.revision }).catch(() => undefined);
+    this.releasing.add(partition);
+    try {
+      await this.handlers?.release(partition, how);
+      // Deleted only after the partition stopped: until then nobody else may take it.
+      await this.kv?.delete(`p.${partition}`, { previousSeq: lease.revision }).catch(() => undefined);
+    } finally {
+      this.releasing.delete(partition);
+    }
   }
 }
