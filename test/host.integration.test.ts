@@ -92,6 +92,14 @@ describe("services", () => {
 });
 
 describe("state and handler rules", () => {
+  it("fails an invocation whose commit is larger than NATS takes in one message, and keeps other keys working", async () => {
+    const big = client.objectClient(probe, "too-big");
+    expect(await terminal(big.bloat({ count: 10, bytes: 1_000_000 }))).toMatch(/exceed what NATS takes in one message/);
+    expect(await big.keys()).toEqual([]);
+    await client.objectClient(probe, "next-to-big").append(1);
+    expect(await client.objectClient(probe, "next-to-big").list()).toEqual([1]);
+  });
+
   it("lists, clears and rewrites state", async () => {
     const p = client.objectClient(probe, "state-ops");
     expect(await p.fill()).toEqual(["a", "b", "c"]);
