@@ -10,27 +10,13 @@ import { shoppingCart } from "../examples/shopping-cart.js";
 import { tempDir, uniqueNamespace } from "../test/helpers/host.js";
 import { startHostProcess } from "../test/helpers/host-process.js";
 import { startNatsServer } from "../test/helpers/nats-server.js";
+import { cpuSeconds, percentile, rssMiB } from "./measure.js";
 
 const CARTS = Number(process.env.BENCH_CARTS ?? 1000);
 const CALLS = Number(process.env.BENCH_CALLS ?? 20_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const WARMUP = 1000;
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
-
-/** User+system CPU seconds a process has used so far. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-function rssMiB(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return match?.[1] ? Number(match[1]) / 1024 : Number.NaN;
-}
 
 async function runPool(total: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
   let next = 0;

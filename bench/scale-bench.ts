@@ -14,6 +14,7 @@ import { tempDir, uniqueNamespace } from "../test/helpers/host.js";
 import { killProcess, startHostProcess } from "../test/helpers/host-process.js";
 import { settled } from "../test/helpers/log-watcher.js";
 import { startNatsServer } from "../test/helpers/nats-server.js";
+import { cpuSeconds, percentile } from "./measure.js";
 
 const PARTITIONS = 32;
 const CARTS = 1000;
@@ -42,10 +43,6 @@ async function startHosts(namespace: string, count: number): Promise<BenchHost[]
   return hosts;
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
-
 async function cartRun(hostCount: number): Promise<string> {
   const namespace = uniqueNamespace("scale");
   const hosts = await startHosts(namespace, hostCount);
@@ -69,11 +66,18 @@ async function cartRun(hostCount: number): Promise<string> {
     };
     await pool(1000, CALLS);
     const latencies: number[] = [];
+    const cpu = () => ({ hosts: hosts.reduce((sum, h) => sum + cpuSeconds(h.proc.pid), 0), nats: cpuSeconds(nats.pid), client: cpuSeconds(process.pid) });
+    const cpu0 = cpu();
     const started = performance.now();
     await pool(CALLS, 0, latencies);
-    const rate = CALLS / ((performance.now() - started) / 1000);
+    const seconds = (performance.now() - started) / 1000;
+    const cpu1 = cpu();
+    const share = (k: "hosts" | "nats" | "client") => `${((100 * (cpu1[k] - cpu0[k])) / seconds).toFixed(0)}%`;
     latencies.sort((a, b) => a - b);
-    return `${hostCount} host(s): ${rate.toFixed(0)} calls/s, p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`;
+    return (
+      `${hostCount} host(s): ${(CALLS / seconds).toFixed(0)} calls/s, p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms; ` +
+      `CPU (of one core): hosts ${share("hosts")}, nats-server ${share("nats")}, client ${share("client")}`
+    );
   } finally {
     await client.close();
     for (const h of hosts) await killProcess(h.proc);
