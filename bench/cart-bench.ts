@@ -1,7 +1,7 @@
 // `npm run bench` (first part): the cart scenario against a host in its own process, then the raw
 // ceilings it is built on (JetStream publish+consume+ack, LMDB synced commits), with Cairn's rate as
 // a ratio of each. scale-bench.ts follows with 1-3 hosts and failover times.
-import { readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { open } from "lmdb";
 import { AckPolicy, RetentionPolicy, StorageType, connect as natsConnect, headers } from "nats";
