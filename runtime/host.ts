@@ -136,7 +136,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
       // Stop consuming first; invocations still running after the grace period are abandoned
       // unacked, in order, and run again by the partition's next owner.
       const timer = setTimeout(() => abort.abort(), config.shutdownGraceMs);
-      await ownership.stop();
+      // Bounded: with NATS unreachable, a partition's start or a lease delete could wait for long.
+      await withDeadline(ownership.stop(), 2 * config.shutdownGraceMs + config.leaseTtlMs);
       // Workers that started before a failed start, never handed to ownership.
       await Promise.all([...workers.values()].map((w) => w.stop(0)));
       clearTimeout(timer);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { Store } from "../store/index.js";
 import { type LogEntry, decodeLogEntry, encodeLogEntry } from "./log-entry.js";
@@ -44,22 +45,27 @@ export async function takeOver(args: {
     let applied = store.appliedLogSeq(partition);
     const [newest] = await snapshots.list(partition);
     // LMDB ahead of the log means the log is not the one LMDB was built from (a recreated stream).
-    if (!trustLocal || applied > end || (newest && newest.logSeq > applied)) {
-      const snapshot = newest
-        ? await snapshots.read(newest.name)
-        : { partition, logSeq: 0, position: 0, state: [], completions: [], outbox: [] };
-      await store.importPartition(snapshot);
-      applied = snapshot.logSeq;
-      snapshotSeq = newest?.logSeq;
-    }
     try {
-      replayed += await replay(store, log, partition, applied);
+      if (!trustLocal || applied > end || (newest && newest.logSeq > applied)) {
+        const snapshot = newest
+          ? await snapshots.read(newest.name).catch((error: unknown) => {
+              // Deleted between list and read: a newer one replaced it.
+              throw new GapError(`snapshot ${newest.name} could not be read: ${String(error)}`);
+            })
+          : { partition, logSeq: 0, position: 0, state: [], completions: [], outbox: [] };
+        await store.importPartition(snapshot);
+        applied = snapshot.logSeq;
+        snapshotSeq = newest?.logSeq;
+      }
+      replayed += await replay(store, log, partition, applied, args.signal);
     } catch (error) {
       if (!(error instanceof GapError)) throw error;
       args.logger.info({ err: error.message }, "changelog moved on under the restore; loading the newest snapshot");
       trustLocal = false;
+      await sleep(Math.min(1000, 50 * round));
       continue;
     }
+    if (args.signal.aborted) throw new Error(`partition ${partition}: take-over cancelled`);
     const marker: LogEntry = { type: "epoch", hostId: args.hostId, epoch: args.epoch, prev: log.position };
     try {
       const epochSeq = await log.append(encodeLogEntry(marker));
@@ -74,20 +80,25 @@ export async function takeOver(args: {
 }
 
 /** Applies the entries after `from`, checking that each one follows the one before. */
-async function replay(store: Store, log: PartitionLog, partition: number, from: number): Promise<number> {
+async function replay(store: Store, log: PartitionLog, partition: number, from: number, signal: AbortSignal): Promise<number> {
   let expectedPrev = from;
   let count = 0;
   const pending: Array<Promise<unknown>> = [];
-  for await (const { seq, data } of log.read(from)) {
-    const entry = decodeLogEntry(data, seq);
-    if (entry.prev !== expectedPrev) throw new GapError(`entry ${seq} follows ${entry.prev}, but the reader is at ${expectedPrev}`);
-    // Queued without waiting: LMDB applies them in call order, several per transaction.
-    pending.push(store.applyLogged(partition, seq, entry.type === "commit" ? entry.records : []));
-    expectedPrev = seq;
-    count++;
-    if (pending.length >= 256) await Promise.all(pending.splice(0));
+  try {
+    for await (const { seq, data } of log.read(from)) {
+      if (signal.aborted) throw new Error(`partition ${partition}: take-over cancelled`);
+      const entry = decodeLogEntry(data, seq);
+      if (entry.prev !== expectedPrev) throw new GapError(`entry ${seq} follows ${entry.prev}, but the reader is at ${expectedPrev}`);
+      // Queued without waiting: LMDB applies them in call order, several per transaction.
+      pending.push(store.applyLogged(partition, seq, entry.type === "commit" ? entry.records : []));
+      expectedPrev = seq;
+      count++;
+      if (pending.length >= 256) await Promise.all(pending.splice(0));
+    }
+  } finally {
+    // Whatever happens, nothing queued is left to fail unobserved.
+    await Promise.allSettled(pending.splice(0));
   }
-  await Promise.all(pending);
   if (expectedPrev !== log.position) throw new GapError(`the log ends at ${log.position}, but the reader stopped at ${expectedPrev}`);
   return count;
 }

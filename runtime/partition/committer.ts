@@ -39,6 +39,13 @@ interface Pending {
 
 const MAX_RECORDS_PER_ENTRY = 512;
 
+/**
+ * A partition with any commit since its last snapshot gets a new one at least this often, however
+ * few its commits: a new owner re-publishes the sends of the entries after the snapshot, and those
+ * must stay well inside the idempotency window (24 h by default) that deduplicates them.
+ */
+const SNAPSHOT_INTERVAL_MS = 10 * 60 * 1000;
+
 /** Appends are retried often: every invocation of the partition waits on them (a NATS leader election, say). */
 const APPEND_RETRY = { ...INTERNAL_RETRY, initialIntervalMs: 50, maxIntervalMs: 1000 };
 
@@ -54,8 +61,38 @@ export class PartitionCommitter {
   private fenced: FencedError | undefined;
   private sinceSnapshot = 0;
   private snapshotting: Promise<void> | undefined;
+  private snapshotDue = false;
+  private readonly snapshotTimer: NodeJS.Timeout;
 
-  constructor(private readonly options: CommitterOptions) {}
+  constructor(private readonly options: CommitterOptions) {
+    this.snapshotTimer = setInterval(() => {
+      if (this.sinceSnapshot === 0) return;
+      // A snapshot must see every applied entry and no half-applied one: taken between commits.
+      if (this.running) this.snapshotDue = true;
+      else this.startSnapshot();
+    }, SNAPSHOT_INTERVAL_MS);
+    this.snapshotTimer.unref();
+  }
+
+  /**
+   * Stops the snapshot timer once nothing is being committed; on a graceful stop, first writes a
+   * snapshot of what changed since the last one, so the next owner starts from it.
+   */
+  async close(options: { snapshot: boolean }): Promise<void> {
+    clearInterval(this.snapshotTimer);
+    await this.idle();
+    if (options.snapshot && this.sinceSnapshot > 0 && !this.fenced) {
+      this.startSnapshot();
+      await this.idle();
+    }
+  }
+
+  private startSnapshot(): void {
+    if (this.snapshotting) return;
+    this.sinceSnapshot = 0;
+    this.snapshotDue = false;
+    this.snapshotting = this.snapshot().finally(() => (this.snapshotting = undefined));
+  }
 
   commit(record: CommitRecord): Promise<Committed> {
     return new Promise((resolve, reject) => {
@@ -129,7 +166,8 @@ export class PartitionCommitter {
         await sleep(retryInMs, undefined, { signal }).catch(() => undefined);
       }
     }
-    // Durable in the changelog: LMDB must follow, however long a failing disk takes.
+    // Durable in the changelog: LMDB must follow. Given up only when the partition stops: LMDB's
+    // `applied` then stays behind, and the next take-over replays the entry from the changelog.
     let keys: OutboxKey[][] | undefined;
     for (let attempt = 1; keys === undefined; attempt++) {
       try {
@@ -137,16 +175,14 @@ export class PartitionCommitter {
       } catch (error) {
         const retryInMs = backoffMs(INTERNAL_RETRY, attempt);
         this.options.logger.error({ err: error, attempt, retryInMs }, "applying a logged commit to LMDB failed; retrying");
-        await sleep(retryInMs);
+        await sleep(retryInMs, undefined, { signal }).catch(() => undefined);
+        if (signal.aborted) throw new HostClosedError(`partition ${partition} stopped before its commit was applied`);
       }
     }
     const applied = keys;
     items.forEach((p, i) => p.resolve({ record: p.record, outboxKeys: applied[i] ?? [] }));
     this.sinceSnapshot += records.length;
-    if (this.sinceSnapshot >= this.options.snapshotEvery && !this.snapshotting) {
-      this.sinceSnapshot = 0;
-      this.snapshotting = this.snapshot().finally(() => (this.snapshotting = undefined));
-    }
+    if (this.sinceSnapshot >= this.options.snapshotEvery || this.snapshotDue) this.startSnapshot();
   }
 
   /**
@@ -155,13 +191,16 @@ export class PartitionCommitter {
    */
   private async snapshot(): Promise<void> {
     const { store, snapshots, log, partition, logger } = this.options;
-    const snapshot = store.exportPartition(partition);
+    let logSeq: number | undefined;
     try {
+      // Read now, synchronously, between two commits; written while commits go on.
+      const snapshot = store.exportPartition(partition);
+      logSeq = snapshot.logSeq;
       const bytes = await snapshots.write(snapshot);
       await log.purgeBefore(snapshot.logSeq);
       logger.debug({ logSeq: snapshot.logSeq, bytes }, "snapshot written");
     } catch (err) {
-      logger.warn({ err, logSeq: snapshot.logSeq }, "snapshot failed; the changelog keeps everything until the next one");
+      logger.warn({ err, logSeq }, "snapshot failed; the changelog keeps everything until the next one");
     }
   }
 }

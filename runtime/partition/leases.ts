@@ -84,11 +84,17 @@ export async function readLeases(kv: KV): Promise<{ hosts: string[]; leases: Par
  */
 export class LeaseOwnership implements PartitionOwnership {
   private readonly held = new Map<number, Lease>();
-  /** Partitions being stopped: their leases still name this host, but they are not to be taken back. */
-  private readonly releasing = new Set<number>();
+  /**
+   * Partitions being stopped: their leases are still renewed (a graceful stop may outlast the TTL)
+   * until deleted, and never taken back by this host meanwhile.
+   */
+  private readonly releasing = new Map<number, { lease: Lease; done: Promise<void> }>();
+  /** Partitions whose start failed: not tried again before the time given (backoff). */
+  private readonly retryAfter = new Map<number, { atMs: number; failures: number }>();
   private kv: KV | undefined;
   private handlers: OwnershipHandlers | undefined;
-  private readonly timers: NodeJS.Timeout[] = [];
+  private renewTimer: NodeJS.Timeout | undefined;
+  private rebalanceTimer: NodeJS.Timeout | undefined;
   private renewing: Promise<void> | undefined;
   private balancing: Promise<void> | undefined;
   /** Something changed while a rebalance ran: run another right after it. */
@@ -107,9 +113,9 @@ export class LeaseOwnership implements PartitionOwnership {
     await this.renew();
     const every = Math.max(50, Math.floor(this.options.leaseTtlMs / 3));
     // Renewals start before the first partitions do: starting them can take longer than the TTL.
-    this.timers.push(setInterval(() => void this.renewSoon(), every));
+    this.renewTimer = setInterval(() => void this.renewSoon(), every);
     await this.rebalanceSoon();
-    this.timers.push(setInterval(() => void this.rebalanceSoon(), every));
+    this.rebalanceTimer = setInterval(() => void this.rebalanceSoon(), every);
     await this.watchChanges();
   }
 
@@ -163,13 +169,19 @@ export class LeaseOwnership implements PartitionOwnership {
     await this.release(partition, "lost");
   }
 
-  /** Hands every partition over: stop processing, then delete the lease so another host takes it at once. */
+  /**
+   * Hands every partition over: stop processing, then delete the lease so another host takes it at
+   * once. Leases are renewed until then, however long the partitions take to stop.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const timer of this.timers) clearInterval(timer);
+    clearInterval(this.rebalanceTimer);
     this.watcher?.stop();
-    await Promise.all([this.renewing, this.balancing]);
+    await this.balancing;
     await Promise.all(this.owned().map((p) => this.release(p, "handoff")));
+    await Promise.all([...this.releasing.values()].map((r) => r.done));
+    clearInterval(this.renewTimer);
+    await this.renewing;
     await this.kv?.delete(`h.${this.options.hostId}`).catch(() => undefined);
   }
 
@@ -179,23 +191,39 @@ export class LeaseOwnership implements PartitionOwnership {
 
   private async renew(): Promise<void> {
     const kv = this.kv;
-    if (!kv || this.stopped) return;
+    if (!kv) return;
     const { hostId, leaseTtlMs, log } = this.options;
-    await kv.put(`h.${hostId}`, encoder.encode(JSON.stringify({ hostId })));
+    if (!this.stopped) await kv.put(`h.${hostId}`, encoder.encode(JSON.stringify({ hostId })));
     const now = Date.now();
+    const leases: Array<[number, Lease, boolean]> = [
+      ...[...this.held].map(([p, lease]): [number, Lease, boolean] => [p, lease, true]),
+      ...[...this.releasing].map(([p, r]): [number, Lease, boolean] => [p, r.lease, false]),
+    ];
     await Promise.all(
-      [...this.held].map(async ([p, lease]) => {
+      leases.map(async ([p, lease, held]) => {
         try {
           lease.revision = await kv.update(`p.${p}`, this.value(lease.epoch), lease.revision);
           lease.renewedAtMs = Date.now();
         } catch (error) {
-          if (isWrongLastSequence(error) || now - lease.renewedAtMs > leaseTtlMs * 0.8) {
+          if (isWrongLastSequence(error) && (await this.stillMine(kv, p, lease))) return;
+          if (held && (isWrongLastSequence(error) || now - lease.renewedAtMs > leaseTtlMs * 0.8)) {
             log.error({ err: error, partition: p, epoch: lease.epoch }, "partition lease lost");
-            await this.release(p, "lost");
+            // Not awaited: stopping the partition must not hold up the other renewals.
+            void this.release(p, "lost");
           }
         }
       }),
     );
+  }
+
+  /** A renewal whose answer was lost still moved the revision on: the lease is ours if it says so. */
+  private async stillMine(kv: KV, partition: number, lease: Lease): Promise<boolean> {
+    const entry = await kv.get(`p.${partition}`).catch(() => null);
+    const holder = entry?.operation === "PUT" ? parseHolder(entry.value) : undefined;
+    if (!entry || holder?.hostId !== this.options.hostId || holder.epoch !== lease.epoch) return false;
+    lease.revision = entry.revision;
+    lease.renewedAtMs = Date.now();
+    return true;
   }
 
   private async rebalance(): Promise<void> {
@@ -224,7 +252,7 @@ export class LeaseOwnership implements PartitionOwnership {
     }
     for (const p of step.acquire) {
       if (this.stopped) break;
-      if (this.releasing.has(p)) continue;
+      if (this.releasing.has(p) || (this.retryAfter.get(p)?.atMs ?? 0) > Date.now()) continue;
       try {
         const revision = await kv.create(`p.${p}`, this.value(0));
         // The creating revision is the epoch; written into the value on the next renewal.
@@ -241,24 +269,33 @@ export class LeaseOwnership implements PartitionOwnership {
   private async acquire(partition: number, epoch: number): Promise<void> {
     try {
       await this.handlers?.acquire(partition, epoch);
+      this.retryAfter.delete(partition);
     } catch (err) {
       if (this.held.get(partition)?.epoch !== epoch) return; // lost while starting; already released
-      this.options.log.error({ err, partition }, "could not start a partition; giving its lease back");
+      const failures = (this.retryAfter.get(partition)?.failures ?? 0) + 1;
+      const backoffMs = Math.min(30_000, 500 * 2 ** (failures - 1));
+      this.retryAfter.set(partition, { atMs: Date.now() + backoffMs, failures });
+      this.options.log.error({ err, partition, retryInMs: backoffMs }, "could not start a partition; giving its lease back");
       await this.release(partition, "handoff");
     }
   }
 
-  private async release(partition: number, how: "handoff" | "lost"): Promise<void> {
+  private release(partition: number, how: "handoff" | "lost"): Promise<void> {
     const lease = this.held.get(partition);
-    if (!lease) return;
+    if (!lease) return this.releasing.get(partition)?.done ?? Promise.resolve();
     this.held.delete(partition);
-    this.releasing.add(partition);
-    try {
-      await this.handlers?.release(partition, how);
-      // Deleted only after the partition stopped: until then nobody else may take it.
-      await this.kv?.delete(`p.${partition}`, { previousSeq: lease.revision }).catch(() => undefined);
-    } finally {
-      this.releasing.delete(partition);
-    }
+    const done = (async () => {
+      try {
+        await this.handlers?.release(partition, how);
+        // Deleted only after the partition stopped: until then nobody else may take it.
+        await this.kv?.delete(`p.${partition}`, { previousSeq: lease.revision }).catch(() => undefined);
+      } catch (err) {
+        this.options.log.error({ err, partition }, "stopping a partition failed");
+      } finally {
+        this.releasing.delete(partition);
+      }
+    })();
+    this.releasing.set(partition, { lease, done });
+    return done;
   }
 }

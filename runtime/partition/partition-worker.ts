@@ -70,6 +70,7 @@ export class PartitionWorker {
   private messages: ConsumerMessages | undefined;
   private stopping = false;
   private readonly stopSignal = new AbortController();
+  private starting: Promise<void> | undefined;
   /** Aborted when the partition must stop at once: lost, or the grace period is over. */
   private readonly halt = new AbortController();
   private readonly signal: AbortSignal;
@@ -88,14 +89,26 @@ export class PartitionWorker {
     this.signal = AbortSignal.any([deps.signal, this.halt.signal]);
   }
 
-  async start(): Promise<void> {
+  /** Takes the partition over and starts consuming. A `stop()` meanwhile makes it fail, leaving nothing running. */
+  start(): Promise<void> {
+    this.starting ??= this.takeOverAndConsume();
+    return this.starting;
+  }
+
+  private checkNotStopped(): void {
+    if (this.stopping) throw new HostClosedError(`partition ${this.partition} was stopped while it started`);
+  }
+
+  private async takeOverAndConsume(): Promise<void> {
     const { deps, partition, epoch } = this;
     const startedAt = Date.now();
     const log = await PartitionLog.open(deps.jsm, deps.js, deps.config.namespace, partition, {
       replicas: deps.config.replicas,
       publisher: deps.publisher,
     });
+    this.checkNotStopped();
     const report = await takeOver({ partition, epoch, hostId: deps.hostId, store: deps.store, log, snapshots: deps.snapshots, logger: this.log, signal: this.signal });
+    this.checkNotStopped();
     this.committer = new PartitionCommitter({
       partition,
       epoch,
@@ -113,10 +126,12 @@ export class PartitionWorker {
       },
     });
     const recovered = deps.relay.recover(partition);
-    const durable = await resetPartitionConsumer(deps.jsm, deps.stream, deps.config.namespace, partition, epoch, {
-      ackWaitMs: deps.config.ackWaitMs,
-      maxAckPending: deps.config.maxInFlightPerPartition,
-    });
+    const durable = await resetPartitionConsumer(deps.jsm, deps.stream, deps.config.namespace, partition, epoch, this.consumerOptions());
+    if (this.stopping) {
+      // Nobody will pull from it: a consumer left behind would block the next owner's on a work queue.
+      await deps.jsm.consumers.delete(deps.stream, durable).catch(() => undefined);
+      this.checkNotStopped();
+    }
     this.loop = this.consumeLoop(durable);
     this.heartbeat = setInterval(() => {
       try {
@@ -151,28 +166,36 @@ export class PartitionWorker {
       if (this.stopping) return;
       await sleep(backoffMs(INTERNAL_RETRY, attempt + 1), undefined, { signal: this.stopSignal.signal }).catch(() => undefined);
       if (!this.stopping) {
-        // The consumer may be gone: make sure it exists, keeping what it has not delivered.
-        await ensurePartitionConsumer(deps.jsm, deps.stream, deps.config.namespace, this.partition, this.epoch, {
-          ackWaitMs: deps.config.ackWaitMs,
-          maxAckPending: deps.config.maxInFlightPerPartition,
-        }).catch((err: unknown) => this.log.error({ err }, "could not recreate the partition consumer"));
+        // The consumer may be gone: make sure it exists, keeping what it has not delivered. If another
+        // consumer of the subject is in the way (left by a former owner), this owner replaces it.
+        await ensurePartitionConsumer(deps.jsm, deps.stream, deps.config.namespace, this.partition, this.epoch, this.consumerOptions())
+          .catch(() => resetPartitionConsumer(deps.jsm, deps.stream, deps.config.namespace, this.partition, this.epoch, this.consumerOptions()))
+          .catch((err: unknown) => this.log.error({ err }, "could not recreate the partition consumer"));
       }
     }
+  }
+
+  private consumerOptions() {
+    return { ackWaitMs: this.deps.config.ackWaitMs, maxAckPending: this.deps.config.maxInFlightPerPartition };
   }
 
   /**
    * Stops taking messages and lets running invocations finish within the grace period (none when
    * the partition was lost); what is still running then is abandoned unacked, for the next owner.
+   * A start in progress is cancelled and waited for first.
    */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     this.stopSignal.abort();
-    if (graceMs <= 0) this.halt.abort();
+    if (graceMs <= 0 || !this.loop) this.halt.abort();
+    await this.starting?.catch(() => undefined);
     await this.messages?.close().catch(() => undefined);
     await this.loop?.catch(() => undefined);
     await withDeadline(this.queue.idle(), graceMs);
+    const graceful = !this.halt.signal.aborted;
     this.halt.abort();
-    await this.committer?.idle();
+    // A graceful stop leaves a fresh snapshot behind, so the next owner replays (and re-publishes) little.
+    await withDeadline(this.committer?.close({ snapshot: graceful }) ?? Promise.resolve(), Math.max(graceMs, 1000));
     clearInterval(this.heartbeat);
   }
 
