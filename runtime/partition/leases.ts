@@ -193,7 +193,10 @@ export class LeaseOwnership implements PartitionOwnership {
     const kv = this.kv;
     if (!kv) return;
     const { hostId, leaseTtlMs, log } = this.options;
-    if (!this.stopped) await kv.put(`h.${hostId}`, encoder.encode(JSON.stringify({ hostId })));
+    // Membership and leases are refreshed side by side: a slow membership write must not delay a lease.
+    const membership = this.stopped
+      ? undefined
+      : kv.put(`h.${hostId}`, encoder.encode(JSON.stringify({ hostId }))).catch((err: unknown) => log.warn({ err }, "host membership refresh failed"));
     const now = Date.now();
     const leases: Array<[number, Lease, boolean]> = [
       ...[...this.held].map(([p, lease]): [number, Lease, boolean] => [p, lease, true]),
@@ -214,6 +217,7 @@ export class LeaseOwnership implements PartitionOwnership {
         }
       }),
     );
+    await membership;
   }
 
   /** A renewal whose answer was lost still moved the revision on: the lease is ours if it says so. */
