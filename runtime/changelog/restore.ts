@@ -90,7 +90,9 @@ async function replay(store: Store, log: PartitionLog, partition: number, from: 
       const entry = decodeLogEntry(data, seq);
       if (entry.prev !== expectedPrev) throw new GapError(`entry ${seq} follows ${entry.prev}, but the reader is at ${expectedPrev}`);
       // Queued without waiting: LMDB applies them in call order, several per transaction.
-      pending.push(store.applyLogged(partition, seq, entry.type === "commit" ? entry.records : []));
+      const applying = store.applyLogged(partition, seq, entry.type === "commit" ? entry.records : []);
+      applying.catch(() => undefined); // observed below; meanwhile a failure must not count as unhandled
+      pending.push(applying);
       expectedPrev = seq;
       count++;
       if (pending.length >= 256) await Promise.all(pending.splice(0));
