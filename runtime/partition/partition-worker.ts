@@ -28,7 +28,7 @@ import {
 import type { OutboxRelay } from "../outbox/index.js";
 import { FencedError, PartitionLog, type SnapshotStore, takeOver } from "../changelog/index.js";
 import type { CommitRecord, Outcome, OutboxEntry, StateWrite, Store } from "../store/index.js";
-import { ensurePartitionConsumer, resetPartitionConsumer } from "../transport/index.js";
+import { PartitionConsumer } from "../transport/index.js";
 import { type Committed, PartitionCommitter } from "./committer.js";
 import { parseEnvelope } from "./envelope.js";
 import { KeyQueue } from "./key-queue.js";
@@ -75,6 +75,7 @@ export class PartitionWorker {
   private readonly halt = new AbortController();
   private readonly signal: AbortSignal;
   private committer: PartitionCommitter | undefined;
+  private readonly consumer: PartitionConsumer;
   private loop: Promise<void> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly log: Logger;
@@ -87,6 +88,10 @@ export class PartitionWorker {
     this.log = deps.log.child({ component: "partition", partition, epoch });
     this.highestSeen = deps.store.readPosition(partition);
     this.signal = AbortSignal.any([deps.signal, this.halt.signal]);
+    this.consumer = new PartitionConsumer(deps.jsm, deps.stream, deps.config.namespace, partition, epoch, {
+      ackWaitMs: deps.config.ackWaitMs,
+      maxAckPending: deps.config.maxInFlightPerPartition,
+    });
   }
 
   /** Takes the partition over and starts consuming. A `stop()` meanwhile makes it fail, leaving nothing running. */
@@ -126,13 +131,13 @@ export class PartitionWorker {
       },
     });
     const recovered = deps.relay.recover(partition);
-    const durable = await resetPartitionConsumer(deps.jsm, deps.stream, deps.config.namespace, partition, epoch, this.consumerOptions());
+    await this.consumer.reset();
     if (this.stopping) {
       // Nobody will pull from it: a consumer left behind would block the next owner's on a work queue.
-      await deps.jsm.consumers.delete(deps.stream, durable).catch(() => undefined);
+      await this.consumer.delete().catch(() => undefined);
       this.checkNotStopped();
     }
-    this.loop = this.consumeLoop(durable);
+    this.loop = this.consumeLoop();
     this.heartbeat = setInterval(() => {
       try {
         for (const msg of this.inFlight.values()) msg.working();
@@ -147,11 +152,11 @@ export class PartitionWorker {
    * Receives messages until stopped. Should the subscription end or fail on its own (a consumer
    * deleted by an operator, a permission change), it is opened again, not left silently idle.
    */
-  private async consumeLoop(durable: string): Promise<void> {
+  private async consumeLoop(): Promise<void> {
     const { deps } = this;
     for (let attempt = 1; !this.stopping; attempt++) {
       try {
-        const consumer = await deps.js.consumers.get(deps.stream, durable);
+        const consumer = await deps.js.consumers.get(deps.stream, this.consumer.name);
         // Pull requests expire after 5 s, so a pull lost with a NATS node (its heartbeats stop) is
         // noticed and replaced within seconds, not after the default 30 s.
         this.messages = await consumer.consume({ max_messages: Math.min(256, deps.config.maxInFlightPerPartition), expires: 5000 });
@@ -168,15 +173,12 @@ export class PartitionWorker {
       if (!this.stopping) {
         // The consumer may be gone: make sure it exists, keeping what it has not delivered. If another
         // consumer of the subject is in the way (left by a former owner), this owner replaces it.
-        await ensurePartitionConsumer(deps.jsm, deps.stream, deps.config.namespace, this.partition, this.epoch, this.consumerOptions())
-          .catch(() => resetPartitionConsumer(deps.jsm, deps.stream, deps.config.namespace, this.partition, this.epoch, this.consumerOptions()))
+        await this.consumer
+          .ensure()
+          .catch(() => this.consumer.reset())
           .catch((err: unknown) => this.log.error({ err }, "could not recreate the partition consumer"));
       }
     }
-  }
-
-  private consumerOptions() {
-    return { ackWaitMs: this.deps.config.ackWaitMs, maxAckPending: this.deps.config.maxInFlightPerPartition };
   }
 
   /**

@@ -1,2 +1,2 @@
-export { ensureInboxStream, ensurePartitionConsumer, resetPartitionConsumer } from "./streams.js";
+export { PartitionConsumer, ensureInboxStream } from "./streams.js";
 export { isNotFound, isWrongLastSequence } from "./jetstream-errors.js";

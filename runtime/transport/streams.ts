@@ -38,65 +38,73 @@ export async function ensureInboxStream(jsm: JetStreamManager, namespace: string
   return name;
 }
 
-/** Each lease epoch consumes through its own consumer: a former owner's pulls find nothing. */
-const consumerName = (partition: number, epoch: number) => `p${partition}-e${epoch}`;
-
-function consumerConfig(namespace: string, partition: number, epoch: number, options: ConsumerOptions) {
-  return {
-    durable_name: consumerName(partition, epoch),
-    filter_subject: inboxSubject(namespace, partition),
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    ack_wait: nanos(options.ackWaitMs),
-    max_ack_pending: options.maxAckPending,
-    max_deliver: -1,
-  };
-}
-
 interface ConsumerOptions {
   ackWaitMs: number;
   maxAckPending: number;
 }
 
-/** Creates this epoch's consumer of the partition if it does not exist (an operator deleted it, say). */
-export async function ensurePartitionConsumer(
-  jsm: JetStreamManager,
-  stream: string,
-  namespace: string,
-  partition: number,
-  epoch: number,
-  options: ConsumerOptions,
-): Promise<void> {
-  try {
-    await jsm.consumers.info(stream, consumerName(partition, epoch));
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
-    await jsm.consumers.add(stream, consumerConfig(namespace, partition, epoch, options));
-  }
-}
-
 /**
- * Deletes every consumer of the partition (earlier owners', this host's from an earlier epoch) and
- * creates this epoch's: every message not yet acked is delivered again at once, in stream order,
- * instead of after the old consumer's ack wait. A work-queue stream allows one consumer per subject.
+ * The inbox consumer of one partition for one lease epoch, `p<partition>-e<epoch>`: each epoch
+ * consumes through its own, so a former owner's pulls find nothing.
  */
-export async function resetPartitionConsumer(
-  jsm: JetStreamManager,
-  stream: string,
-  namespace: string,
-  partition: number,
-  epoch: number,
-  options: ConsumerOptions,
-): Promise<string> {
-  const subject = inboxSubject(namespace, partition);
-  for await (const info of jsm.consumers.list(stream)) {
-    if (info.config.filter_subject !== subject) continue;
+export class PartitionConsumer {
+  readonly name: string;
+
+  constructor(
+    private readonly jsm: JetStreamManager,
+    readonly stream: string,
+    private readonly namespace: string,
+    private readonly partition: number,
+    epoch: number,
+    private readonly options: ConsumerOptions,
+  ) {
+    this.name = `p${partition}-e${epoch}`;
+  }
+
+  private config() {
+    return {
+      durable_name: this.name,
+      filter_subject: inboxSubject(this.namespace, this.partition),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(this.options.ackWaitMs),
+      max_ack_pending: this.options.maxAckPending,
+      max_deliver: -1,
+    };
+  }
+
+  /** Creates it if it does not exist (an operator deleted it, say), keeping what it has not delivered. */
+  async ensure(): Promise<void> {
     try {
-      await jsm.consumers.delete(stream, info.name);
+      await this.jsm.consumers.info(this.stream, this.name);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      await this.jsm.consumers.add(this.stream, this.config());
+    }
+  }
+
+  /**
+   * Deletes every consumer of the partition (earlier owners', this host's from an earlier epoch) and
+   * creates this one: every message not yet acked is delivered again at once, in stream order,
+   * instead of after the old consumer's ack wait. A work-queue stream allows one consumer per subject.
+   */
+  async reset(): Promise<void> {
+    const subject = inboxSubject(this.namespace, this.partition);
+    for await (const info of this.jsm.consumers.list(this.stream)) {
+      if (info.config.filter_subject === subject) await this.deleteNamed(info.name);
+    }
+    await this.jsm.consumers.add(this.stream, this.config());
+  }
+
+  async delete(): Promise<void> {
+    await this.deleteNamed(this.name);
+  }
+
+  private async deleteNamed(name: string): Promise<void> {
+    try {
+      await this.jsm.consumers.delete(this.stream, name);
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
   }
-  await jsm.consumers.add(stream, consumerConfig(namespace, partition, epoch, options));
-  return consumerName(partition, epoch);
 }
