@@ -157,9 +157,9 @@ export class PartitionWorker {
     for (let attempt = 1; !this.stopping; attempt++) {
       try {
         const consumer = await deps.js.consumers.get(deps.stream, this.consumer.name);
-        // Pull requests expire after 5 s, so a pull lost with a NATS node (its heartbeats stop) is
+        // Pull requests expire after 2 s, so a pull lost with a NATS node (its heartbeats stop) is
         // noticed and replaced within seconds, not after the default 30 s.
-        this.messages = await consumer.consume({ max_messages: Math.min(256, deps.config.maxInFlightPerPartition), expires: 5000 });
+        this.messages = await consumer.consume({ max_messages: Math.min(256, deps.config.maxInFlightPerPartition), expires: 2000 });
         for await (const msg of this.messages) {
           this.receive(msg);
           attempt = 0;
