@@ -1,6 +1,6 @@
 import { connect as natsConnect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FencedError, PartitionLog } from "../runtime/changelog/index.js";
+import { FencedError, PartitionLog, ensureLogStream } from "../runtime/changelog/index.js";
 import { uniqueNamespace } from "./helpers/host.js";
 import { type NatsServer, startNatsServer } from "./helpers/nats-server.js";
 
@@ -29,6 +29,7 @@ describe("partition changelog", () => {
     const namespace = uniqueNamespace("log");
     const jsm = await nc.jetstreamManager();
     const js = nc.jetstream();
+    await ensureLogStream(jsm, namespace);
     const old = await PartitionLog.open(jsm, js, namespace, 3);
     const rival = await PartitionLog.open(jsm, js, namespace, 3);
     await old.append(bytes("a1"));

@@ -49,17 +49,18 @@ export class PartitionLog {
   ) {}
 
   /**
-   * Opens the log at its current end: the next append succeeds only if nobody appends first.
-   * Appends go through `options.publisher` when given (pipelined PubAcks, far less CPU per append).
+   * Opens the log at its current end: the next append succeeds only if nobody appends first. The
+   * stream must exist (`ensureLogStream`, once per host). Appends go through `options.publisher`
+   * when given (pipelined PubAcks, far less CPU per append).
    */
   static async open(
     jsm: JetStreamManager,
     js: JetStreamClient,
     namespace: string,
     partition: number,
-    options: { replicas?: number; publisher?: JetStreamPublisher } = {},
+    options: { publisher?: JetStreamPublisher } = {},
   ): Promise<PartitionLog> {
-    const stream = await ensureLogStream(jsm, namespace, options.replicas);
+    const stream = logStreamName(namespace);
     const publisher = options.publisher;
     const publish = publisher
       ? (subject: string, data: Uint8Array, h: MsgHdrs) => publisher.publish(subject, data, h)

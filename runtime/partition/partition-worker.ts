@@ -107,10 +107,7 @@ export class PartitionWorker {
   private async takeOverAndConsume(): Promise<void> {
     const { deps, partition, epoch } = this;
     const startedAt = Date.now();
-    const log = await PartitionLog.open(deps.jsm, deps.js, deps.config.namespace, partition, {
-      replicas: deps.config.replicas,
-      publisher: deps.publisher,
-    });
+    const log = await PartitionLog.open(deps.jsm, deps.js, deps.config.namespace, partition, { publisher: deps.publisher });
     this.checkNotStopped();
     const report = await takeOver({ partition, epoch, hostId: deps.hostId, store: deps.store, log, snapshots: deps.snapshots, logger: this.log, signal: this.signal });
     this.checkNotStopped();
