@@ -3,7 +3,7 @@ import type { ContextSendClient } from "./client-types.js";
 import type { ObjectContext } from "./context.js";
 import type { AnyDefinition, HandlerKind, ObjectDefinition, ServiceDefinition } from "./definitions.js";
 import { TerminalError } from "./errors.js";
-import { MAX_KEY_BYTES, MAX_STATE_NAME_BYTES, type Target } from "./protocol/index.js";
+import { type Target, objectKeyProblem, stateNameProblem } from "./protocol/index.js";
 
 /** What the runtime lends a context: committed state of the key and a place to put sends. */
 export interface InvocationScope {
@@ -51,6 +51,7 @@ export class ContextImpl implements ObjectContext {
 
   async get<T>(name: string): Promise<T | null> {
     this.requireObject("get");
+    checkStateName("get", name);
     const write = this.effects.writes.get(name);
     if (write) return write.value as T;
     if (this.effects.writes.has(name) || this.effects.clearedAll) return null;
@@ -88,10 +89,8 @@ export class ContextImpl implements ObjectContext {
   }
 
   objectSendClient<D extends ObjectDefinition>(definition: D, key: string): ContextSendClient<D> {
-    if (typeof key !== "string") throw new TerminalError(`ctx.objectSendClient(${definition.name}, key): key must be a string (got ${typeof key})`);
-    if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
-      throw new TerminalError(`ctx.objectSendClient(${definition.name}, key): key is over ${MAX_KEY_BYTES} bytes`);
-    }
+    const problem = objectKeyProblem(key);
+    if (problem !== undefined) throw new TerminalError(`ctx.objectSendClient(${definition.name}, key): ${problem}`);
     return this.sendClient(definition, (handler) => ({ type: "object", name: definition.name, key, handler }));
   }
 
@@ -121,7 +120,6 @@ export class ContextImpl implements ObjectContext {
 }
 
 function checkStateName(method: string, name: string): void {
-  if (typeof name !== "string" || name.length === 0 || Buffer.byteLength(name) > MAX_STATE_NAME_BYTES) {
-    throw new TerminalError(`ctx.${method}(name, ...): a state name must be a non-empty string of at most ${MAX_STATE_NAME_BYTES} bytes`);
-  }
+  const problem = stateNameProblem(name);
+  if (problem !== undefined) throw new TerminalError(`ctx.${method}(name, ...): ${problem}`);
 }

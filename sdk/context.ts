@@ -23,6 +23,8 @@ export interface Context {
    * A one-way client for a keyed object. The message is buffered and published only after the
    * handler's commit: if the handler fails or the host dies first, nothing is sent; once committed,
    * it is delivered, and run once within the target's idempotency window (24 h by default).
+   * A key that is not a well-formed string (a lone surrogate) or is over 1,024 bytes of UTF-8 throws
+   * a `TerminalError`.
    */
   objectSendClient<D extends ObjectDefinition>(definition: D, key: string): ContextSendClient<D>;
 
@@ -38,7 +40,10 @@ export interface ObjectSharedContext extends Context {
   /** The key of this object instance. */
   readonly key: string;
 
-  /** Reads one state entry; `null` when it is not set. */
+  /**
+   * Reads one state entry; `null` when it is not set. Here and in `set` and `clear`, a name that is
+   * empty, over 256 bytes of UTF-8 or not well-formed (a lone surrogate) throws a `TerminalError`.
+   */
   get<T>(name: string): Promise<T | null>;
 
   /** The names of this key's state entries, sorted. */

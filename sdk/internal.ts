@@ -24,4 +24,7 @@ export {
   JetStreamPublisher,
   MAX_KEY_BYTES,
   MAX_STATE_NAME_BYTES,
+  loneSurrogateIndex,
+  objectKeyProblem,
+  stateNameProblem,
 } from "./protocol/index.js";

@@ -1,5 +1,5 @@
 import type { MsgHdrs } from "nats";
-import { type Envelope, Header, MAX_KEY_BYTES, type ReplyAddress, type Target, parseInvocationId } from "../../sdk/internal.js";
+import { type Envelope, Header, type ReplyAddress, type Target, objectKeyProblem, parseInvocationId } from "../../sdk/internal.js";
 
 /** An inbox message's metadata, or why it cannot be run (with whom to tell, when known). */
 export type ParsedEnvelope =
@@ -34,7 +34,9 @@ export function parseEnvelope(headers: MsgHdrs | undefined): ParsedEnvelope {
       return bad(`malformed ${Header.Key} header`);
     }
     if (!headers.has(Header.Key)) return bad(`object message without a ${Header.Key} header`);
-    if (Buffer.byteLength(key) > MAX_KEY_BYTES) return bad(`the object key is over ${MAX_KEY_BYTES} bytes`);
+    // decodeURIComponent already refuses an encoded lone surrogate; the shared rule keeps it so if that ever changes.
+    const problem = objectKeyProblem(key);
+    if (problem !== undefined) return bad(problem);
     target = { type: "object", name, key, handler };
   } else {
     target = { type: "service", name, handler };

@@ -18,6 +18,7 @@ import {
   inboxSubject,
   isReply,
   newInvocationId,
+  objectKeyProblem,
   partitionOfTarget,
   partitionsFromDescription,
   targetLabel,
@@ -39,7 +40,11 @@ export type ConnectOptions = z.input<typeof ConnectOptionsSchema>;
 
 /** An external client: calls and sends to objects and services from outside any handler. */
 export interface CairnClient {
-  /** Request-response calls to one object key; each resolves with the handler's result. */
+  /**
+   * Request-response calls to one object key; each resolves with the handler's result. A key that is
+   * not a well-formed string (a lone surrogate) or is over 1,024 bytes of UTF-8 is refused before
+   * publishing: each call rejects with a `TerminalError` (code 400). The same for `objectSendClient`.
+   */
   objectClient<D extends ObjectDefinition>(definition: D, key: string): CallClient<D>;
   /** One-way sends to one object key; each resolves with `{ invocationId }` once JetStream accepted it. */
   objectSendClient<D extends ObjectDefinition>(definition: D, key: string): SendClient<D>;
@@ -91,11 +96,11 @@ class Client implements CairnClient {
   }
 
   objectClient<D extends ObjectDefinition>(definition: D, key: string): CallClient<D> {
-    return this.methods(definition, objectTarget(definition.name, key), this.call) as CallClient<D>;
+    return this.methods(definition, objectTarget(definition.name, key), keyChecked(`objectClient(${definition.name}, key)`, key, this.call)) as CallClient<D>;
   }
 
   objectSendClient<D extends ObjectDefinition>(definition: D, key: string): SendClient<D> {
-    return this.methods(definition, objectTarget(definition.name, key), this.send) as SendClient<D>;
+    return this.methods(definition, objectTarget(definition.name, key), keyChecked(`objectSendClient(${definition.name}, key)`, key, this.send)) as SendClient<D>;
   }
 
   serviceClient<D extends ServiceDefinition>(definition: D): CallClient<D> {
@@ -247,6 +252,19 @@ class Client implements CairnClient {
 const objectTarget =
   (name: string, key: string) =>
   (handler: string): Target => ({ type: "object", name, key, handler });
+
+/** `invoke`, or, for a key no host would accept, a refusal before anything is published. */
+function keyChecked<O>(
+  call: string,
+  key: string,
+  invoke: (target: Target, input: unknown, options: O | undefined) => Promise<unknown>,
+): (target: Target, input: unknown, options: O | undefined) => Promise<unknown> {
+  const problem = objectKeyProblem(key);
+  if (problem === undefined) return invoke;
+  return async (target) => {
+    throw new TerminalError(`${call}.${target.handler}: ${problem}`, { errorCode: 400 });
+  };
+}
 
 const serviceTarget =
   (name: string) =>

@@ -16,6 +16,9 @@ export {
   isReply,
   MAX_KEY_BYTES,
   MAX_STATE_NAME_BYTES,
+  loneSurrogateIndex,
+  objectKeyProblem,
+  stateNameProblem,
 } from "./wire.js";
 export type { PubAck } from "./publisher.js";
 export { JetStreamPublisher, PublishRefusedError, PubAckTimeoutError } from "./publisher.js";

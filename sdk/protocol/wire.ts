@@ -1,4 +1,5 @@
 import { type MsgHdrs, headers as natsHeaders } from "nats";
+import { TerminalError } from "../errors.js";
 import type { InvocationId } from "./ids.js";
 
 /**
@@ -45,8 +46,13 @@ export function envelopeHeaders(envelope: Envelope, dedup: boolean): MsgHdrs {
   h.set(Header.InvocationId, envelope.invocationId);
   const { target } = envelope;
   h.set(Header.Target, `${target.type}:${target.name}.${target.handler}`);
-  // Keys are arbitrary strings; header values may not hold CR/LF, so they travel URI-encoded.
-  if (target.type === "object") h.set(Header.Key, encodeURIComponent(target.key));
+  if (target.type === "object") {
+    // A key with a lone surrogate has no UTF-8 form: refused with a TerminalError, not encodeURIComponent's URIError.
+    const problem = objectKeyProblem(target.key);
+    if (problem !== undefined) throw new TerminalError(`${target.name}.${target.handler}: ${problem}`, { errorCode: 400 });
+    // Keys are arbitrary strings; header values may not hold CR/LF, so they travel URI-encoded.
+    h.set(Header.Key, encodeURIComponent(target.key));
+  }
   if (envelope.replyTo) {
     h.set(Header.ReplyTo, envelope.replyTo.subject);
     h.set(Header.CallId, envelope.replyTo.callId);
@@ -60,6 +66,46 @@ export function envelopeHeaders(envelope: Envelope, dedup: boolean): MsgHdrs {
  */
 export const MAX_KEY_BYTES = 1024;
 export const MAX_STATE_NAME_BYTES = 256;
+
+/**
+ * Where `text` holds its first lone surrogate (a UTF-16 half without its pair), or -1 when it is
+ * well-formed. A lone surrogate has no UTF-8 form (encoders put U+FFFD in its place), so two keys
+ * differing only there would become one LMDB key, and `encodeURIComponent` throws on it.
+ */
+export function loneSurrogateIndex(text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0xd800 || unit > 0xdfff) continue;
+    const next = text.charCodeAt(i + 1);
+    if (unit <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+      i++;
+      continue;
+    }
+    return i;
+  }
+  return -1;
+}
+
+/**
+ * Why `key` cannot be an object key, or `undefined` when it can: the one rule the client, `ctx` and
+ * the host apply (any well-formed string of at most {@link MAX_KEY_BYTES} bytes of UTF-8).
+ */
+export function objectKeyProblem(key: unknown): string | undefined {
+  if (typeof key !== "string") return `an object key must be a string (got ${typeof key})`;
+  const lone = loneSurrogateIndex(key);
+  if (lone >= 0) return `the object key holds a lone surrogate at index ${lone}; an object key must be well-formed UTF-16`;
+  if (Buffer.byteLength(key) > MAX_KEY_BYTES) return `the object key is over ${MAX_KEY_BYTES} bytes`;
+  return undefined;
+}
+
+/** Why `name` cannot be a state name, or `undefined` when it can (the same rule wherever it is checked). */
+export function stateNameProblem(name: unknown): string | undefined {
+  const allowed = `a state name must be a non-empty string of at most ${MAX_STATE_NAME_BYTES} bytes`;
+  if (typeof name !== "string" || name.length === 0 || Buffer.byteLength(name) > MAX_STATE_NAME_BYTES) return allowed;
+  const lone = loneSurrogateIndex(name);
+  if (lone >= 0) return `${allowed}, well-formed UTF-16 (it holds a lone surrogate at index ${lone})`;
+  return undefined;
+}
 
 export function inboxSubject(namespace: string, partition: number): string {
   return `${namespace}.in.${partition}`;
