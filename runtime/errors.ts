@@ -12,3 +12,11 @@ export class HostClosedError extends Error {
 export class AttemptTimeoutError extends Error {
   override name = "AttemptTimeoutError";
 }
+
+/**
+ * A string the LMDB key encoding cannot keep apart from others (a lone surrogate has no UTF-8 form),
+ * or bytes it did not produce: a bug or a forged changelog entry upstream, never retried into LMDB.
+ */
+export class StateKeyError extends Error {
+  override name = "StateKeyError";
+}

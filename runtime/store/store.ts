@@ -1,14 +1,33 @@
 import { type Database, type RootDatabase, open } from "lmdb";
+import type { Logger } from "pino";
 import { decode } from "../../sdk/internal.js";
-import type { CommitRecord, CompletionRecord, OutboxEntry, OutboxKey, PartitionSnapshot } from "./records.js";
+import type { CommitRecord, CompletionRecord, OutboxEntry, OutboxKey, PartitionSnapshot, StateWrite } from "./records.js";
+import { decodeStateKey, encodeStateKey, objectKeyPrefix, partitionPrefix, prefixEnd } from "./state-keys.js";
 
-type StateKey = [partition: number, object: string, key: string, name: string];
 type CompletionKey = [partition: number, invocationId: string];
 type ExpiryKey = [expiresAtMs: number, partition: number, invocationId: string];
 const OUTBOX_END = Number.MAX_SAFE_INTEGER;
 
-// Sorts after every state entry name a user can reasonably write.
-const NAME_MAX = "\u{10FFFF}\u{10FFFF}";
+/**
+ * The layout this code reads and writes, kept in the `meta` db. 2: binary `state` keys (see
+ * state-keys.ts); before it, lmdb-js array keys, which let keys holding NUL collide.
+ */
+const STORE_FORMAT = 2;
+
+/** The db key a state write touches: the entry's key, or for `clearAll` the prefix of the object key's entries. */
+function stateWriteKey(partition: number, write: StateWrite): Buffer {
+  switch (write.type) {
+    case "set":
+    case "delete":
+      return encodeStateKey({ partition, object: write.object, key: write.key, name: write.name });
+    case "clearAll":
+      return objectKeyPrefix(partition, write.object, write.key);
+    default: {
+      const unreachable: never = write;
+      throw new Error(`unknown state write ${String(unreachable)}`);
+    }
+  }
+}
 
 /**
  * The host's LMDB environment. Key layout (every key starts with the partition, so a partition's
@@ -16,12 +35,16 @@ const NAME_MAX = "\u{10FFFF}\u{10FFFF}";
  *
  * | db            | key                                   | value                 |
  * | ------------- | ------------------------------------- | --------------------- |
- * | `state`       | [partition, object, key, name]        | the entry's value     |
+ * | `state`       | binary (partition, object, key, name) | the entry's value     |
  * | `completions` | [partition, invocationId]             | CompletionRecord      |
  * | `expiry`      | [expiresAtMs, partition, invocationId] | null (GC index)      |
  * | `outbox`      | [partition, logSeq, index]            | OutboxEntry           |
  * | `positions`   | partition                             | inbox stream sequence |
  * | `applied`     | partition                             | changelog sequence    |
+ * | `meta`        | "format"                              | {@link STORE_FORMAT}  |
+ *
+ * `state` keys are built by state-keys.ts: length-prefixed UTF-8, so that no object key's range
+ * reaches into another's. The other keys hold numbers and invocation ids (a checked pattern).
  *
  * LMDB is the working copy of what the partition changelogs hold, never ahead of them: every write
  * is a changelog entry applied by {@link applyLogged} (or a snapshot by {@link importPartition}),
@@ -30,25 +53,46 @@ const NAME_MAX = "\u{10FFFF}\u{10FFFF}";
  */
 export class Store {
   private readonly root: RootDatabase;
-  private readonly state: Database<Uint8Array, StateKey>;
+  private readonly state: Database<Uint8Array, Uint8Array>;
   private readonly completions: Database<CompletionRecord, CompletionKey>;
   private readonly expiry: Database<null, ExpiryKey>;
   private readonly outbox: Database<OutboxEntry, OutboxKey>;
   private readonly positions: Database<number, number>;
   private readonly applied: Database<number, number>;
+  private readonly meta: Database<number, string>;
   private readonly positionCache = new Map<number, number>();
 
-  constructor(path: string) {
+  /** `log` hears, once, that a data dir in an older format was cleared. */
+  constructor(path: string, log?: Logger) {
     // No fsync: a commit is durable once its changelog entry is, and a host whose LMDB lost its
     // last transactions (a power cut) replays them from the changelog, from `applied` on.
     this.root = open({ path, maxDbs: 8, noSync: true, compression: false });
     // State values are stored as the msgpack bytes the invocation produced (see StateWrite).
-    this.state = this.root.openDB({ name: "state", encoding: "binary" });
+    this.state = this.root.openDB({ name: "state", encoding: "binary", keyEncoding: "binary" });
     this.completions = this.root.openDB({ name: "completions" });
     this.expiry = this.root.openDB({ name: "expiry" });
     this.outbox = this.root.openDB({ name: "outbox" });
     this.positions = this.root.openDB({ name: "positions" });
     this.applied = this.root.openDB({ name: "applied" });
+    this.meta = this.root.openDB({ name: "meta" });
+    this.ensureFormat(path, log);
+  }
+
+  /**
+   * A data dir written in another format is cleared, never read: its keys would mean something
+   * else. That loses nothing, because LMDB is only a working copy of the changelogs: with `applied`
+   * at 0, every partition is restored from its newest snapshot and changelog when it is taken.
+   */
+  private ensureFormat(path: string, log: Logger | undefined): void {
+    const found = this.meta.get("format");
+    if (found === STORE_FORMAT) return;
+    const dbs = [this.state, this.completions, this.expiry, this.outbox, this.positions, this.applied] as const;
+    if (dbs.some((db) => db.getKeysCount({ limit: 1 }) > 0)) {
+      // The marker goes last: a crash half-way leaves an unmarked data dir, cleared again at the next start.
+      for (const db of dbs) db.clearSync();
+      log?.info({ path, format: found ?? 1, newFormat: STORE_FORMAT }, "LMDB data in an older format cleared; partitions are restored from their snapshots and changelogs");
+    }
+    this.meta.putSync("format", STORE_FORMAT);
   }
 
   /** The changelog sequence of the last entry applied to this partition (0: none). */
@@ -58,15 +102,14 @@ export class Store {
 
   /** The decoded value of one state entry, or `undefined`. */
   readState(partition: number, object: string, key: string, name: string): unknown {
-    const bytes = this.state.get([partition, object, key, name]);
+    const bytes = this.state.get(encodeStateKey({ partition, object, key, name }));
     return bytes === undefined ? undefined : decode(bytes);
   }
 
   readStateNames(partition: number, object: string, key: string): string[] {
     const names: string[] = [];
-    for (const k of this.state.getKeys({ start: [partition, object, key], end: [partition, object, key, NAME_MAX] })) {
-      names.push(k[3]);
-    }
+    const prefix = objectKeyPrefix(partition, object, key);
+    for (const k of this.state.getKeys({ start: prefix, end: prefixEnd(prefix) })) names.push(decodeStateKey(k).name);
     return names;
   }
 
@@ -101,28 +144,29 @@ export class Store {
    * every block queued while the previous transaction was being written in ONE transaction.
    */
   async applyLogged(partition: number, logSeq: number, records: readonly CommitRecord[]): Promise<OutboxKey[][]> {
+    // Encoded before the batch: lmdb-js commits the writes a batch made before one that throws.
+    const stateKeys = records.map((record) => record.stateWrites.map((write) => stateWriteKey(partition, write)));
     let keys: OutboxKey[][] = [];
     await this.root.batch(() => {
       let index = 0;
-      keys = records.map((record) => this.applyRecord(partition, record, () => [partition, logSeq, index++]));
+      keys = records.map((record, i) => this.applyRecord(partition, record, stateKeys[i] ?? [], () => [partition, logSeq, index++]));
       this.applied.put(partition, logSeq);
     });
     return keys;
   }
 
-  private applyRecord(p: number, record: CommitRecord, nextKey: () => OutboxKey): OutboxKey[] {
-    for (const write of record.stateWrites) {
+  private applyRecord(p: number, record: CommitRecord, stateKeys: readonly Buffer[], nextKey: () => OutboxKey): OutboxKey[] {
+    for (const [i, write] of record.stateWrites.entries()) {
+      const key = stateKeys[i] as Buffer;
       switch (write.type) {
         case "set":
-          this.state.put([p, write.object, write.key, write.name], write.value);
+          this.state.put(key, write.value);
           break;
         case "delete":
-          this.state.remove([p, write.object, write.key, write.name]);
+          this.state.remove(key);
           break;
         case "clearAll":
-          for (const k of this.state.getKeys({ start: [p, write.object, write.key], end: [p, write.object, write.key, NAME_MAX] })) {
-            this.state.remove(k);
-          }
+          for (const k of this.state.getKeys({ start: key, end: prefixEnd(key) })) this.state.remove(k);
           break;
         default: {
           const unreachable: never = write;
@@ -161,8 +205,10 @@ export class Store {
         completions: [],
         outbox: [],
       };
-      for (const { key, value } of this.state.getRange({ start: [partition], end: [partition + 1] })) {
-        snapshot.state.push([key[1], key[2], key[3], value]);
+      const prefix = partitionPrefix(partition);
+      for (const { key, value } of this.state.getRange({ start: prefix, end: prefixEnd(prefix) })) {
+        const entry = decodeStateKey(key);
+        snapshot.state.push([entry.object, entry.key, entry.name, value]);
       }
       for (const { key, value } of this.completions.getRange({ start: [partition], end: [partition + 1] })) {
         snapshot.completions.push([key[1], value]);
@@ -177,14 +223,17 @@ export class Store {
   /** Replaces everything held for the snapshot's partition by the snapshot, in one transaction. */
   async importPartition(snapshot: PartitionSnapshot): Promise<void> {
     const p = snapshot.partition;
+    const prefix = partitionPrefix(p);
+    // Encoded before the batch, as in applyLogged: a snapshot that cannot be imported changes nothing.
+    const state = snapshot.state.map(([object, key, name, value]) => [encodeStateKey({ partition: p, object, key, name }), value] as const);
     await this.root.batch(() => {
-      for (const k of this.state.getKeys({ start: [p], end: [p + 1] })) this.state.remove(k);
+      for (const k of this.state.getKeys({ start: prefix, end: prefixEnd(prefix) })) this.state.remove(k);
       for (const { key, value } of this.completions.getRange({ start: [p], end: [p + 1] })) {
         this.expiry.remove([value.expiresAtMs, p, key[1]]);
         this.completions.remove(key);
       }
       for (const k of this.outbox.getKeys({ start: [p, 0], end: [p, OUTBOX_END] })) this.outbox.remove(k);
-      for (const [object, key, name, value] of snapshot.state) this.state.put([p, object, key, name], value);
+      for (const [key, value] of state) this.state.put(key, value);
       for (const [invocationId, record] of snapshot.completions) {
         this.completions.put([p, invocationId], record);
         this.expiry.put([record.expiresAtMs, p, invocationId], null);
