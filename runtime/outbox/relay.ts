@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
-import { type JetStreamPublisher, envelopeHeaders } from "../../sdk/internal.js";
+import type { MsgHdrs } from "nats";
+import { type JetStreamPublisher, envelopeHeaders, targetLabel } from "../../sdk/internal.js";
 import { CrashPoint, crashPoint } from "../faults.js";
 import type { OutboxEntry, OutboxKey, Store } from "../store/index.js";
 
@@ -97,16 +98,25 @@ export class OutboxRelay {
   }
 
   private async publishBatch(batch: Pending[]): Promise<void> {
-    const results = await Promise.allSettled(
-      batch.map(({ entry }) => this.publisher.publish(entry.subject, entry.data, envelopeHeaders(entry.envelope, true))),
-    );
-    const published: OutboxKey[] = [];
+    const sendable: Array<{ item: Pending; headers: MsgHdrs }> = [];
+    // Published, or dropped: an entry whose headers cannot be built would fail the same way forever.
+    const forgotten: OutboxKey[] = [];
+    for (const item of batch) {
+      const headers = this.headersOf(item);
+      if (headers) {
+        sendable.push({ item, headers });
+      } else {
+        forgotten.push(item.key);
+        this.published(item.key[0]);
+      }
+    }
+    const results = await Promise.allSettled(sendable.map(({ item, headers }) => this.publisher.publish(item.entry.subject, item.entry.data, headers)));
     const failed: Pending[] = [];
     let firstError: unknown;
     results.forEach((result, i) => {
-      const item = batch[i] as Pending;
+      const { item } = sendable[i] as { item: Pending };
       if (result.status === "fulfilled") {
-        published.push(item.key);
+        forgotten.push(item.key);
         this.published(item.key[0]);
       } else {
         firstError ??= result.reason;
@@ -117,9 +127,27 @@ export class OutboxRelay {
       this.log.warn({ failed: failed.length, err: firstError }, "outbox publish failed; retrying");
       this.queue.unshift(...failed);
     }
-    if (published.length > 0) crashPoint(CrashPoint.AfterPublish);
+    if (results.some((result) => result.status === "fulfilled")) crashPoint(CrashPoint.AfterPublish);
     if (this.stopped) return; // the store may be closing; these are published again at the next start
-    await this.store.removeOutbox(published);
+    await this.store.removeOutbox(forgotten);
     if (failed.length > 0) await sleep(RETRY_DELAY_MS, undefined, { signal: this.stopSignal.signal }).catch(() => undefined);
+  }
+
+  /**
+   * The entry's headers, or `undefined` for an entry that can never be published (an object key
+   * with a lone surrogate, committed before ctx refused them): logged and dropped, so that it does
+   * not hold back the rest of its batch.
+   */
+  private headersOf({ key, entry }: Pending): MsgHdrs | undefined {
+    try {
+      return envelopeHeaders(entry.envelope, true);
+    } catch (error) {
+      const [partition, logSeq, index] = key;
+      this.log.error(
+        { partition, logSeq, index, invocationId: entry.envelope.invocationId, target: targetLabel(entry.envelope.target), err: error },
+        "outbox entry cannot be published; dropped",
+      );
+      return undefined;
+    }
   }
 }
