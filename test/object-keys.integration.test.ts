@@ -1,3 +1,4 @@
+import { open as openLmdb } from "lmdb";
 import { connect as natsConnect, headers as natsHeaders } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ObjectContext, type ObjectSharedContext, TerminalError, handlers, object } from "cairn";
@@ -32,10 +33,10 @@ let nats: NatsServer;
 let client: CairnClient;
 const open: Host[] = [];
 
-async function start(namespace: string): Promise<Host> {
+async function start(namespace: string, dataDir = tempDir()): Promise<Host> {
   const host = await startHost({
     services: [probe, relay],
-    dataDir: tempDir(),
+    dataDir,
     nats: { servers: nats.url },
     namespace,
     partitions: PARTITIONS,
@@ -112,6 +113,30 @@ describe("object keys holding NUL", () => {
     expect(await victim.list()).toEqual([1]);
     expect(await attacker.keys()).toEqual(["list"]);
     expect(await attacker.list()).toEqual([2]);
+    await client.close();
+  });
+});
+
+describe("a data dir written in the old LMDB format", () => {
+  it("is not read: a host restarted on it serves every key's state again, restored from the changelog", async () => {
+    const namespace = uniqueNamespace("fmt");
+    const dataDir = tempDir();
+    const first = await start(namespace, dataDir);
+    client = await connect({ servers: nats.url, namespace });
+    for (const key of ["victim", "other"]) await client.objectClient(probe, key).append(1);
+    open.splice(open.indexOf(first), 1);
+    await first.close();
+    // What an older host leaves: array keys (here one that would shadow victim's list) and no format marker.
+    const env = openLmdb({ path: dataDir, maxDbs: 8, noSync: true, compression: false });
+    await env.openDB({ name: "meta" }).remove("format");
+    await env.openDB({ name: "state", encoding: "binary" }).put([partitionOf("Probe", "victim", PARTITIONS), "Probe", "victim", "list"], encode([999]));
+    await env.close();
+
+    await start(namespace, dataDir);
+    expect(await client.objectClient(probe, "victim").list()).toEqual([1]);
+    expect(await client.objectClient(probe, "other").list()).toEqual([1]);
+    await client.objectClient(probe, "victim").append(2);
+    expect(await client.objectClient(probe, "victim").list()).toEqual([1, 2]);
     await client.close();
   });
 });
