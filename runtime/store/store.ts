@@ -1,6 +1,7 @@
 import { type Database, type RootDatabase, open } from "lmdb";
 import { decode } from "../../sdk/internal.js";
 import type { CommitRecord, CompletionRecord, OutboxEntry, OutboxKey, PartitionSnapshot } from "./records.js";
+import { storeWrite } from "./write-failure.js";
 
 type StateKey = [partition: number, object: string, key: string, name: string];
 type CompletionKey = [partition: number, invocationId: string];
@@ -38,10 +39,13 @@ export class Store {
   private readonly applied: Database<number, number>;
   private readonly positionCache = new Map<number, number>();
 
-  constructor(path: string) {
+  constructor(private readonly path: string) {
     // No fsync: a commit is durable once its changelog entry is, and a host whose LMDB lost its
     // last transactions (a power cut) replays them from the changelog, from `applied` on.
-    this.root = open({ path, maxDbs: 8, noSync: true, compression: false });
+    // No event-turn batching: it gives every turn's writes one more commit promise that nobody
+    // holds, and a failed commit (a full disk) rejects it unhandled, which ends the process.
+    // Writes that must share a transaction use batch().
+    this.root = open({ path, maxDbs: 8, noSync: true, compression: false, eventTurnBatching: false });
     // State values are stored as the msgpack bytes the invocation produced (see StateWrite).
     this.state = this.root.openDB({ name: "state", encoding: "binary" });
     this.completions = this.root.openDB({ name: "completions" });
@@ -102,11 +106,18 @@ export class Store {
    */
   async applyLogged(partition: number, logSeq: number, records: readonly CommitRecord[]): Promise<OutboxKey[][]> {
     let keys: OutboxKey[][] = [];
-    await this.root.batch(() => {
+    const writing = this.root.batch(() => {
       let index = 0;
       keys = records.map((record) => this.applyRecord(partition, record, () => [partition, logSeq, index++]));
       this.applied.put(partition, logSeq);
     });
+    try {
+      await storeWrite(this.path, writing);
+    } catch (error) {
+      // The cache took this entry's position, which LMDB did not: read it again before the retry.
+      this.positionCache.delete(partition);
+      throw error;
+    }
     return keys;
   }
 
@@ -147,7 +158,7 @@ export class Store {
 
   /** Forgets published sends; joins the next group commit. Losing it only means publishing again, which dedups. */
   async removeOutbox(keys: readonly OutboxKey[]): Promise<void> {
-    await Promise.all(keys.map((key) => this.outbox.remove(key)));
+    await Promise.all(keys.map((key) => storeWrite(this.path, this.outbox.remove(key))));
   }
 
   /** Everything held for `partition`, read in one consistent view. */
@@ -177,7 +188,7 @@ export class Store {
   /** Replaces everything held for the snapshot's partition by the snapshot, in one transaction. */
   async importPartition(snapshot: PartitionSnapshot): Promise<void> {
     const p = snapshot.partition;
-    await this.root.batch(() => {
+    const writing = this.root.batch(() => {
       for (const k of this.state.getKeys({ start: [p], end: [p + 1] })) this.state.remove(k);
       for (const { key, value } of this.completions.getRange({ start: [p], end: [p + 1] })) {
         this.expiry.remove([value.expiresAtMs, p, key[1]]);
@@ -194,18 +205,25 @@ export class Store {
       this.positions.put(p, snapshot.position);
       this.applied.put(p, snapshot.logSeq);
     });
+    try {
+      await storeWrite(this.path, writing);
+    } catch (error) {
+      this.positionCache.delete(p);
+      throw error;
+    }
   }
 
   /** Drops completion records whose idempotency window has passed; returns how many. */
   async expireCompletions(nowMs: number, limit = 10_000): Promise<number> {
     const expired = [...this.expiry.getKeys({ start: [0], end: [nowMs], limit })];
     if (expired.length === 0) return 0;
-    await this.root.batch(() => {
+    const writing = this.root.batch(() => {
       for (const k of expired) {
         this.expiry.remove(k);
         this.completions.remove([k[1], k[2]]);
       }
     });
+    await storeWrite(this.path, writing);
     return expired.length;
   }
 
