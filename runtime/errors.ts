@@ -20,3 +20,23 @@ export class AttemptTimeoutError extends Error {
 export class StateKeyError extends Error {
   override name = "StateKeyError";
 }
+
+/**
+ * LMDB could not commit a write to the host's data dir (its disk is full, say). Transient: nothing
+ * was written, and the same write is retried until it commits.
+ */
+export class StoreWriteError extends Error {
+  override name = "StoreWriteError";
+  readonly dataDir: string;
+  /** Bytes still available to this process on the data dir's disk, when it could be measured. */
+  readonly freeBytes: number | undefined;
+  /** The disk holding the data dir has no room left (ENOSPC, or an I/O error with next to nothing free). */
+  readonly diskFull: boolean;
+
+  constructor(message: string, options: ErrorOptions & { dataDir: string; freeBytes: number | undefined; diskFull: boolean }) {
+    super(message, options);
+    this.dataDir = options.dataDir;
+    this.freeBytes = options.freeBytes;
+    this.diskFull = options.diskFull;
+  }
+}

@@ -80,7 +80,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   try {
     mkdirSync(config.dataDir, { recursive: true });
     stack.push(claimDataDir(config.dataDir));
-    const store = new Store(config.dataDir);
+    const store = new Store(config.dataDir, log.child({ component: "store" }));
     stack.push(() => store.close());
     const nc = await natsConnect({ servers: config.nats.servers, name: "cairn-host", maxReconnectAttempts: -1 });
     stack.push(async () => {

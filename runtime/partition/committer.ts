@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { TerminalError } from "../../sdk/index.js";
 import { FencedError, type PartitionLog, type SnapshotStore, encodeLogEntry } from "../changelog/index.js";
-import { HostClosedError } from "../errors.js";
+import { HostClosedError, StoreWriteError } from "../errors.js";
 import { backoffMs, terminalOutcome } from "../invoke/index.js";
 import { INTERNAL_RETRY } from "../timing.js";
 import type { CommitRecord, OutboxKey, Store } from "../store/index.js";
@@ -45,6 +45,9 @@ const MAX_RECORDS_PER_ENTRY = 512;
  * must stay well inside the idempotency window (24 h by default) that deduplicates them.
  */
 const SNAPSHOT_INTERVAL_MS = 10 * 60 * 1000;
+
+/** A partition whose LMDB writes keep failing (a full disk) says so this often, not at every retry. */
+const APPLY_FAILURE_LOG_EVERY_MS = 30_000;
 
 /** Appends are retried often: every invocation of the partition waits on them (a NATS leader election, say). */
 const APPEND_RETRY = { ...INTERNAL_RETRY, initialIntervalMs: 50, maxIntervalMs: 1000 };
@@ -168,17 +171,29 @@ export class PartitionCommitter {
     }
     // Durable in the changelog: LMDB must follow. Given up only when the partition stops: LMDB's
     // `applied` then stays behind, and the next take-over replays the entry from the changelog.
+    // The partition keeps its lanes meanwhile: nothing after this entry commits before it.
     let keys: OutboxKey[][] | undefined;
-    for (let attempt = 1; keys === undefined; attempt++) {
+    let loggedAtMs = Number.NEGATIVE_INFINITY;
+    let attempt = 1;
+    for (; keys === undefined; attempt++) {
       try {
         keys = await store.applyLogged(partition, seq, records);
       } catch (error) {
         const retryInMs = backoffMs(INTERNAL_RETRY, attempt);
-        this.options.logger.error({ err: error, attempt, retryInMs }, "applying a logged commit to LMDB failed; retrying");
+        if (Date.now() - loggedAtMs >= APPLY_FAILURE_LOG_EVERY_MS) {
+          loggedAtMs = Date.now();
+          const data = { err: error, logSeq: seq, attempt, retryInMs };
+          if (error instanceof StoreWriteError && error.diskFull) {
+            this.options.logger.error({ ...data, dataDir: error.dataDir, freeBytes: error.freeBytes }, "disk full: LMDB cannot apply a logged commit; the partition waits, retrying, until space is freed in its data dir");
+          } else {
+            this.options.logger.error(data, "applying a logged commit to LMDB failed; retrying");
+          }
+        }
         await sleep(retryInMs, undefined, { signal }).catch(() => undefined);
         if (signal.aborted) throw new HostClosedError(`partition ${partition} stopped before its commit was applied`);
       }
     }
+    if (attempt > 2) this.options.logger.warn({ logSeq: seq, attempts: attempt - 1 }, "logged commit applied to LMDB after failures; the partition serves again");
     const applied = keys;
     items.forEach((p, i) => p.resolve({ record: p.record, outboxKeys: applied[i] ?? [] }));
     this.sinceSnapshot += records.length;

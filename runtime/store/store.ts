@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { decode } from "../../sdk/internal.js";
 import type { CommitRecord, CompletionRecord, OutboxEntry, OutboxKey, PartitionSnapshot, StateWrite } from "./records.js";
 import { decodeStateKey, encodeStateKey, objectKeyPrefix, partitionPrefix, prefixEnd } from "./state-keys.js";
+import { storeWrite } from "./write-failure.js";
 
 type CompletionKey = [partition: number, invocationId: string];
 type ExpiryKey = [expiresAtMs: number, partition: number, invocationId: string];
@@ -63,10 +64,16 @@ export class Store {
   private readonly positionCache = new Map<number, number>();
 
   /** `log` hears, once, that a data dir in an older format was cleared. */
-  constructor(path: string, log?: Logger) {
+  constructor(
+    private readonly path: string,
+    log?: Logger,
+  ) {
     // No fsync: a commit is durable once its changelog entry is, and a host whose LMDB lost its
     // last transactions (a power cut) replays them from the changelog, from `applied` on.
-    this.root = open({ path, maxDbs: 8, noSync: true, compression: false });
+    // No event-turn batching: it gives every turn's writes one more commit promise that nobody
+    // holds, and a failed commit (a full disk) rejects it unhandled, which ends the process.
+    // Writes that must share a transaction use batch().
+    this.root = open({ path, maxDbs: 8, noSync: true, compression: false, eventTurnBatching: false });
     // State values are stored as the msgpack bytes the invocation produced (see StateWrite).
     this.state = this.root.openDB({ name: "state", encoding: "binary", keyEncoding: "binary" });
     this.completions = this.root.openDB({ name: "completions" });
@@ -147,11 +154,18 @@ export class Store {
     // Encoded before the batch: lmdb-js commits the writes a batch made before one that throws.
     const stateKeys = records.map((record) => record.stateWrites.map((write) => stateWriteKey(partition, write)));
     let keys: OutboxKey[][] = [];
-    await this.root.batch(() => {
+    const writing = this.root.batch(() => {
       let index = 0;
       keys = records.map((record, i) => this.applyRecord(partition, record, stateKeys[i] ?? [], () => [partition, logSeq, index++]));
       this.applied.put(partition, logSeq);
     });
+    try {
+      await storeWrite(this.path, writing);
+    } catch (error) {
+      // The cache took this entry's position, which LMDB did not: read it again before the retry.
+      this.positionCache.delete(partition);
+      throw error;
+    }
     return keys;
   }
 
@@ -191,7 +205,7 @@ export class Store {
 
   /** Forgets published sends; joins the next group commit. Losing it only means publishing again, which dedups. */
   async removeOutbox(keys: readonly OutboxKey[]): Promise<void> {
-    await Promise.all(keys.map((key) => this.outbox.remove(key)));
+    await Promise.all(keys.map((key) => storeWrite(this.path, this.outbox.remove(key))));
   }
 
   /** Everything held for `partition`, read in one consistent view. */
@@ -226,7 +240,7 @@ export class Store {
     const prefix = partitionPrefix(p);
     // Encoded before the batch, as in applyLogged: a snapshot that cannot be imported changes nothing.
     const state = snapshot.state.map(([object, key, name, value]) => [encodeStateKey({ partition: p, object, key, name }), value] as const);
-    await this.root.batch(() => {
+    const writing = this.root.batch(() => {
       for (const k of this.state.getKeys({ start: prefix, end: prefixEnd(prefix) })) this.state.remove(k);
       for (const { key, value } of this.completions.getRange({ start: [p], end: [p + 1] })) {
         this.expiry.remove([value.expiresAtMs, p, key[1]]);
@@ -243,18 +257,25 @@ export class Store {
       this.positions.put(p, snapshot.position);
       this.applied.put(p, snapshot.logSeq);
     });
+    try {
+      await storeWrite(this.path, writing);
+    } catch (error) {
+      this.positionCache.delete(p);
+      throw error;
+    }
   }
 
   /** Drops completion records whose idempotency window has passed; returns how many. */
   async expireCompletions(nowMs: number, limit = 10_000): Promise<number> {
     const expired = [...this.expiry.getKeys({ start: [0], end: [nowMs], limit })];
     if (expired.length === 0) return 0;
-    await this.root.batch(() => {
+    const writing = this.root.batch(() => {
       for (const k of expired) {
         this.expiry.remove(k);
         this.completions.remove([k[1], k[2]]);
       }
     });
+    await storeWrite(this.path, writing);
     return expired.length;
   }
 

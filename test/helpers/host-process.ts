@@ -5,14 +5,24 @@ import { type ChildProcess, spawn } from "node:child_process";
  * process and resolves once it has printed "ready".
  */
 export function startHostProcess(
-  args: { natsUrl: string; namespace: string; dataDir: string; partitions: number; env?: Record<string, string> },
+  args: {
+    natsUrl: string;
+    namespace: string;
+    dataDir: string;
+    partitions: number;
+    env?: Record<string, string>;
+    /** Receives the host's stderr (its logs); without it, stderr goes to the test's. */
+    onStderr?: (text: string) => void;
+  },
   nodeArgs: string[] = [],
 ): Promise<ChildProcess> {
   const proc = spawn(
     process.execPath,
     [...nodeArgs, "--conditions=source", "--import", "tsx", "test/fixtures/host-main.ts", args.natsUrl, args.namespace, args.dataDir, String(args.partitions)],
-    { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...args.env } },
+    { stdio: ["ignore", "pipe", args.onStderr ? "pipe" : "inherit"], env: { ...process.env, ...args.env } },
   );
+  const onStderr = args.onStderr;
+  if (onStderr) proc.stderr?.on("data", (chunk: Buffer) => onStderr(chunk.toString()));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill("SIGKILL");
