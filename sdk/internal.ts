@@ -25,3 +25,5 @@ export {
   MAX_KEY_BYTES,
   MAX_STATE_NAME_BYTES,
 } from "./protocol/index.js";
+export type { NatsConnection, NatsConnectionOptions } from "./client/nats-connection.js";
+export { NatsConnectionSchema, natsClientOptions } from "./client/nats-connection.js";

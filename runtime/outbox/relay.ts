@@ -98,7 +98,7 @@ export class OutboxRelay {
 
   private async publishBatch(batch: Pending[]): Promise<void> {
     const results = await Promise.allSettled(
-      batch.map(({ entry }) => this.publisher.publish(entry.subject, entry.data, envelopeHeaders(entry.envelope, true))),
+      batch.map(({ entry }) => this.publisher.publish(entry.subject, entry.data, envelopeHeaders(entry.envelope, entry.data))),
     );
     const published: OutboxKey[] = [];
     const failed: Pending[] = [];
