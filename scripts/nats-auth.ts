@@ -14,10 +14,18 @@ export interface LocalAuth {
   clientPassword: string;
 }
 
+/**
+ * A random password that nats-server reads back as a string: it parses an environment variable's
+ * value as a config value, so one starting with a digit would be taken for a number and refused.
+ */
+export function newPassword(): string {
+  return `p${randomBytes(16).toString("hex")}`;
+}
+
 /** Reads the local server's passwords, making them (readable by this user only) the first time. */
 export function localAuth(file = LOCAL_AUTH_FILE): LocalAuth {
   if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as LocalAuth;
-  const auth = { hostPassword: randomBytes(18).toString("base64url"), clientPassword: randomBytes(18).toString("base64url") };
+  const auth = { hostPassword: newPassword(), clientPassword: newPassword() };
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(auth, null, 2)}\n`, { mode: 0o600 });
   return auth;

@@ -1,5 +1,4 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -7,6 +6,7 @@ import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect } from "nats";
 import type { NatsConnectionOptions } from "cairn/client";
+import { newPassword } from "../../scripts/nats-auth.js";
 
 /** The users and permissions Cairn ships (nats.conf and nats-cluster/node.conf include them). */
 export const AUTH_CONFIG = resolve(import.meta.dirname, "../../nats-auth.conf");
@@ -23,8 +23,8 @@ export interface NatsServer extends AsyncDisposable {
 
 /** Passwords for the users of nats-auth.conf, and what nats-server needs in its environment to read them. */
 export function shippedUsers(): { env: Record<string, string>; host: { user: string; pass: string }; client: { user: string; pass: string } } {
-  const host = { user: "cairn-host", pass: randomBytes(12).toString("hex") };
-  const client = { user: "cairn-client", pass: randomBytes(12).toString("hex") };
+  const host = { user: "cairn-host", pass: newPassword() };
+  const client = { user: "cairn-client", pass: newPassword() };
   return { env: { CAIRN_HOST_PASSWORD: host.pass, CAIRN_CLIENT_PASSWORD: client.pass }, host, client };
 }
 
