@@ -64,11 +64,14 @@ export const shoppingCart = object({
 
 async function main(): Promise<void> {
   const { startHost } = await import("cairn/runtime");
-  const servers = process.env.CAIRN_NATS_URL ?? "nats://127.0.0.1:4222";
+  // Run by `npm run example:cart`, which starts a local NATS server and passes its host user on.
   const host = await startHost({
     services: [shoppingCart, orderService],
     dataDir: ".cairn/example-cart",
-    nats: { servers },
+    nats: {
+      servers: process.env.CAIRN_NATS_URL ?? "nats://127.0.0.1:4222",
+      ...(process.env.CAIRN_NATS_USER ? { user: process.env.CAIRN_NATS_USER, pass: process.env.CAIRN_NATS_PASSWORD ?? "" } : {}),
+    },
     logLevel: "warn",
   });
   const cart = host.client.objectClient(shoppingCart, `user-${randomUUID().slice(0, 6)}`);

@@ -1,6 +1,7 @@
 import pino, { type Logger } from "pino";
 import { z } from "zod";
 import type { AnyDefinition } from "../sdk/index.js";
+import { type NatsConnection, NatsConnectionSchema } from "../sdk/internal.js";
 import { ConfigError } from "./errors.js";
 
 const LogLevelSchema = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
@@ -27,8 +28,18 @@ const HostOptionsSchema = z.object({
   services: z.array(DefinitionSchema).min(1),
   /** Where LMDB keeps this host's state, completions and outbox. */
   dataDir: z.string().min(1),
-  /** The NATS servers. Embedded mode (no NATS) is not built yet, so this is required for now. */
-  nats: z.object({ servers: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]) }).optional(),
+  /**
+   * The NATS servers, with credentials and TLS when the server requires them (`user`/`pass`,
+   * `token`, `credsFile`, `nkeySeed`, `tls`). Embedded mode (no NATS) is not built yet, so this is
+   * required for now.
+   */
+  nats: NatsConnectionSchema.optional(),
+  /**
+   * The inbox prefixes of the clients this host answers: a call whose reply subject is not
+   * `<prefix>.<token>…` for one of them is refused and never answered, so that no message can make
+   * the host publish into its own streams. @default ["_INBOX"]
+   */
+  clientInboxPrefixes: z.array(z.string().regex(/^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/)).min(1).default(["_INBOX"]),
   /** Partitions of the inbox; fixed when the stream is created. @default 32 */
   partitions: z.number().int().min(1).max(1024).default(32),
   /** Subject and stream namespace: subjects `<namespace>.in.<partition>`. @default "cairn" */
@@ -58,11 +69,11 @@ const HostOptionsSchema = z.object({
   logger: z.custom<Logger>((v) => typeof v === "object" && v !== null && typeof (v as Logger).child === "function").optional(),
   /** @default "info", or `CAIRN_LOG_LEVEL` */
   logLevel: LogLevelSchema.optional(),
-});
+}).strict();
 
 /** Options of `startHost`. */
 export type HostOptions = z.input<typeof HostOptionsSchema>;
-export type HostConfig = z.output<typeof HostOptionsSchema> & { nats: { servers: string | string[] }; logger: Logger };
+export type HostConfig = z.output<typeof HostOptionsSchema> & { nats: NatsConnection; logger: Logger };
 
 export function parseHostOptions(options: HostOptions): HostConfig {
   const parsed = HostOptionsSchema.safeParse(options);
@@ -71,9 +82,15 @@ export function parseHostOptions(options: HostOptions): HostConfig {
   if (!config.nats) {
     throw new ConfigError("startHost: embedded mode is not available yet; pass nats: { servers: \"nats://127.0.0.1:4222\" }");
   }
+  const subjectRoot = config.namespace;
+  if (config.clientInboxPrefixes.some((prefix) => prefix === subjectRoot || prefix.startsWith(`${subjectRoot}.`))) {
+    throw new ConfigError(`startHost: clientInboxPrefixes may not lie under the namespace "${subjectRoot}": replies would land in Cairn's own subjects`);
+  }
   const fromEnv = LogLevelSchema.safeParse(process.env.CAIRN_LOG_LEVEL ?? "info");
   if (!fromEnv.success) throw new ConfigError(`CAIRN_LOG_LEVEL must be one of ${LogLevelSchema.options.join(", ")}`);
   const level = config.logLevel ?? fromEnv.data;
   const logger = config.logger ?? pino({ level }, pino.destination(2));
-  return { ...config, nats: config.nats, logger };
+  // The host's own client (host.client) must be answered too.
+  const clientInboxPrefixes = [...new Set([...config.clientInboxPrefixes, config.nats.inboxPrefix])];
+  return { ...config, nats: config.nats, clientInboxPrefixes, logger };
 }

@@ -40,3 +40,19 @@ export class StoreWriteError extends Error {
     this.diskFull = options.diskFull;
   }
 }
+
+/**
+ * A changelog entry or snapshot of a partition does not decode as one a host wrote. Only that
+ * partition stops (its take-over fails and is retried with backoff) until an operator repairs it:
+ * see "Corrupt changelog entries and snapshots" in docs/architecture.md.
+ */
+export class CorruptPartitionDataError extends Error {
+  override name = "CorruptPartitionDataError";
+  constructor(
+    message: string,
+    readonly partition: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}

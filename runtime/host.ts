@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { connect as natsConnect } from "nats";
 import type { Logger } from "pino";
 import { type CairnClient, connect } from "../sdk/client/index.js";
-import { JetStreamPublisher } from "../sdk/internal.js";
+import { JetStreamPublisher, natsClientOptions } from "../sdk/internal.js";
 import { type HostOptions, parseHostOptions } from "./config.js";
 import { DEFAULT_RETRY_POLICY, Registry, resolveRetryPolicy } from "./invoke/index.js";
 import { OutboxRelay } from "./outbox/index.js";
@@ -82,7 +82,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     stack.push(claimDataDir(config.dataDir));
     const store = new Store(config.dataDir, log.child({ component: "store" }));
     stack.push(() => store.close());
-    const nc = await natsConnect({ servers: config.nats.servers, name: "cairn-host", maxReconnectAttempts: -1 });
+    const nc = await natsConnect(natsClientOptions(config.nats, "cairn-host"));
     stack.push(async () => {
       // A drain can wait forever on a server that is gone; close() does not.
       await grace(nc.drain().catch(() => undefined));
@@ -96,7 +96,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     const snapshots = await SnapshotStore.open(js, config.namespace, config.replicas);
     // A PubAck missing for 3 s most likely went down with a NATS node: appends and sends find out
     // whether the message landed and retry, instead of waiting out a longer timeout.
-    const publisher = new JetStreamPublisher(nc, 3000);
+    const publisher = new JetStreamPublisher(nc, { ackTimeoutMs: 3000, inboxPrefix: config.nats.inboxPrefix });
     stack.push(() => publisher.close());
     const relay = new OutboxRelay(publisher, store, log.child({ component: "outbox" }));
     stack.push(async () => {
@@ -170,7 +170,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     const sweep = setInterval(() => void sweepCompletions(store, hostLog), EXPIRY_SWEEP_MS);
     sweep.unref();
     stack.push(() => clearInterval(sweep));
-    const client = await connect({ servers: config.nats.servers, namespace: config.namespace });
+    const client = await connect({ ...config.nats, namespace: config.namespace });
     stack.push(() => client.close());
     hostLog.info({ hostId, partitions: ownership.owned().length, services: registry.names(), dataDir: config.dataDir }, "host started");
     return { hostId, client, ownedPartitions: () => ownership.owned(), assignment: () => ownership.assignment(), close };

@@ -1,7 +1,7 @@
 // `npm run call -- Type/key/handler [JSON]` (objects) or `Type/handler [JSON]` (services).
 import { object, service } from "cairn";
 import { connect } from "cairn/client";
-import { DEFAULT_NATS_URL } from "./local-nats.js";
+import { natsFromEnv } from "./nats-auth.js";
 
 const [address, json] = process.argv.slice(2);
 const parts = address?.split("/") ?? [];
@@ -18,7 +18,8 @@ try {
 }
 // The client needs only names; the host holds the real definitions and validates the input.
 const noop = async () => undefined;
-const client = await connect({ servers: (process.env.CAIRN_NATS_URL ?? DEFAULT_NATS_URL).split(","), timeoutMs: 10_000 });
+// As the client user: what a caller may do under nats-auth.conf, and no more.
+const client = await connect({ ...natsFromEnv("client"), timeoutMs: 10_000 });
 try {
   let result: unknown;
   if (parts.length === 3) {

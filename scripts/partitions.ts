@@ -3,11 +3,14 @@ import { connect } from "nats";
 import { leaseBucketName, readLeases } from "../runtime/partition/index.js";
 import { logStreamName } from "../runtime/changelog/index.js";
 import { inboxStreamName, inboxSubject, partitionsFromDescription } from "../sdk/internal.js";
-import { DEFAULT_NATS_URL } from "./local-nats.js";
+import { natsClientOptions, NatsConnectionSchema } from "../sdk/internal.js";
+import { natsFromEnv } from "./nats-auth.js";
 
 const namespace = process.argv[2] ?? "cairn";
-const servers = (process.env.CAIRN_NATS_URL ?? DEFAULT_NATS_URL).split(",");
-const nc = await connect({ servers }).catch((error: unknown) => {
+// Reading leases and consumers is the hosts' business: this connects as the host user.
+const options = NatsConnectionSchema.parse(natsFromEnv("host"));
+const servers = options.servers;
+const nc = await connect({ ...natsClientOptions(options, "cairn-partitions"), maxReconnectAttempts: 0 }).catch((error: unknown) => {
   console.error(`no NATS server answers at ${servers} (${String(error)}); set CAIRN_NATS_URL`);
   process.exit(1);
 });

@@ -3,12 +3,13 @@ import { startHost } from "cairn/runtime";
 import { counter, mirror } from "../examples/counter.js";
 import { orderService, shoppingCart } from "../examples/shopping-cart.js";
 import { ensureLocalNats } from "./local-nats.js";
+import { natsFromEnv } from "./nats-auth.js";
 
 const nats = await ensureLocalNats();
 const host = await startHost({
   services: [shoppingCart, orderService, counter, mirror],
   dataDir: process.env.CAIRN_DATA_DIR ?? ".cairn/host-1",
-  nats: { servers: nats.url },
+  nats: { ...natsFromEnv("host"), servers: nats.url },
 });
 console.log(`
 Cairn host running: ShoppingCart, OrderService, Counter, Mirror on ${nats.url}.

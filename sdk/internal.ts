@@ -28,3 +28,5 @@ export {
   objectKeyProblem,
   stateNameProblem,
 } from "./protocol/index.js";
+export type { NatsConnection, NatsConnectionOptions } from "./client/nats-connection.js";
+export { NatsConnectionSchema, natsClientOptions } from "./client/nats-connection.js";

@@ -18,7 +18,7 @@ const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   cluster = await startNatsCluster();
-  nc = await natsConnect({ servers: cluster.urls, maxReconnectAttempts: -1 });
+  nc = await natsConnect({ servers: cluster.urls, maxReconnectAttempts: -1, ...cluster.host });
 }, 60_000);
 
 afterAll(async () => {
@@ -36,7 +36,7 @@ it("loses and duplicates nothing when a node of a 3-node NATS cluster is killed 
       namespace,
       dataDir: tempDir(),
       partitions: 8,
-      env: { CAIRN_TEST_REPLICAS: "3", CAIRN_TEST_LEASE_TTL_MS: "10000", CAIRN_TEST_SNAPSHOT_EVERY: "100" },
+      env: { CAIRN_NATS_USER: cluster.host.user, CAIRN_NATS_PASSWORD: cluster.host.pass, CAIRN_TEST_REPLICAS: "3", CAIRN_TEST_LEASE_TTL_MS: "10000", CAIRN_TEST_SNAPSHOT_EVERY: "100" },
     });
     children.push(proc);
   };
@@ -49,7 +49,8 @@ it("loses and duplicates nothing when a node of a 3-node NATS cluster is killed 
   // Both hosts hold their share before the load starts: the kill is what this test is about.
   expect(await settled(nc, namespace, 8, 2, 60_000)).toBe(true);
 
-  const client = await connect({ servers: cluster.urls, namespace, timeoutMs: 1500 });
+  // The host user: the shipped client user may call the namespace "cairn" only, and this test has its own.
+  const client = await connect({ servers: cluster.urls, ...cluster.host, namespace, timeoutMs: 1500 });
   const load = new CrashLoad(client);
   load.start();
   await sleep(1500 + Math.floor(random() * 1000));

@@ -157,14 +157,14 @@ describe("what is committed", () => {
     const admin = await natsConnect({ servers: nats.url });
     try {
       const js = admin.jetstream();
-      const replies = admin.subscribe("dup.replies", { max: 2 });
+      const replies = admin.subscribe("_INBOX.dup.replies", { max: 2 });
       const envelope = {
         invocationId: newInvocationId(),
         target: { type: "object" as const, name: "Probe", key: "dup", handler: "once" },
-        replyTo: { subject: "dup.replies", callId: "c" },
+        replyTo: { subject: "_INBOX.dup.replies", callId: "c" },
       };
       // No Nats-Msg-Id: JetStream stores both copies; only the completion record can tell.
-      for (let i = 0; i < 2; i++) await js.publish(`${namespace}.in.${partitionOf("Probe", "dup", 4)}`, encode("x"), { headers: envelopeHeaders(envelope, false) });
+      for (let i = 0; i < 2; i++) await js.publish(`${namespace}.in.${partitionOf("Probe", "dup", 4)}`, encode("x"), { headers: envelopeHeaders(envelope) });
       let answers = 0;
       for await (const _ of replies) answers++;
       expect(answers).toBe(2);

@@ -35,7 +35,7 @@ describe("outbox relay", () => {
     const store = new Store(tempDir());
     const lines: Array<{ level: number; msg: string; partition?: number; target?: string }> = [];
     const log = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) });
-    const publisher = new JetStreamPublisher(nc, 3000);
+    const publisher = new JetStreamPublisher(nc, { ackTimeoutMs: 3000 });
     const relay = new OutboxRelay(publisher, store, log);
     try {
       const entry = (key: string): OutboxEntry => ({

@@ -13,7 +13,7 @@ import {
 import type { CallClient, CallOptions, SendClient, SendReceipt } from "cairn";
 import { childInvocationId, idempotentInvocationId, newInvocationId, parseInvocationId, partitionOf } from "../sdk/internal.js";
 import { DEFAULT_RETRY_POLICY, classifyFailure } from "../runtime/invoke/index.js";
-import { KeyQueue, parseEnvelope } from "../runtime/partition/index.js";
+import { KeyQueue, isClientReplySubject, parseEnvelope } from "../runtime/partition/index.js";
 import { envelopeHeaders } from "../sdk/internal.js";
 
 const Item = z.object({ sku: z.string(), qty: z.number().int().positive() });
@@ -139,11 +139,24 @@ describe("parseEnvelope", () => {
   it("reads what envelopeHeaders wrote, keys with any characters included", () => {
     const invocationId = newInvocationId();
     const target = { type: "object" as const, name: "Cart", key: "ü/ key\r\n%", handler: "add" };
-    const parsed = parseEnvelope(envelopeHeaders({ invocationId, target, replyTo: { subject: "_INBOX.x", callId: "c" } }, false));
+    const parsed = parseEnvelope(envelopeHeaders({ invocationId, target, replyTo: { subject: "_INBOX.x", callId: "c" } }), ["_INBOX"]);
     expect(parsed).toEqual({ ok: true, envelope: { invocationId, target, replyTo: { subject: "_INBOX.x", callId: "c" } } });
   });
 
   it("says what is wrong with a message it cannot run", () => {
-    expect(parseEnvelope(undefined)).toMatchObject({ ok: false, problem: "(unknown target): message has no Cairn headers" });
+    expect(parseEnvelope(undefined, ["_INBOX"])).toMatchObject({ ok: false, problem: "(unknown target): message has no Cairn headers" });
+  });
+
+  it("refuses a reply subject outside the clients' inbox prefixes, and gives no one to answer", () => {
+    const invocationId = newInvocationId();
+    const target = { type: "object" as const, name: "Cart", key: "k", handler: "add" };
+    for (const subject of ["cairn.log.3", "$KV.cairn_leases.p.1", "_INBOXX.a", "_INBOX", "_INBOX.", "_INBOX.a.*", "_INBOX.a.>", "_INBOX..a", "x._INBOX.a"]) {
+      const parsed = parseEnvelope(envelopeHeaders({ invocationId, target, replyTo: { subject, callId: "c" } }), ["_INBOX"]);
+      expect(parsed, subject).toMatchObject({ ok: false, replyTo: undefined });
+      if (!parsed.ok) expect(parsed.problem).toMatch(/is not a reply subject of a client/);
+    }
+    expect(isClientReplySubject("_INBOX.abc.1", ["_INBOX"])).toBe(true);
+    expect(isClientReplySubject("_INBOX_app.abc", ["_INBOX", "_INBOX_app"])).toBe(true);
+    expect(isClientReplySubject("_INBOX_app.abc", ["_INBOX"])).toBe(false);
   });
 });

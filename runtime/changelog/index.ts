@@ -2,3 +2,5 @@ export { FencedError, PartitionLog, ensureLogStream, logStreamName, logSubject }
 export { type LogEntry, decodeLogEntry, encodeLogEntry } from "./log-entry.js";
 export { SnapshotStore, snapshotBucketName } from "./snapshots.js";
 export { type TakeOverReport, takeOver } from "./restore.js";
+export type { EntryView } from "./repair.js";
+export { inspectChangelog, skipCorruptEntry } from "./repair.js";

@@ -1,5 +1,7 @@
 import { decode, encode } from "../../sdk/internal.js";
+import { CorruptPartitionDataError } from "../errors.js";
 import type { CommitRecord } from "../store/index.js";
+import { LogEntrySchema, firstIssue } from "./schemas.js";
 
 /**
  * One entry of a partition's changelog. Every entry names the host and lease epoch that wrote it,
@@ -8,25 +10,40 @@ import type { CommitRecord } from "../store/index.js";
  *
  * - `commit`: the records of a group of completed invocations, applied together.
  * - `epoch`: written by a new owner before it serves; any append by an earlier owner after it fails.
+ * - `skip`: written by an operator (`npm run changelog -- skip`) right after an entry that does not
+ *   decode (`skipped`): a replay passes over that entry and goes on from `resumeAfter`, the entry
+ *   before it. Appending, not deleting: JetStream 2.9 forgets a subject's last sequence when its last
+ *   message is deleted, and with it the fence.
  */
 export type LogEntry =
   | { type: "commit"; hostId: string; epoch: number; prev: number; records: CommitRecord[] }
-  | { type: "epoch"; hostId: string; epoch: number; prev: number };
+  | { type: "epoch"; hostId: string; epoch: number; prev: number }
+  | { type: "skip"; hostId: string; epoch: number; prev: number; skipped: number; resumeAfter: number };
 
 export function encodeLogEntry(entry: LogEntry): Uint8Array {
   return encode(entry);
 }
 
-/** The changelog is written only by Cairn; an entry that does not decode means corruption, so this throws. */
-export function decodeLogEntry(bytes: Uint8Array, seq: number): LogEntry {
-  const value = decode(bytes) as Partial<LogEntry> | null;
-  const ok =
-    typeof value === "object" &&
-    value !== null &&
-    (value.type === "commit" ? Array.isArray(value.records) : value.type === "epoch") &&
-    typeof value.prev === "number" &&
-    typeof value.epoch === "number" &&
-    typeof value.hostId === "string";
-  if (!ok) throw new Error(`changelog entry ${seq} is not a Cairn log entry`);
+/**
+ * Decodes the entry at `seq` of `partition`'s changelog. The changelog is written only by hosts; an
+ * entry that does not decode, or is not shaped like one, is corruption (or a forgery by someone
+ * allowed to publish there), so this throws a `CorruptPartitionDataError` naming partition and sequence.
+ */
+export function decodeLogEntry(bytes: Uint8Array, seq: number, partition: number): LogEntry {
+  const corrupt = (problem: string, cause?: unknown) =>
+    new CorruptPartitionDataError(
+      `partition ${partition}: changelog entry ${seq} is not a Cairn log entry (${problem}); the partition stays stopped until an operator skips it: npm run changelog -- skip ${partition} ${seq}`,
+      partition,
+      { cause },
+    );
+  let value: unknown;
+  try {
+    value = decode(bytes);
+  } catch (error) {
+    throw corrupt(`it does not decode: ${error instanceof Error ? error.message : String(error)}`, error);
+  }
+  const parsed = LogEntrySchema.safeParse(value);
+  if (!parsed.success) throw corrupt(firstIssue(parsed.error));
+  // The value itself, not the parse's copy: fields it does not know are kept.
   return value as LogEntry;
 }

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
+import { CorruptPartitionDataError } from "../errors.js";
 import type { Store } from "../store/index.js";
 import { type LogEntry, decodeLogEntry, encodeLogEntry } from "./log-entry.js";
 import { FencedError, type PartitionLog } from "./partition-log.js";
@@ -47,12 +48,10 @@ export async function takeOver(args: {
     // LMDB ahead of the log means the log is not the one LMDB was built from (a recreated stream).
     try {
       if (!trustLocal || applied > end || (newest && newest.logSeq > applied)) {
-        const snapshot = newest
-          ? await snapshots.read(newest.name).catch((error: unknown) => {
-              // Deleted between list and read: a newer one replaced it.
-              throw new GapError(`snapshot ${newest.name} could not be read: ${String(error)}`);
-            })
-          : { partition, logSeq: 0, position: 0, state: [], completions: [], outbox: [] };
+        const read = newest ? await snapshots.read(newest.name, partition) : undefined;
+        // Deleted between list and read: a newer one replaced it.
+        if (newest && !read) throw new GapError(`snapshot ${newest.name} is gone`);
+        const snapshot = read ?? { partition, logSeq: 0, position: 0, state: [], completions: [], outbox: [] };
         await store.importPartition(snapshot);
         applied = snapshot.logSeq;
         snapshotSeq = newest?.logSeq;
@@ -84,10 +83,25 @@ async function replay(store: Store, log: PartitionLog, partition: number, from: 
   let expectedPrev = from;
   let count = 0;
   const pending: Array<Promise<unknown>> = [];
+  // An entry that does not decode stops the replay, unless the entry right after it is an operator's
+  // `skip` of it: the chain then goes on from the entry before the corrupt one.
+  let corrupt: { seq: number; error: CorruptPartitionDataError } | undefined;
   try {
     for await (const { seq, data } of log.read(from)) {
       if (signal.aborted) throw new Error(`partition ${partition}: take-over cancelled`);
-      const entry = decodeLogEntry(data, seq);
+      let entry: LogEntry;
+      try {
+        entry = decodeLogEntry(data, seq, partition);
+      } catch (error) {
+        if (!(error instanceof CorruptPartitionDataError) || corrupt) throw corrupt?.error ?? error;
+        corrupt = { seq, error };
+        continue;
+      }
+      if (corrupt) {
+        if (entry.type !== "skip" || entry.skipped !== corrupt.seq || entry.prev !== corrupt.seq || entry.resumeAfter !== expectedPrev) throw corrupt.error;
+        corrupt = undefined;
+        expectedPrev = entry.prev;
+      }
       if (entry.prev !== expectedPrev) throw new GapError(`entry ${seq} follows ${entry.prev}, but the reader is at ${expectedPrev}`);
       // Queued without waiting: LMDB applies them in call order, several per transaction.
       const applying = store.applyLogged(partition, seq, entry.type === "commit" ? entry.records : []);
@@ -101,6 +115,7 @@ async function replay(store: Store, log: PartitionLog, partition: number, from: 
     // Whatever happens, nothing queued is left to fail unobserved.
     await Promise.allSettled(pending.splice(0));
   }
+  if (corrupt) throw corrupt.error;
   if (expectedPrev !== log.position) throw new GapError(`the log ends at ${log.position}, but the reader stopped at ${expectedPrev}`);
   return count;
 }

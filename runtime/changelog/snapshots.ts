@@ -1,6 +1,8 @@
 import { type JetStreamClient, type ObjectStore, StorageType } from "nats";
 import { decode, encode, namespaceToken } from "../../sdk/internal.js";
+import { CorruptPartitionDataError } from "../errors.js";
 import type { PartitionSnapshot } from "../store/index.js";
+import { SnapshotSchema, firstIssue } from "./schemas.js";
 
 const NAME = /^p(\d+)-(\d+)$/;
 
@@ -30,10 +32,29 @@ export class SnapshotStore {
     return found.sort((a, b) => b.logSeq - a.logSeq);
   }
 
-  async read(name: string): Promise<PartitionSnapshot> {
+  /**
+   * Reads a snapshot: `undefined` when it is gone (a newer one replaced it meanwhile); a
+   * `CorruptPartitionDataError` when it is not a snapshot of `partition` as a host writes one.
+   */
+  async read(name: string, partition: number): Promise<PartitionSnapshot | undefined> {
     const bytes = await this.os.getBlob(name);
-    if (!bytes) throw new Error(`snapshot ${name} is gone`);
-    return decode(bytes) as PartitionSnapshot;
+    if (!bytes) return undefined;
+    const corrupt = (problem: string, cause?: unknown) =>
+      new CorruptPartitionDataError(
+        `partition ${partition}: snapshot ${name} is not a Cairn snapshot of this partition (${problem}); the partition stays stopped until it is repaired (see "Corrupt changelog entries and snapshots" in docs/architecture.md)`,
+        partition,
+        { cause },
+      );
+    let value: unknown;
+    try {
+      value = decode(bytes);
+    } catch (error) {
+      throw corrupt(`it does not decode: ${error instanceof Error ? error.message : String(error)}`, error);
+    }
+    const parsed = SnapshotSchema.safeParse(value);
+    if (!parsed.success) throw corrupt(firstIssue(parsed.error));
+    if (parsed.data.partition !== partition || `p${partition}-${parsed.data.logSeq}` !== name) throw corrupt(`it holds partition ${parsed.data.partition} at ${parsed.data.logSeq}`);
+    return value as PartitionSnapshot;
   }
 
   /** Stores a snapshot and drops the ones it makes unnecessary. Returns its size in bytes. */

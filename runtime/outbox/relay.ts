@@ -140,7 +140,7 @@ export class OutboxRelay {
    */
   private headersOf({ key, entry }: Pending): MsgHdrs | undefined {
     try {
-      return envelopeHeaders(entry.envelope, true);
+      return envelopeHeaders(entry.envelope, entry.data);
     } catch (error) {
       const [partition, logSeq, index] = key;
       this.log.error(

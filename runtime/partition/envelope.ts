@@ -7,20 +7,33 @@ export type ParsedEnvelope =
   | { ok: false; problem: string; label: string; replyTo: ReplyAddress | undefined };
 
 const TARGET_PATTERN = /^(object|service):([A-Za-z][A-Za-z0-9_]*)\.([A-Za-z][A-Za-z0-9_]*)$/;
-// A subject the host can publish to: no white space, no wildcards, not empty.
-const REPLY_SUBJECT_PATTERN = /^[^\s*>]{1,255}$/;
+// The tokens after a client's inbox prefix: plain, no wildcards, no white space, no empty token.
+const REPLY_TOKENS = /^(\.[A-Za-z0-9_-]+)+$/;
 
-export function parseEnvelope(headers: MsgHdrs | undefined): ParsedEnvelope {
+/**
+ * Whether the host may answer on `subject`: only under one of the clients' inbox prefixes. Anything
+ * else would let a caller make the host publish wherever it may, its own changelog included.
+ */
+export function isClientReplySubject(subject: string, prefixes: readonly string[]): boolean {
+  if (subject.length > 255) return false;
+  return prefixes.some((prefix) => subject.startsWith(prefix) && REPLY_TOKENS.test(subject.slice(prefix.length)));
+}
+
+/**
+ * Reads an inbox message's headers. `replyPrefixes` are the inbox prefixes of the clients this host
+ * answers: a message asking for a reply anywhere else is refused, and nobody is told.
+ */
+export function parseEnvelope(headers: MsgHdrs | undefined, replyPrefixes: readonly string[]): ParsedEnvelope {
   const subject = headers?.get(Header.ReplyTo);
   const callId = headers?.get(Header.CallId);
-  const replyTo = subject && callId && REPLY_SUBJECT_PATTERN.test(subject) ? { subject, callId } : undefined;
+  const replyTo = subject && callId && isClientReplySubject(subject, replyPrefixes) ? { subject, callId } : undefined;
   const rawTarget = headers?.get(Header.Target) ?? "";
   const match = TARGET_PATTERN.exec(rawTarget);
   const label = match ? `${match[2]}.${match[3]}` : "(unknown target)";
   const bad = (problem: string): ParsedEnvelope => ({ ok: false, problem: `${label}: ${problem}`, label, replyTo });
 
   if (!headers) return bad("message has no Cairn headers");
-  if (subject && !replyTo) return bad(`malformed ${Header.ReplyTo} header "${subject}"`);
+  if (subject && !replyTo) return bad(`${Header.ReplyTo} "${subject}" is not a reply subject of a client (under ${replyPrefixes.join(", ")})`);
   if (!match) return bad(`malformed ${Header.Target} header "${rawTarget}"`);
   const invocationId = parseInvocationId(headers.get(Header.InvocationId));
   if (!invocationId) return bad(`malformed ${Header.InvocationId} header "${headers.get(Header.InvocationId)}"`);

@@ -3,7 +3,7 @@ export type { PartitionDeps } from "./partition-worker.js";
 export { PartitionWorker } from "./partition-worker.js";
 export { KeyQueue } from "./key-queue.js";
 export type { ParsedEnvelope } from "./envelope.js";
-export { parseEnvelope } from "./envelope.js";
+export { isClientReplySubject, parseEnvelope } from "./envelope.js";
 export type { LeaseOptions, PartitionLease } from "./leases.js";
 export { LeaseOwnership, leaseBucketName, readLeases } from "./leases.js";
 export type { AssignmentStep } from "./assignment.js";

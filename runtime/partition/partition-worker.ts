@@ -11,6 +11,7 @@ import {
   encode,
   inboxSubject,
   partitionOfTarget,
+  targetLabel,
 } from "../../sdk/internal.js";
 import type { HostConfig } from "../config.js";
 import { HostClosedError } from "../errors.js";
@@ -202,7 +203,7 @@ export class PartitionWorker {
     try {
       this.inFlight.set(msg.seq, msg);
       if (msg.seq > this.highestSeen) this.highestSeen = msg.seq;
-      const parsed = parseEnvelope(msg.headers);
+      const parsed = parseEnvelope(msg.headers, this.deps.config.clientInboxPrefixes);
       if (!parsed.ok) {
         this.log.warn({ seq: msg.seq, problem: parsed.problem }, "undecodable inbox message refused");
         if (parsed.replyTo) this.reply(parsed.replyTo, "", terminalOutcome(new TerminalError(parsed.problem, { errorCode: 400 })));
@@ -272,6 +273,16 @@ export class PartitionWorker {
 
     const done = deps.store.readCompletion(partition, invocationId);
     if (done) {
+      const label = targetLabel(target);
+      if (done.target !== undefined && done.target !== label) {
+        // An invocation id answers for one target only: anything else would hand one handler's
+        // result to a caller of another (or let a stray message swallow a real call).
+        const problem = `${target.name}.${target.handler}: invocation id ${invocationId} was already used for ${done.target}; an id (or idempotency key) belongs to one target`;
+        log().warn({ usedFor: done.target }, "invocation id reused for another target; refused");
+        this.ack(msg);
+        if (envelope.replyTo) this.reply(envelope.replyTo, invocationId, terminalOutcome(new TerminalError(problem, { errorCode: 409 })));
+        return;
+      }
       log().debug("duplicate delivery of a completed invocation; re-sending its result");
       this.ack(msg);
       if (envelope.replyTo) this.reply(envelope.replyTo, invocationId, done.outcome);
@@ -361,7 +372,7 @@ export class PartitionWorker {
     return {
       partition: this.partition,
       invocationId,
-      completion: { outcome: result.outcome, expiresAtMs: Date.now() + this.deps.config.idempotencyRetentionMs },
+      completion: { outcome: result.outcome, target: targetLabel(target), expiresAtMs: Date.now() + this.deps.config.idempotencyRetentionMs },
       stateWrites,
       outbox,
       position: this.position(),

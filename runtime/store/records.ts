@@ -10,6 +10,11 @@ export type Outcome =
 
 export interface CompletionRecord {
   outcome: Outcome;
+  /**
+   * The target it ran (`targetLabel`): a later message with the same invocation id is answered from
+   * this record only if it names the same target. Absent in records written before it was added.
+   */
+  target?: string;
   /** When the record may be forgotten: the end of the idempotency window. */
   expiresAtMs: number;
 }

@@ -23,17 +23,20 @@ import {
   partitionsFromDescription,
   targetLabel,
 } from "../protocol/index.js";
+import { checkCredentials, natsClientOptions, natsConnectionFields } from "./nats-connection.js";
 
-const ConnectOptionsSchema = z.object({
-  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
-  servers: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
-  /** Subject and stream namespace; must match the hosts'. @default "cairn" */
-  namespace: z.string().regex(/^[A-Za-z0-9_-]+$/).default("cairn"),
-  /** How long a call waits for its result. @default 30000 */
-  timeoutMs: z.number().int().positive().default(30_000),
-  /** The NATS connection name, shown by `nats-server` monitoring. @default "cairn-client" */
-  name: z.string().default("cairn-client"),
-});
+const ConnectOptionsSchema = z
+  .object({
+    ...natsConnectionFields,
+    /** Subject and stream namespace; must match the hosts'. @default "cairn" */
+    namespace: z.string().regex(/^[A-Za-z0-9_-]+$/).default("cairn"),
+    /** How long a call waits for its result. @default 30000 */
+    timeoutMs: z.number().int().positive().default(30_000),
+    /** The NATS connection name, shown by `nats-server` monitoring. @default "cairn-client" */
+    name: z.string().default("cairn-client"),
+  })
+  .strict()
+  .superRefine(checkCredentials);
 
 /** Options of {@link connect}. */
 export type ConnectOptions = z.input<typeof ConnectOptionsSchema>;
@@ -70,13 +73,13 @@ export async function connect(options: ConnectOptions): Promise<CairnClient> {
   const parsed = ConnectOptionsSchema.safeParse(options);
   if (!parsed.success) throw new TypeError(`invalid connect options:\n${z.prettifyError(parsed.error)}`);
   const config = parsed.data;
-  const nc = await natsConnect({ servers: config.servers, name: config.name, maxReconnectAttempts: -1 });
+  const nc = await natsConnect(natsClientOptions(config, config.name));
   return new Client(nc, config);
 }
 
 class Client implements CairnClient {
   private readonly publisher: JetStreamPublisher;
-  private readonly replySubject = createInbox();
+  private readonly replySubject: string;
   private readonly replies: Subscription;
   private readonly pending = new Map<string, Pending>();
   private partitions: Promise<number> | undefined;
@@ -86,7 +89,8 @@ class Client implements CairnClient {
     private readonly nc: NatsConnection,
     private readonly config: z.output<typeof ConnectOptionsSchema>,
   ) {
-    this.publisher = new JetStreamPublisher(nc);
+    this.replySubject = createInbox(config.inboxPrefix);
+    this.publisher = new JetStreamPublisher(nc, { inboxPrefix: config.inboxPrefix });
     this.replies = nc.subscribe(this.replySubject, {
       // A subscription error carries no message; the calls it affects end at their timeout.
       callback: (err, msg) => {
@@ -204,14 +208,15 @@ class Client implements CairnClient {
         { errorCode: 413 },
       );
     }
-    await this.publisher.publish(subject, data, envelopeHeaders(envelope, dedup));
+    await this.publisher.publish(subject, data, envelopeHeaders(envelope, dedup ? data : undefined));
   }
 
   private partitionCount(): Promise<number> {
     if (!this.partitions) {
       const stream = inboxStreamName(this.config.namespace);
       this.partitions = this.nc
-        .jetstreamManager()
+        // No account-info check: a client user may read the inbox stream's info and nothing else.
+        .jetstreamManager({ checkAPI: false })
         .then((jsm) => jsm.streams.info(stream))
         .then((info) => {
           const partitions = partitionsFromDescription(info.config.description);

@@ -1,2 +1,3 @@
 export type { CairnClient, ConnectOptions } from "./client.js";
 export { connect } from "./client.js";
+export type { NatsConnectionOptions } from "./nats-connection.js";

@@ -28,9 +28,18 @@ function fromBytes(bytes: Uint8Array): InvocationId {
   return `inv_${base32(bytes.subarray(0, 16))}` as InvocationId;
 }
 
-function digest(...parts: string[]): Uint8Array {
+/**
+ * A hash of several parts, each preceded by its length: no two different lists of parts hash the
+ * same way, whatever characters (NUL included) the parts hold.
+ */
+function digest(...parts: Array<string | Uint8Array>): Uint8Array {
   const hash = createHash("sha256");
-  for (const part of parts) hash.update(part).update("\u0000");
+  const length = Buffer.alloc(4);
+  for (const part of parts) {
+    const bytes = typeof part === "string" ? Buffer.from(part, "utf8") : part;
+    length.writeUInt32BE(bytes.byteLength);
+    hash.update(length).update(bytes);
+  }
   return hash.digest();
 }
 
@@ -47,6 +56,15 @@ export function idempotentInvocationId(target: string, idempotencyKey: string): 
 /** The id of the `index`-th message a handler sends: the same on every attempt and after a crash. */
 export function childInvocationId(parent: InvocationId, index: number): InvocationId {
   return fromBytes(digest("child", parent, String(index)));
+}
+
+/**
+ * JetStream's `Nats-Msg-Id` for a send: it covers the invocation id, the target and the input, so
+ * only a copy of the same message is dropped as a duplicate. A message that merely reuses the
+ * invocation id (a stray or hostile one) goes through, and the host refuses it if the id is taken.
+ */
+export function messageDedupId(invocationId: InvocationId, target: string, data: Uint8Array): string {
+  return `msg_${base32(digest("msg", invocationId, target, data).subarray(0, 16))}`;
 }
 
 export function parseInvocationId(value: string): InvocationId | undefined {

@@ -1,5 +1,5 @@
 export type { InvocationId } from "./ids.js";
-export { newInvocationId, idempotentInvocationId, childInvocationId, parseInvocationId } from "./ids.js";
+export { newInvocationId, idempotentInvocationId, childInvocationId, messageDedupId, parseInvocationId } from "./ids.js";
 export { encode, decode } from "./codec.js";
 export { partitionOf, partitionOfTarget } from "./partitioning.js";
 export type { Target, Envelope, ReplyAddress, Reply } from "./wire.js";

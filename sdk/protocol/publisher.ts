@@ -31,15 +31,19 @@ const decoder = new TextDecoder();
  * connection at a small fraction of the CPU (see "Performance notes" in DESIGN.md).
  */
 export class JetStreamPublisher {
-  private readonly prefix = createInbox();
+  private readonly prefix: string;
   private readonly subscription: Subscription;
+  private readonly ackTimeoutMs: number;
   private readonly waiting = new Map<string, Waiting>();
   private next = 0;
 
+  /** PubAcks come back on `<inboxPrefix>.<unique>.*`: a client confined to its prefix can receive them. */
   constructor(
     private readonly nc: NatsConnection,
-    private readonly ackTimeoutMs = 10_000,
+    options: { ackTimeoutMs?: number; inboxPrefix?: string } = {},
   ) {
+    this.ackTimeoutMs = options.ackTimeoutMs ?? 10_000;
+    this.prefix = createInbox(options.inboxPrefix);
     this.subscription = nc.subscribe(`${this.prefix}.*`, {
       callback: (error, msg) => {
         // A subscription error (permissions, say) carries no message; publishes then time out.

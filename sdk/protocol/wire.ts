@@ -1,6 +1,6 @@
 import { type MsgHdrs, headers as natsHeaders } from "nats";
 import { TerminalError } from "../errors.js";
-import type { InvocationId } from "./ids.js";
+import { type InvocationId, messageDedupId } from "./ids.js";
 
 /**
  * The metadata of an invocation travels in NATS headers, so that a host can name the target and
@@ -39,10 +39,13 @@ export interface Envelope {
   replyTo?: ReplyAddress;
 }
 
-/** Headers of an inbox message; `dedup` adds the invocation id as JetStream's `Nats-Msg-Id`. */
-export function envelopeHeaders(envelope: Envelope, dedup: boolean): MsgHdrs {
+/**
+ * Headers of an inbox message. With `dedupData` (the message's body), JetStream drops a copy of
+ * the same message published again (`Nats-Msg-Id`, see `messageDedupId`).
+ */
+export function envelopeHeaders(envelope: Envelope, dedupData?: Uint8Array): MsgHdrs {
   const h = natsHeaders();
-  if (dedup) h.set(Header.MsgId, envelope.invocationId);
+  if (dedupData) h.set(Header.MsgId, messageDedupId(envelope.invocationId, targetLabel(envelope.target), dedupData));
   h.set(Header.InvocationId, envelope.invocationId);
   const { target } = envelope;
   h.set(Header.Target, `${target.type}:${target.name}.${target.handler}`);

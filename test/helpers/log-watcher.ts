@@ -22,8 +22,9 @@ export class LogWatcher {
     this.messages = await consumer.consume();
     void (async () => {
       for await (const msg of this.messages ?? []) {
-        const entry = decodeLogEntry(msg.data, msg.seq);
-        this.entries.push({ partition: Number(msg.subject.split(".").pop()), seq: msg.seq, hostId: entry.hostId, epoch: entry.epoch, type: entry.type });
+        const partition = Number(msg.subject.split(".").pop());
+        const entry = decodeLogEntry(msg.data, msg.seq, partition);
+        this.entries.push({ partition, seq: msg.seq, hostId: entry.hostId, epoch: entry.epoch, type: entry.type });
       }
     })();
   }

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect } from "nats";
-import { freePort } from "./nats-server.js";
+import { freePort, shippedUsers } from "./nats-server.js";
 
 const CONFIG = resolve(import.meta.dirname, "../../nats-cluster/node.conf");
 
@@ -20,6 +20,8 @@ export interface ClusterNode {
 
 export interface NatsCluster {
   urls: string[];
+  /** The `cairn-host` user (node.conf includes nats-auth.conf), for hosts and for tests' own connections. */
+  host: { user: string; pass: string };
   nodes: ClusterNode[];
   stop(): Promise<void>;
 }
@@ -28,17 +30,20 @@ export interface NatsCluster {
  * Starts a 3-node JetStream cluster on loopback from `nats-cluster/node.conf`, and resolves once
  * it can create an R3 stream. Ports are free ones unless given (`npm run nats:cluster` fixes them).
  */
-export async function startNatsCluster(options: { clientPorts?: number[]; clusterPorts?: number[]; storeDir?: string; log?: (line: string) => void } = {}): Promise<NatsCluster> {
+export async function startNatsCluster(
+  options: { clientPorts?: number[]; clusterPorts?: number[]; storeDir?: string; users?: ReturnType<typeof shippedUsers>; log?: (line: string) => void } = {},
+): Promise<NatsCluster> {
   const dir = options.storeDir ?? mkdtempSync(join(tmpdir(), "cairn-nats-cluster-"));
   const clientPorts = options.clientPorts ?? [await freePort(), await freePort(), await freePort()];
   const clusterPorts = options.clusterPorts ?? [await freePort(), await freePort(), await freePort()];
+  const users = options.users ?? shippedUsers();
   const routes = Object.fromEntries(clusterPorts.map((port, i) => [`CAIRN_ROUTE_${i + 1}`, `nats-route://127.0.0.1:${port}`]));
   const nodes = clientPorts.map((clientPort, i) => {
     const name = `n${i + 1}`;
     const store = join(dir, name);
     mkdirSync(store, { recursive: true });
     let child: ChildProcess | undefined;
-    const env = { ...process.env, ...routes, CAIRN_NODE_NAME: name, CAIRN_CLIENT_PORT: String(clientPort), CAIRN_CLUSTER_PORT: String(clusterPorts[i]), CAIRN_STORE_DIR: store };
+    const env = { ...process.env, ...users.env, ...routes, CAIRN_NODE_NAME: name, CAIRN_CLIENT_PORT: String(clientPort), CAIRN_CLUSTER_PORT: String(clusterPorts[i]), CAIRN_STORE_DIR: store };
     const node = {
       name,
       url: `nats://127.0.0.1:${clientPort}`,
@@ -65,19 +70,19 @@ export async function startNatsCluster(options: { clientPorts?: number[]; cluste
     if (!options.storeDir) rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await untilJetStreamReady(urls);
+    await untilJetStreamReady(urls, users.host);
   } catch (error) {
     await stop();
     throw error;
   }
-  return { urls, nodes, stop };
+  return { urls, host: users.host, nodes, stop };
 }
 
 /** The cluster has elected its JetStream meta leader once an R3 stream can be created. */
-async function untilJetStreamReady(urls: string[], timeoutMs = 30_000): Promise<void> {
+async function untilJetStreamReady(urls: string[], auth: { user: string; pass: string }, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   // The nodes were only just spawned: keep trying until one listens.
-  const nc = await connect({ servers: urls, maxReconnectAttempts: -1, waitOnFirstConnect: true });
+  const nc = await connect({ servers: urls, maxReconnectAttempts: -1, waitOnFirstConnect: true, ...auth });
   try {
     // No API check: until the meta leader is elected, that check itself times out.
     const jsm = await nc.jetstreamManager({ checkAPI: false });

@@ -1,15 +1,31 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect } from "nats";
+import type { NatsConnectionOptions } from "cairn/client";
+import { newPassword } from "../../scripts/nats-auth.js";
+
+/** The users and permissions Cairn ships (nats.conf and nats-cluster/node.conf include them). */
+export const AUTH_CONFIG = resolve(import.meta.dirname, "../../nats-auth.conf");
 
 export interface NatsServer extends AsyncDisposable {
   url: string;
   pid: number;
+  /** How a host connects: with the `cairn-host` user's password when the server has the shipped users. */
+  host: NatsConnectionOptions;
+  /** How a client connects: the `cairn-client` user, allowed only to call. */
+  client: NatsConnectionOptions;
   stop(): Promise<void>;
+}
+
+/** Passwords for the users of nats-auth.conf, and what nats-server needs in its environment to read them. */
+export function shippedUsers(): { env: Record<string, string>; host: { user: string; pass: string }; client: { user: string; pass: string } } {
+  const host = { user: "cairn-host", pass: newPassword() };
+  const client = { user: "cairn-client", pass: newPassword() };
+  return { env: { CAIRN_HOST_PASSWORD: host.pass, CAIRN_CLIENT_PASSWORD: client.pass }, host, client };
 }
 
 export function freePort(): Promise<number> {
@@ -31,14 +47,19 @@ function requireBinary(): void {
   }
 }
 
-/** Starts a real `nats-server` with JetStream on a free loopback port and a temporary store. */
-export async function startNatsServer(): Promise<NatsServer> {
+/**
+ * Starts a real `nats-server` with JetStream on a free loopback port and a temporary store; with
+ * `auth`, under the users and permissions Cairn ships (nats-auth.conf), with fresh passwords.
+ */
+export async function startNatsServer(options: { auth?: boolean } = {}): Promise<NatsServer> {
   requireBinary();
   const dir = mkdtempSync(join(tmpdir(), "cairn-nats-"));
   const port = await freePort();
   const conf = join(dir, "nats.conf");
-  writeFileSync(conf, `listen: 127.0.0.1:${port}\nmax_payload: 8MB\njetstream { store_dir: "${join(dir, "js")}" }\n`);
-  const child: ChildProcess = spawn("nats-server", ["-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
+  const users = options.auth ? shippedUsers() : undefined;
+  if (users) copyFileSync(AUTH_CONFIG, join(dir, "nats-auth.conf"));
+  writeFileSync(conf, `listen: 127.0.0.1:${port}\nmax_payload: 8MB\njetstream { store_dir: "${join(dir, "js")}" }\n${users ? "include ./nats-auth.conf\n" : ""}`);
+  const child: ChildProcess = spawn("nats-server", ["-c", conf], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...users?.env } });
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const url = `nats://127.0.0.1:${port}`;
@@ -46,7 +67,7 @@ export async function startNatsServer(): Promise<NatsServer> {
   for (;;) {
     if (child.exitCode !== null) throw new Error(`nats-server exited early: ${stderr}`);
     try {
-      const nc = await connect({ servers: url, reconnect: false });
+      const nc = await connect({ servers: url, reconnect: false, ...users?.host });
       await nc.close();
       break;
     } catch {
@@ -66,5 +87,5 @@ export async function startNatsServer(): Promise<NatsServer> {
     }
     rmSync(dir, { recursive: true, force: true });
   };
-  return { url, pid: child.pid ?? 0, stop, [Symbol.asyncDispose]: stop };
+  return { url, pid: child.pid ?? 0, host: { servers: url, ...users?.host }, client: { servers: url, ...users?.client }, stop, [Symbol.asyncDispose]: stop };
 }

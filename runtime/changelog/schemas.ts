@@ -1,0 +1,67 @@
+import { z } from "zod";
+import type { CommitRecord, PartitionSnapshot } from "../store/index.js";
+
+// What a changelog entry or a snapshot must look like once decoded. Both are written by hosts only,
+// but they come off the network: a corrupt or foreign one must be recognised as such, not applied.
+// Callers keep the decoded value itself once it passes, so fields a later version adds are kept.
+
+const Bytes = z.custom<Uint8Array>((value) => value instanceof Uint8Array, "must be bytes");
+
+const Target = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("object"), name: z.string(), key: z.string(), handler: z.string() }),
+  z.object({ type: z.literal("service"), name: z.string(), handler: z.string() }),
+]);
+
+const Outcome = z.union([
+  z.object({ ok: z.literal(true), value: Bytes }),
+  z.object({ ok: z.literal(false), error: z.object({ name: z.string(), message: z.string(), code: z.number() }) }),
+]);
+
+const Completion = z.object({ outcome: Outcome, target: z.string().optional(), expiresAtMs: z.number() });
+
+const OutboxEntry = z.object({
+  subject: z.string(),
+  envelope: z.object({ invocationId: z.string(), target: Target, replyTo: z.object({ subject: z.string(), callId: z.string() }).optional() }),
+  data: Bytes,
+});
+
+const StateWrite = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("set"), object: z.string(), key: z.string(), name: z.string(), value: Bytes }),
+  z.object({ type: z.literal("delete"), object: z.string(), key: z.string(), name: z.string() }),
+  z.object({ type: z.literal("clearAll"), object: z.string(), key: z.string() }),
+]);
+
+const Record = z.object({
+  partition: z.number().int(),
+  invocationId: z.string(),
+  completion: Completion,
+  stateWrites: z.array(StateWrite),
+  outbox: z.array(OutboxEntry),
+  position: z.number(),
+});
+
+export const LogEntrySchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("commit"), hostId: z.string(), epoch: z.number(), prev: z.number(), records: z.array(Record) }),
+  z.object({ type: z.literal("epoch"), hostId: z.string(), epoch: z.number(), prev: z.number() }),
+  z.object({ type: z.literal("skip"), hostId: z.string(), epoch: z.number(), prev: z.number(), skipped: z.number(), resumeAfter: z.number() }),
+]);
+
+export const SnapshotSchema = z.object({
+  partition: z.number().int(),
+  logSeq: z.number().int().nonnegative(),
+  position: z.number(),
+  state: z.array(z.tuple([z.string(), z.string(), z.string(), Bytes])),
+  completions: z.array(z.tuple([z.string(), Completion])),
+  outbox: z.array(z.tuple([z.number(), z.number(), OutboxEntry])),
+});
+
+// The schemas must accept every record the runtime writes: checked here by the compiler.
+type Accepts<Wide, Narrow extends Wide> = Narrow;
+export type _RecordFits = Accepts<z.input<typeof Record>, CommitRecord>;
+export type _SnapshotFits = Accepts<z.input<typeof SnapshotSchema>, PartitionSnapshot>;
+
+/** The first problem a schema found, as `path: message`. */
+export function firstIssue(error: z.ZodError): string {
+  const [issue] = error.issues;
+  return issue ? `${issue.path.join(".") || "(root)"}: ${issue.message}` : "invalid";
+}
