@@ -176,13 +176,13 @@ describe("strings that are not well-formed UTF-16", () => {
   it("are refused by the host with 400 when a raw message's Cairn-Key header does not decode to one", async () => {
     const nc = await natsConnect({ servers: nats.url });
     try {
-      const replies = nc.subscribe("lone.replies", { max: 1 });
+      const replies = nc.subscribe("_INBOX.lone.replies", { max: 1 });
       const h = natsHeaders();
       h.set("Cairn-Invocation-Id", newInvocationId());
       h.set("Cairn-Target", "object:Probe.append");
       // What encodeURIComponent would make of a lone surrogate if it did not throw: U+D800 in UTF-8.
       h.set("Cairn-Key", "lone%ED%A0%80surrogate");
-      h.set("Cairn-Reply-To", "lone.replies");
+      h.set("Cairn-Reply-To", "_INBOX.lone.replies");
       h.set("Cairn-Call-Id", "c1");
       await nc.jetstream().publish(`${namespace}.in.0`, encode(1), { headers: h });
       for await (const msg of replies) {

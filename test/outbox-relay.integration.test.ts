@@ -59,7 +59,7 @@ describe("outbox relay", () => {
       expect(await within(relay.drainPartition(2), 10_000)).toBe(true);
       const stream = await jsm.streams.get(inboxStreamName(namespace));
       expect((await stream.info()).state.messages).toBe(2);
-      const published = [1, 2].map(async (seq) => (await stream.getMessage({ seq })).header.get("Nats-Msg-Id"));
+      const published = [1, 2].map(async (seq) => (await stream.getMessage({ seq })).header.get("Cairn-Invocation-Id"));
       expect(await Promise.all(published)).toEqual([entries[0]?.envelope.invocationId, entries[2]?.envelope.invocationId]);
       expect(store.readOutbox(2)).toEqual([]);
       const errors = lines.filter((line) => line.level === 50);
