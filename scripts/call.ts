@@ -19,7 +19,12 @@ try {
 // The client needs only names; the host holds the real definitions and validates the input.
 const noop = async () => undefined;
 // As the client user: what a caller may do under nats-auth.conf, and no more.
-const client = await connect({ ...natsFromEnv("client"), timeoutMs: 10_000 });
+const options = natsFromEnv("client");
+const client = await connect({ ...options, timeoutMs: 10_000 }).catch((error: unknown) => {
+  console.error(`cannot connect to NATS at ${String(options.servers)} as ${options.user ?? "an anonymous user"}: ${error instanceof Error ? error.message : String(error)}`);
+  console.error("Is `npm start` running? Set CAIRN_NATS_URL, and CAIRN_NATS_USER/CAIRN_NATS_PASSWORD for another server.");
+  process.exit(1);
+});
 try {
   let result: unknown;
   if (parts.length === 3) {

@@ -20,7 +20,12 @@ if (!Number.isInteger(partition) || partition < 0 || (command !== "show" && comm
   process.exit(2);
 }
 
-const nc = await connect({ ...natsClientOptions(NatsConnectionSchema.parse(natsFromEnv("host")), "cairn-changelog"), maxReconnectAttempts: 0 });
+const nc = await connect({ ...natsClientOptions(NatsConnectionSchema.parse(natsFromEnv("host")), "cairn-changelog"), maxReconnectAttempts: 0 }).catch(
+  (error: unknown) => {
+    console.error(`cannot connect to NATS (${String(error)}); set CAIRN_NATS_URL, and CAIRN_NATS_USER/CAIRN_NATS_PASSWORD for the host user`);
+    process.exit(1);
+  },
+);
 try {
   const jsm = await nc.jetstreamManager();
   if (command === "show") {
