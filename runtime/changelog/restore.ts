@@ -47,7 +47,7 @@ export async function takeOver(args: {
     const [newest] = await snapshots.list(partition);
     // LMDB ahead of the log means the log is not the one LMDB was built from (a recreated stream).
     try {
-      if (!trustLocal || applied > end || (newest && newest.logSeq > applied)) {
+      if (!trustLocal || store.mayHaveHoles(partition) || applied > end || (newest && newest.logSeq > applied)) {
         const read = newest ? await snapshots.read(newest.name, partition) : undefined;
         // Deleted between list and read: a newer one replaced it.
         if (newest && !read) throw new GapError(`snapshot ${newest.name} is gone`);

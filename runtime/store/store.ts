@@ -62,6 +62,8 @@ export class Store {
   private readonly applied: Database<number, number>;
   private readonly meta: Database<number, string>;
   private readonly positionCache = new Map<number, number>();
+  /** Partitions an apply failed for since their last import: `applied` may not be trusted. */
+  private readonly holes = new Set<number>();
 
   /** `log` hears, once, that a data dir in an older format was cleared. */
   constructor(
@@ -100,6 +102,15 @@ export class Store {
       log?.info({ path, format: found ?? 1, newFormat: STORE_FORMAT }, "LMDB data in an older format cleared; partitions are restored from their snapshots and changelogs");
     }
     this.meta.putSync("format", STORE_FORMAT);
+  }
+
+  /**
+   * Whether an apply of this partition failed since it was last imported, so that its `applied`
+   * sequence may have moved past an entry LMDB does not hold: the next take-over restores it from a
+   * snapshot instead of trusting it. (Kept in memory: a process restart forgets it.)
+   */
+  mayHaveHoles(partition: number): boolean {
+    return this.holes.has(partition);
   }
 
   /** The changelog sequence of the last entry applied to this partition (0: none). */
@@ -164,6 +175,9 @@ export class Store {
     } catch (error) {
       // The cache took this entry's position, which LMDB did not: read it again before the retry.
       this.positionCache.delete(partition);
+      // Applies queued after this one (a replay pipelines them) may still commit, moving `applied`
+      // past this entry: until the partition is imported again, its LMDB copy may have a hole.
+      this.holes.add(partition);
       throw error;
     }
     return keys;
@@ -263,6 +277,7 @@ export class Store {
       this.positionCache.delete(p);
       throw error;
     }
+    this.holes.delete(p);
   }
 
   /** Drops completion records whose idempotency window has passed; returns how many. */
