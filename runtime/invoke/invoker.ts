@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "pino";
 import type { z } from "zod";
 import { TerminalError } from "../../sdk/index.js";
-import { type AttemptEffects, ContextImpl, type InvocationScope, type Target, decode, encode, targetLabel } from "../../sdk/internal.js";
+import { type AttemptEffects, ContextImpl, type InvocationScope, type Target, decode, describeThrown, encode, targetLabel } from "../../sdk/internal.js";
 import { AttemptTimeoutError, HostClosedError } from "../errors.js";
 import type { Outcome } from "../store/index.js";
 import { classifyFailure, terminalOutcome } from "./classify.js";
@@ -34,7 +35,7 @@ function encodeOrThrow(value: unknown, what: string): Uint8Array {
   try {
     return encode(value);
   } catch (error) {
-    throw new TerminalError(`${what} cannot be encoded with msgpack (${error instanceof Error ? error.message : String(error)})`, { cause: error });
+    throw new TerminalError(`${what} cannot be encoded with msgpack (${describeThrown(error).message})`, { cause: error });
   }
 }
 
@@ -73,7 +74,7 @@ function parseWith(schema: z.ZodType, value: unknown, label: string, what: "inpu
   try {
     parsed = schema.safeParse(value);
   } catch (error) {
-    throw new TerminalError(`${label}: invalid ${what}: ${error instanceof Error ? error.message : String(error)}`, { ...options, cause: error });
+    throw new TerminalError(`${label}: invalid ${what}: ${describeThrown(error).message}`, { ...options, cause: error });
   }
   if (!parsed.success) throw new TerminalError(`${label}: invalid ${what}: ${describeIssues(parsed.error, what)}`, options);
   return parsed.data;
@@ -89,6 +90,18 @@ async function withTimeout<T>(work: Promise<T>, timeoutMs: number | undefined, l
     return await Promise.race([work, expired]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * The raw error keeps its stack and fields in the log; pino's serializer reads getters and Proxy
+ * traps, so a value that throws from them is logged by its safe description instead.
+ */
+function logRetry(log: Logger, error: unknown, attempt: number, retryInMs: number): void {
+  try {
+    log.warn({ err: error, attempt, retryInMs }, "handler failed; retrying");
+  } catch {
+    log.warn({ error: describeThrown(error), attempt, retryInMs }, "handler failed; retrying");
   }
 }
 
@@ -111,7 +124,7 @@ export async function invoke(handler: ResolvedHandler, data: Uint8Array, scope: 
   try {
     input = data.byteLength === 0 ? undefined : decode(data);
   } catch (error) {
-    return fail(new TerminalError(`${label}: input is not valid msgpack (${error instanceof Error ? error.message : String(error)})`, { errorCode: 400 }));
+    return fail(new TerminalError(`${label}: input is not valid msgpack (${describeThrown(error).message})`, { errorCode: 400 }));
   }
   if (handler.input) {
     try {
@@ -132,7 +145,7 @@ export async function invoke(handler: ResolvedHandler, data: Uint8Array, scope: 
     } catch (error) {
       const action = classifyFailure(error, attempt, policy, label);
       if (action.type === "fail") return { outcome: action.outcome, effects: undefined, attempts: attempt };
-      scope.log.warn({ err: error, attempt, retryInMs: action.delayMs }, "handler failed; retrying");
+      logRetry(scope.log, error, attempt, action.delayMs);
       try {
         await sleep(action.delayMs, undefined, { signal: options.signal });
       } catch {
