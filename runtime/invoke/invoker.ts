@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { z } from "zod";
 import { TerminalError } from "../../sdk/index.js";
-import { type AttemptEffects, ContextImpl, type InvocationScope, type Target, decode, describeThrown, encode, targetLabel } from "../../sdk/internal.js";
+import { type AttemptEffects, ContextImpl, type InvocationScope, type Target, decode, describeThrown, encodeData, targetLabel } from "../../sdk/internal.js";
 import { AttemptTimeoutError, HostClosedError } from "../errors.js";
 import type { Outcome } from "../store/index.js";
 import { classifyFailure, terminalOutcome } from "./classify.js";
@@ -31,14 +31,6 @@ export interface InvocationResult {
   attempts: number;
 }
 
-function encodeOrThrow(value: unknown, what: string): Uint8Array {
-  try {
-    return encode(value);
-  } catch (error) {
-    throw new TerminalError(`${what} cannot be encoded with msgpack (${describeThrown(error).message})`, { cause: error });
-  }
-}
-
 /**
  * Encodes what an attempt produced. A value that does not encode is a bug in the handler that
  * no retry can fix, so it fails the invocation; a send over the payload limit likewise.
@@ -46,10 +38,10 @@ function encodeOrThrow(value: unknown, what: string): Uint8Array {
 function encodeEffects(effects: AttemptEffects, label: string, maxPayloadBytes: number): EncodedEffects {
   const writes = [...effects.writes].map(([name, write]) => ({
     name,
-    value: write ? encodeOrThrow(write.value, `${label}: state "${name}"`) : undefined,
+    value: write ? encodeData(write.value, `${label}: ctx.set(${JSON.stringify(name)}, value)`, "value") : undefined,
   }));
   const sends = effects.sends.map(({ target, input }) => {
-    const data = encodeOrThrow(input, `${label}: the input of the send to ${targetLabel(target)}`);
+    const data = encodeData(input, `${label}: the input of the send to ${targetLabel(target)}`, "input");
     if (data.byteLength > maxPayloadBytes) {
       throw new TerminalError(`${label}: the send to ${targetLabel(target)} is ${data.byteLength} bytes, over the maximum of ${maxPayloadBytes} bytes`, {
         errorCode: 413,
@@ -140,7 +132,7 @@ export async function invoke(handler: ResolvedHandler, data: Uint8Array, scope: 
     try {
       let value = await withTimeout(Promise.resolve(handler.fn(ctx as never, input)), handler.timeoutMs, label);
       if (handler.output) value = parseWith(handler.output, value, label, "output");
-      const result = encodeOrThrow(value === undefined ? null : value, `${label}: the result`);
+      const result = encodeData(value === undefined ? null : value, `${label}: the result`, "result");
       return { outcome: { ok: true, value: result }, effects: encodeEffects(ctx.effects, label, options.maxPayloadBytes), attempts: attempt };
     } catch (error) {
       const action = classifyFailure(error, attempt, policy, label);
