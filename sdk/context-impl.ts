@@ -3,7 +3,7 @@ import type { ContextSendClient } from "./client-types.js";
 import type { ObjectContext } from "./context.js";
 import type { AnyDefinition, HandlerKind, ObjectDefinition, ServiceDefinition } from "./definitions.js";
 import { TerminalError } from "./errors.js";
-import { type Target, objectKeyProblem, stateNameProblem } from "./protocol/index.js";
+import { type Target, checkPlainData, objectKeyProblem, stateNameProblem, targetLabel } from "./protocol/index.js";
 
 /** What the runtime lends a context: committed state of the key and a place to put sends. */
 export interface InvocationScope {
@@ -73,6 +73,8 @@ export class ContextImpl implements ObjectContext {
     this.requireExclusive("set");
     checkStateName("set", name);
     if (value === undefined) throw new TerminalError(`ctx.set("${name}", undefined): use ctx.clear("${name}") to remove an entry`);
+    // Refused here, where the stack points at the caller; the commit checks again what it encodes.
+    checkPlainData(value, `ctx.set(${JSON.stringify(name)}, value)`, "value");
     this.effects.writes.set(name, { value });
   }
 
@@ -102,6 +104,7 @@ export class ContextImpl implements ObjectContext {
     const client: Record<string, (input?: unknown) => void> = {};
     for (const handler of Object.keys(definition.handlers)) {
       client[handler] = (input?: unknown) => {
+        checkPlainData(input, `the input of the send to ${targetLabel(target(handler))}`, "input");
         this.effects.sends.push({ target: target(handler), input });
       };
     }

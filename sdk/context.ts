@@ -56,7 +56,12 @@ export interface ObjectSharedContext extends Context {
  * attempt's writes are discarded. `get` sees this attempt's own writes.
  */
 export interface ObjectContext extends ObjectSharedContext {
-  /** Sets one state entry. The value must be encodable with msgpack (plain data). */
+  /**
+   * Sets one state entry. The value must be plain data: objects, arrays, strings, numbers, booleans,
+   * null, Uint8Array, Date and bigint, which msgpack stores unchanged. Anything it would drop or
+   * change (a function, a symbol, a class instance, a Map or Set, a cycle) is refused here with a
+   * `TerminalError` naming its path, which fails the invocation unless the handler catches it.
+   */
   set<T>(name: string, value: T): void;
 
   /** Removes one state entry. */

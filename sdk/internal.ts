@@ -3,6 +3,8 @@ export type { InvocationScope, AttemptEffects, OutgoingSend } from "./context-im
 export { ContextImpl } from "./context-impl.js";
 export type { ServiceHandlerEntry, ObjectHandlerEntry } from "./definitions.js";
 export { isHandlerDefinition } from "./definitions.js";
+export type { ThrownDescription } from "./describe-thrown.js";
+export { describeThrown } from "./describe-thrown.js";
 export type { InvocationId, Target, Envelope, ReplyAddress, Reply, PubAck } from "./protocol/index.js";
 export {
   newInvocationId,
@@ -10,6 +12,9 @@ export {
   childInvocationId,
   parseInvocationId,
   encode,
+  encodeData,
+  checkPlainData,
+  PLAIN_DATA_RULE,
   decode,
   partitionOf,
   partitionOfTarget,

@@ -148,7 +148,7 @@ describe("what is committed", () => {
 
   it("fails an invocation whose state does not encode, committing none of its writes", async () => {
     const message = await terminal(client.objectClient(probe, "unencodable").setUnencodable());
-    expect(message).toMatch(/^Probe\.setUnencodable: state "b" cannot be encoded with msgpack/);
+    expect(message).toMatch(/^ctx\.set\("b", value\): value\.when is a symbol; only plain data/);
     expect(await client.objectClient(probe, "unencodable").written()).toEqual({ written: null, a: null });
   });
 

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "pino";
 import type { z } from "zod";
 import { TerminalError } from "../../sdk/index.js";
-import { type AttemptEffects, ContextImpl, type InvocationScope, type Target, decode, encode, targetLabel } from "../../sdk/internal.js";
+import { type AttemptEffects, ContextImpl, type InvocationScope, type Target, decode, describeThrown, encodeData, targetLabel } from "../../sdk/internal.js";
 import { AttemptTimeoutError, HostClosedError } from "../errors.js";
 import type { Outcome } from "../store/index.js";
 import { classifyFailure, terminalOutcome } from "./classify.js";
@@ -30,14 +31,6 @@ export interface InvocationResult {
   attempts: number;
 }
 
-function encodeOrThrow(value: unknown, what: string): Uint8Array {
-  try {
-    return encode(value);
-  } catch (error) {
-    throw new TerminalError(`${what} cannot be encoded with msgpack (${error instanceof Error ? error.message : String(error)})`, { cause: error });
-  }
-}
-
 /**
  * Encodes what an attempt produced. A value that does not encode is a bug in the handler that
  * no retry can fix, so it fails the invocation; a send over the payload limit likewise.
@@ -45,10 +38,10 @@ function encodeOrThrow(value: unknown, what: string): Uint8Array {
 function encodeEffects(effects: AttemptEffects, label: string, maxPayloadBytes: number): EncodedEffects {
   const writes = [...effects.writes].map(([name, write]) => ({
     name,
-    value: write ? encodeOrThrow(write.value, `${label}: state "${name}"`) : undefined,
+    value: write ? encodeData(write.value, `${label}: ctx.set(${JSON.stringify(name)}, value)`, "value") : undefined,
   }));
   const sends = effects.sends.map(({ target, input }) => {
-    const data = encodeOrThrow(input, `${label}: the input of the send to ${targetLabel(target)}`);
+    const data = encodeData(input, `${label}: the input of the send to ${targetLabel(target)}`, "input");
     if (data.byteLength > maxPayloadBytes) {
       throw new TerminalError(`${label}: the send to ${targetLabel(target)} is ${data.byteLength} bytes, over the maximum of ${maxPayloadBytes} bytes`, {
         errorCode: 413,
@@ -73,7 +66,7 @@ function parseWith(schema: z.ZodType, value: unknown, label: string, what: "inpu
   try {
     parsed = schema.safeParse(value);
   } catch (error) {
-    throw new TerminalError(`${label}: invalid ${what}: ${error instanceof Error ? error.message : String(error)}`, { ...options, cause: error });
+    throw new TerminalError(`${label}: invalid ${what}: ${describeThrown(error).message}`, { ...options, cause: error });
   }
   if (!parsed.success) throw new TerminalError(`${label}: invalid ${what}: ${describeIssues(parsed.error, what)}`, options);
   return parsed.data;
@@ -89,6 +82,18 @@ async function withTimeout<T>(work: Promise<T>, timeoutMs: number | undefined, l
     return await Promise.race([work, expired]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * The raw error keeps its stack and fields in the log; pino's serializer reads getters and Proxy
+ * traps, so a value that throws from them is logged by its safe description instead.
+ */
+function logRetry(log: Logger, error: unknown, attempt: number, retryInMs: number): void {
+  try {
+    log.warn({ err: error, attempt, retryInMs }, "handler failed; retrying");
+  } catch {
+    log.warn({ error: describeThrown(error), attempt, retryInMs }, "handler failed; retrying");
   }
 }
 
@@ -111,7 +116,7 @@ export async function invoke(handler: ResolvedHandler, data: Uint8Array, scope: 
   try {
     input = data.byteLength === 0 ? undefined : decode(data);
   } catch (error) {
-    return fail(new TerminalError(`${label}: input is not valid msgpack (${error instanceof Error ? error.message : String(error)})`, { errorCode: 400 }));
+    return fail(new TerminalError(`${label}: input is not valid msgpack (${describeThrown(error).message})`, { errorCode: 400 }));
   }
   if (handler.input) {
     try {
@@ -127,12 +132,12 @@ export async function invoke(handler: ResolvedHandler, data: Uint8Array, scope: 
     try {
       let value = await withTimeout(Promise.resolve(handler.fn(ctx as never, input)), handler.timeoutMs, label);
       if (handler.output) value = parseWith(handler.output, value, label, "output");
-      const result = encodeOrThrow(value === undefined ? null : value, `${label}: the result`);
+      const result = encodeData(value === undefined ? null : value, `${label}: the result`, "result");
       return { outcome: { ok: true, value: result }, effects: encodeEffects(ctx.effects, label, options.maxPayloadBytes), attempts: attempt };
     } catch (error) {
       const action = classifyFailure(error, attempt, policy, label);
       if (action.type === "fail") return { outcome: action.outcome, effects: undefined, attempts: attempt };
-      scope.log.warn({ err: error, attempt, retryInMs: action.delayMs }, "handler failed; retrying");
+      logRetry(scope.log, error, attempt, action.delayMs);
       try {
         await sleep(action.delayMs, undefined, { signal: options.signal });
       } catch {

@@ -11,7 +11,7 @@ import {
   JetStreamPublisher,
   PubAckTimeoutError,
   decode,
-  encode,
+  encodeData,
   envelopeHeaders,
   idempotentInvocationId,
   inboxStreamName,
@@ -194,12 +194,7 @@ class Client implements CairnClient {
     if (this.closed) throw new Error("cairn client is closed");
     const partitions = await this.partitionCount();
     const subject = inboxSubject(this.config.namespace, partitionOfTarget(envelope.target, envelope.invocationId, partitions));
-    let data: Uint8Array;
-    try {
-      data = encode(input);
-    } catch (error) {
-      throw new TerminalError(`${targetLabel(envelope.target)}: the input cannot be encoded with msgpack (${String(error)})`, { cause: error });
-    }
+    const data = encodeData(input, `${targetLabel(envelope.target)}: the input`, "input");
     // Over the server's own limit the message could never reach a host to be refused there.
     const serverMax = this.nc.info?.max_payload;
     if (serverMax !== undefined && data.byteLength > serverMax - 4096) {
