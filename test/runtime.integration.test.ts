@@ -172,13 +172,13 @@ describe("bad input", () => {
     const nc = await natsConnect({ servers: nats.url });
     const js = nc.jetstream();
     try {
-      const replies = nc.subscribe("bad.replies", { max: 2 });
+      const replies = nc.subscribe("_INBOX.bad.replies", { max: 2 });
       const headers = (callId: string) => {
         const h = natsHeaders();
         h.set("Cairn-Invocation-Id", newInvocationId());
         h.set("Cairn-Target", "object:ShoppingCart.addItem");
         h.set("Cairn-Key", "raw");
-        h.set("Cairn-Reply-To", "bad.replies");
+        h.set("Cairn-Reply-To", "_INBOX.bad.replies");
         h.set("Cairn-Call-Id", callId);
         return h;
       };
