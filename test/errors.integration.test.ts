@@ -1,10 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TerminalError } from "cairn";
 import { type CairnClient, connect } from "cairn/client";
 import { type Host, startHost } from "cairn/runtime";
 import { type ThrownKind, attempts, hostile, thrownValues } from "./fixtures/hostile.js";
 import { tempDir, uniqueNamespace } from "./helpers/host.js";
 import { type NatsServer, startNatsServer } from "./helpers/nats-server.js";
+import { terminalError } from "./helpers/expect.js";
+
+const terminal = async (promise: Promise<unknown>) => (await terminalError(promise)).message;
+
 
 let nats: NatsServer;
 let host: Host;
@@ -24,14 +27,6 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-async function terminal(promise: Promise<unknown>): Promise<string> {
-  const error = await promise.then(
-    () => new Error("expected a rejection"),
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TerminalError);
-  return (error as Error).message;
-}
 
 const PLAIN_DATA = "only plain data (objects, arrays, strings, numbers, booleans, null, Uint8Array, Date, bigint) can be stored or sent";
 

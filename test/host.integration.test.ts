@@ -2,13 +2,16 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect as natsConnect } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TerminalError } from "cairn";
 import { type CairnClient, connect } from "cairn/client";
 import { ConfigError, type Host, startHost } from "cairn/runtime";
 import { echo, observed, probe } from "./fixtures/probe.js";
 import { encode, envelopeHeaders, newInvocationId, partitionOf } from "../sdk/internal.js";
 import { eventually, tempDir, uniqueNamespace } from "./helpers/host.js";
 import { type NatsServer, startNatsServer } from "./helpers/nats-server.js";
+import { terminalError } from "./helpers/expect.js";
+
+const terminal = async (promise: Promise<unknown>) => (await terminalError(promise)).message;
+
 
 let nats: NatsServer;
 let host: Host;
@@ -28,14 +31,6 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-async function terminal(promise: Promise<unknown>): Promise<string> {
-  const error = await promise.then(
-    () => new Error("expected a rejection"),
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TerminalError);
-  return (error as Error).message;
-}
 
 describe("startHost options", () => {
   it("refuses invalid options with a ConfigError listing the problems", async () => {

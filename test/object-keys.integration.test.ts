@@ -8,6 +8,7 @@ import { probe } from "./fixtures/probe.js";
 import { decode, encode, newInvocationId, partitionOf } from "../sdk/internal.js";
 import { eventually, tempDir, uniqueNamespace } from "./helpers/host.js";
 import { type NatsServer, startNatsServer } from "./helpers/nats-server.js";
+import { terminalError } from "./helpers/expect.js";
 
 const PARTITIONS = 4;
 const LONE = "lone\uD800surrogate";
@@ -59,14 +60,6 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-async function terminal(promise: Promise<unknown>): Promise<TerminalError> {
-  const error = await promise.then(
-    () => new Error("expected a rejection"),
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TerminalError);
-  return error as TerminalError;
-}
 
 /** `victim\0` and 64 more characters (lmdb-js stops escaping NUL in strings that long), on victim's partition. */
 function attackerKeyFor(victim: string): string {
@@ -150,15 +143,15 @@ describe("strings that are not well-formed UTF-16", () => {
   });
 
   it("are refused as object keys by the client before publishing, with a TerminalError naming the call", async () => {
-    const call = await terminal(client.objectClient(probe, LONE).append(1));
+    const call = await terminalError(client.objectClient(probe, LONE).append(1));
     expect(call.message).toBe("objectClient(Probe, key).append: the object key holds a lone surrogate at index 4; an object key must be well-formed UTF-16");
     expect(call.errorCode).toBe(400);
-    const send = await terminal(client.objectSendClient(probe, LONE).append(1));
+    const send = await terminalError(client.objectSendClient(probe, LONE).append(1));
     expect(send.message).toBe("objectSendClient(Probe, key).append: the object key holds a lone surrogate at index 4; an object key must be well-formed UTF-16");
   });
 
   it("are refused as object keys by ctx.objectSendClient, and the attempt's other sends are not committed", async () => {
-    const refused = await terminal(client.objectClient(relay, "r1").sendTo({ lone: true, key: "after-lone", value: 7 }));
+    const refused = await terminalError(client.objectClient(relay, "r1").sendTo({ lone: true, key: "after-lone", value: 7 }));
     expect(refused.message).toBe("ctx.objectSendClient(Probe, key): the object key holds a lone surrogate at index 4; an object key must be well-formed UTF-16");
     await client.objectClient(relay, "r1").sendTo({ lone: false, key: "after-lone", value: 8 });
     // Sends leave in commit order: had the refused invocation committed its send, 7 would come first.
@@ -168,9 +161,9 @@ describe("strings that are not well-formed UTF-16", () => {
 
   it("are refused as state names by ctx.get, ctx.set and ctx.clear", async () => {
     const allowed = "a state name must be a non-empty string of at most 256 bytes, well-formed UTF-16 (it holds a lone surrogate at index 4)";
-    expect((await terminal(client.objectClient(relay, "r2").setLone())).message).toBe(`ctx.set(name, ...): ${allowed}`);
-    expect((await terminal(client.objectClient(relay, "r2").clearLone())).message).toBe(`ctx.clear(name, ...): ${allowed}`);
-    expect((await terminal(client.objectClient(relay, "r2").getLone())).message).toBe(`ctx.get(name, ...): ${allowed}`);
+    expect((await terminalError(client.objectClient(relay, "r2").setLone())).message).toBe(`ctx.set(name, ...): ${allowed}`);
+    expect((await terminalError(client.objectClient(relay, "r2").clearLone())).message).toBe(`ctx.clear(name, ...): ${allowed}`);
+    expect((await terminalError(client.objectClient(relay, "r2").getLone())).message).toBe(`ctx.get(name, ...): ${allowed}`);
   });
 
   it("are refused by the host with 400 when a raw message's Cairn-Key header does not decode to one", async () => {

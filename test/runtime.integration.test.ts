@@ -9,6 +9,7 @@ import { observed, probe } from "./fixtures/probe.js";
 import { decode, encode, newInvocationId, partitionOf } from "../sdk/internal.js";
 import { type NatsServer, startNatsServer } from "./helpers/nats-server.js";
 import { eventually, tempDir, uniqueNamespace } from "./helpers/host.js";
+import { terminalError } from "./helpers/expect.js";
 
 let nats: NatsServer;
 let host: Host;
@@ -137,34 +138,26 @@ describe("idempotency", () => {
 });
 
 describe("bad input", () => {
-  async function rejection(promise: Promise<unknown>): Promise<TerminalError> {
-    const error = await promise.then(
-      () => new Error("expected a rejection"),
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(TerminalError);
-    return error as TerminalError;
-  }
 
   it("refuses input failing its schema with a TerminalError naming the handler and problem", async () => {
     const cart = client.objectClient(shoppingCart, "bad");
-    const error = await rejection(cart.addItem({ sku: "x", qty: -1, priceCents: 1 }));
+    const error = await terminalError(cart.addItem({ sku: "x", qty: -1, priceCents: 1 }));
     expect(error.message).toBe("ShoppingCart.addItem: invalid input: input.qty: Too small: expected number to be >0");
     expect(await cart.getItems()).toEqual([]);
   });
 
   it("refuses an unknown object and an unknown handler", async () => {
     const ghost = object({ name: "Ghost", handlers: { boo: async () => 1 } });
-    expect((await rejection(client.objectClient(ghost, "g").boo())).message).toMatch(/^Ghost\.boo: unknown object or service "Ghost"/);
+    expect((await terminalError(client.objectClient(ghost, "g").boo())).message).toMatch(/^Ghost\.boo: unknown object or service "Ghost"/);
     const fakeCart = object({ name: "ShoppingCart", handlers: { explode: async () => 1 } });
-    expect((await rejection(client.objectClient(fakeCart, "g").explode())).message).toBe(
+    expect((await terminalError(client.objectClient(fakeCart, "g").explode())).message).toBe(
       'ShoppingCart.explode: unknown handler "explode" (ShoppingCart has: addItem, getItems, checkout)',
     );
   });
 
   it("refuses a payload over the maximum", async () => {
     const big = { sku: "x".repeat(1024 * 1024 + 10), qty: 1, priceCents: 1 };
-    const error = await rejection(client.objectClient(shoppingCart, "big").addItem(big));
+    const error = await terminalError(client.objectClient(shoppingCart, "big").addItem(big));
     expect(error.message).toMatch(/^ShoppingCart\.addItem: payload of \d+ bytes exceeds the maximum of 1048576 bytes$/);
   });
 

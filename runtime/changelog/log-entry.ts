@@ -1,7 +1,7 @@
-import { decode, encode } from "../../sdk/internal.js";
+import { encode } from "../../sdk/internal.js";
 import { CorruptPartitionDataError } from "../errors.js";
 import type { CommitRecord } from "../store/index.js";
-import { LogEntrySchema, firstIssue } from "./schemas.js";
+import { LogEntrySchema, decodeChecked } from "./schemas.js";
 
 /**
  * One entry of a partition's changelog. Every entry names the host and lease epoch that wrote it,
@@ -36,14 +36,5 @@ export function decodeLogEntry(bytes: Uint8Array, seq: number, partition: number
       partition,
       { cause },
     );
-  let value: unknown;
-  try {
-    value = decode(bytes);
-  } catch (error) {
-    throw corrupt(`it does not decode: ${error instanceof Error ? error.message : String(error)}`, error);
-  }
-  const parsed = LogEntrySchema.safeParse(value);
-  if (!parsed.success) throw corrupt(firstIssue(parsed.error));
-  // The value itself, not the parse's copy: fields it does not know are kept.
-  return value as LogEntry;
+  return decodeChecked(bytes, LogEntrySchema, corrupt) as LogEntry;
 }

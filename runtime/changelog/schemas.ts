@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { decode } from "../../sdk/internal.js";
 import type { CommitRecord, PartitionSnapshot } from "../store/index.js";
 
 // What a changelog entry or a snapshot must look like once decoded. Both are written by hosts only,
@@ -61,7 +62,24 @@ export type _RecordFits = Accepts<z.input<typeof Record>, CommitRecord>;
 export type _SnapshotFits = Accepts<z.input<typeof SnapshotSchema>, PartitionSnapshot>;
 
 /** The first problem a schema found, as `path: message`. */
-export function firstIssue(error: z.ZodError): string {
+function firstIssue(error: z.ZodError): string {
   const [issue] = error.issues;
   return issue ? `${issue.path.join(".") || "(root)"}: ${issue.message}` : "invalid";
+}
+
+/**
+ * Decodes bytes a host wrote and checks their shape, or throws what `corrupt` makes of the problem.
+ * Returns the decoded value itself, not the parse's copy, so that fields the schema does not know
+ * (written by a later version) are kept.
+ */
+export function decodeChecked<S extends z.ZodType>(bytes: Uint8Array, schema: S, corrupt: (problem: string, cause?: unknown) => Error): z.input<S> {
+  let value: unknown;
+  try {
+    value = decode(bytes);
+  } catch (error) {
+    throw corrupt(`it does not decode: ${error instanceof Error ? error.message : String(error)}`, error);
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw corrupt(firstIssue(parsed.error));
+  return value as z.input<S>;
 }

@@ -1,8 +1,8 @@
 import { type JetStreamClient, type ObjectStore, StorageType } from "nats";
-import { decode, encode, namespaceToken } from "../../sdk/internal.js";
+import { encode, namespaceToken } from "../../sdk/internal.js";
 import { CorruptPartitionDataError } from "../errors.js";
 import type { PartitionSnapshot } from "../store/index.js";
-import { SnapshotSchema, firstIssue } from "./schemas.js";
+import { SnapshotSchema, decodeChecked } from "./schemas.js";
 
 const NAME = /^p(\d+)-(\d+)$/;
 
@@ -45,16 +45,9 @@ export class SnapshotStore {
         partition,
         { cause },
       );
-    let value: unknown;
-    try {
-      value = decode(bytes);
-    } catch (error) {
-      throw corrupt(`it does not decode: ${error instanceof Error ? error.message : String(error)}`, error);
-    }
-    const parsed = SnapshotSchema.safeParse(value);
-    if (!parsed.success) throw corrupt(firstIssue(parsed.error));
-    if (parsed.data.partition !== partition || `p${partition}-${parsed.data.logSeq}` !== name) throw corrupt(`it holds partition ${parsed.data.partition} at ${parsed.data.logSeq}`);
-    return value as PartitionSnapshot;
+    const snapshot = decodeChecked(bytes, SnapshotSchema, corrupt) as PartitionSnapshot;
+    if (snapshot.partition !== partition || `p${partition}-${snapshot.logSeq}` !== name) throw corrupt(`it holds partition ${snapshot.partition} at ${snapshot.logSeq}`);
+    return snapshot;
   }
 
   /** Stores a snapshot and drops the ones it makes unnecessary. Returns its size in bytes. */
