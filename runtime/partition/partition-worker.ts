@@ -32,6 +32,7 @@ import { PartitionConsumer } from "../transport/index.js";
 import { type Committed, PartitionCommitter } from "./committer.js";
 import { parseEnvelope } from "./envelope.js";
 import { KeyQueue } from "./key-queue.js";
+import { workerCensus } from "./worker-census.js";
 
 export interface PartitionDeps {
   nc: NatsConnection;
@@ -69,6 +70,8 @@ export class PartitionWorker {
   private highestSeen: number;
   private messages: ConsumerMessages | undefined;
   private stopping = false;
+  /** `stop()` has completed (it may be called more than once). */
+  private stopped = false;
   private readonly stopSignal = new AbortController();
   private starting: Promise<void> | undefined;
   /** Aborted when the partition must stop at once: lost, or the grace period is over. */
@@ -86,6 +89,7 @@ export class PartitionWorker {
     private readonly deps: PartitionDeps,
   ) {
     this.log = deps.log.child({ component: "partition", partition, epoch });
+    workerCensus.enter(partition);
     this.highestSeen = deps.store.readPosition(partition);
     this.signal = AbortSignal.any([deps.signal, this.halt.signal]);
     this.consumer = new PartitionConsumer(deps.jsm, deps.stream, deps.config.namespace, partition, epoch, {
@@ -196,6 +200,8 @@ export class PartitionWorker {
     // A graceful stop leaves a fresh snapshot behind, so the next owner replays (and re-publishes) little.
     await withDeadline(this.committer?.close({ snapshot: graceful }) ?? Promise.resolve(), Math.max(graceMs, 1000));
     clearInterval(this.heartbeat);
+    if (!this.stopped) workerCensus.leave(this.partition);
+    this.stopped = true;
   }
 
   private receive(msg: JsMsg): void {
