@@ -10,7 +10,7 @@ import { DEFAULT_RETRY_POLICY, Registry, resolveRetryPolicy } from "./invoke/ind
 import { OutboxRelay } from "./outbox/index.js";
 import { withDeadline } from "./timing.js";
 import { SnapshotStore, ensureLogStream } from "./changelog/index.js";
-import { LeaseOwnership, type PartitionLease, PartitionWorker } from "./partition/index.js";
+import { LeaseOwnership, type PartitionLease, PartitionWorker, workerCensus } from "./partition/index.js";
 import { Store, claimDataDir } from "./store/index.js";
 import { ensureInboxStream } from "./transport/index.js";
 
@@ -105,6 +105,17 @@ export async function startHost(options: HostOptions): Promise<Host> {
       relay.stop();
     });
     const workers = new Map<number, PartitionWorker>();
+    // Workers being stopped: a partition's next worker starts only once its previous one is gone.
+    const retiring = new Map<number, Promise<void>>();
+    const retire = (worker: PartitionWorker, graceMs: number): Promise<void> => {
+      const { partition } = worker;
+      if (workers.get(partition) === worker) workers.delete(partition);
+      const done = worker.stop(graceMs).finally(() => {
+        if (retiring.get(partition) === done) retiring.delete(partition);
+      });
+      retiring.set(partition, done);
+      return done;
+    };
     const ownership = new LeaseOwnership({
       nc,
       namespace: config.namespace,
@@ -125,7 +136,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       relay,
       hostId,
       maxEntryBytes: nc.info ? nc.info.max_payload - ENTRY_HEADROOM_BYTES : 1024 * 1024 - ENTRY_HEADROOM_BYTES,
-      onFenced: (partition: number) => void ownership.drop(partition),
+      onFenced: (partition: number, epoch: number) => void ownership.drop(partition, epoch),
       registry,
       config,
       retryPolicy: resolveRetryPolicy(DEFAULT_RETRY_POLICY, config.retryPolicy),
@@ -139,28 +150,36 @@ export async function startHost(options: HostOptions): Promise<Host> {
       // Bounded: with NATS unreachable, a partition's start or a lease delete could wait for long.
       await withDeadline(ownership.stop(), 2 * config.shutdownGraceMs + config.leaseTtlMs);
       // Workers that started before a failed start, never handed to ownership.
-      await Promise.all([...workers.values()].map((w) => w.stop(0)));
+      await Promise.all([...[...workers.values()].map((w) => retire(w, 0)), ...retiring.values()]);
       clearTimeout(timer);
       abort.abort();
     });
     await ownership.start({
       acquire: async (partition, epoch) => {
+        const previous = workers.get(partition);
+        if (previous) {
+          // The lease layer never does this; should it, two consume loops would fight over one inbox.
+          hostLog.error({ partition, epoch, previousEpoch: previous.epoch }, "partition acquired while an earlier worker still runs; stopping that one first");
+          void retire(previous, 0);
+        }
+        while (retiring.has(partition)) await retiring.get(partition);
+        if (workerCensus.count(partition) > 0) {
+          throw new Error(`partition ${partition}: a worker of an earlier epoch is still running; not starting epoch ${epoch} beside it`);
+        }
         const worker = new PartitionWorker(partition, epoch, deps);
         workers.set(partition, worker);
         try {
           await worker.start();
         } catch (error) {
-          await worker.stop(0);
-          if (workers.get(partition) === worker) workers.delete(partition);
+          await retire(worker, 0);
           throw error;
         }
         hostLog.debug({ partition, epoch }, "partition acquired");
       },
       release: async (partition, how) => {
         const worker = workers.get(partition);
-        if (!worker) return;
-        workers.delete(partition);
-        await worker.stop(how === "lost" ? 0 : config.shutdownGraceMs);
+        if (!worker) return retiring.get(partition);
+        await retire(worker, how === "lost" ? 0 : config.shutdownGraceMs);
         // A handoff publishes the partition's committed sends before its lease goes; the next owner
         // would publish them too (deduplicated), only later.
         if (how === "handoff") await grace(relay.drainPartition(partition));

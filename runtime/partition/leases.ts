@@ -164,8 +164,13 @@ export class LeaseOwnership implements PartitionOwnership {
     return this.kv ? (await readLeases(this.kv)).leases : [];
   }
 
-  /** Gives a partition up at once, without grace: its changelog says another host owns it now. */
-  async drop(partition: number): Promise<void> {
+  /**
+   * Gives a partition up at once, without grace: its changelog says another writer owns it now.
+   * Only the lease of `epoch`: a worker of an older epoch fenced by this host's newer one must not
+   * take the newer one down with it.
+   */
+  async drop(partition: number, epoch: number): Promise<void> {
+    if (this.held.get(partition)?.epoch !== epoch) return;
     await this.release(partition, "lost");
   }
 
@@ -256,7 +261,9 @@ export class LeaseOwnership implements PartitionOwnership {
     }
     for (const p of step.acquire) {
       if (this.stopped) break;
-      if (this.releasing.has(p) || (this.retryAfter.get(p)?.atMs ?? 0) > Date.now()) continue;
+      // A lease that expired in the bucket while NATS was unreachable looks free, but this host still
+      // runs its partition: the renewal finds out and releases it first; only then is it taken anew.
+      if (this.held.has(p) || this.releasing.has(p) || (this.retryAfter.get(p)?.atMs ?? 0) > Date.now()) continue;
       try {
         const revision = await kv.create(`p.${p}`, this.value(0));
         // The creating revision is the epoch; written into the value on the next renewal.

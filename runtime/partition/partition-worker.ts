@@ -33,6 +33,7 @@ import { PartitionConsumer } from "../transport/index.js";
 import { type Committed, PartitionCommitter } from "./committer.js";
 import { parseEnvelope } from "./envelope.js";
 import { KeyQueue } from "./key-queue.js";
+import { workerCensus } from "./worker-census.js";
 
 export interface PartitionDeps {
   nc: NatsConnection;
@@ -47,8 +48,8 @@ export interface PartitionDeps {
   hostId: string;
   /** Largest changelog entry the server takes. */
   maxEntryBytes: number;
-  /** This host's append to a partition's changelog was fenced: it must give the partition up. */
-  onFenced: (partition: number) => void;
+  /** This host's append to a partition's changelog was fenced: it must give up that epoch's lease. */
+  onFenced: (partition: number, epoch: number) => void;
   registry: Registry;
   config: HostConfig;
   retryPolicy: ResolvedRetryPolicy;
@@ -70,6 +71,8 @@ export class PartitionWorker {
   private highestSeen: number;
   private messages: ConsumerMessages | undefined;
   private stopping = false;
+  /** `stop()` has completed (it may be called more than once). */
+  private stopped = false;
   private readonly stopSignal = new AbortController();
   private starting: Promise<void> | undefined;
   /** Aborted when the partition must stop at once: lost, or the grace period is over. */
@@ -87,8 +90,12 @@ export class PartitionWorker {
     private readonly deps: PartitionDeps,
   ) {
     this.log = deps.log.child({ component: "partition", partition, epoch });
+    workerCensus.enter(partition);
     this.highestSeen = deps.store.readPosition(partition);
     this.signal = AbortSignal.any([deps.signal, this.halt.signal]);
+    // Halted (fenced, lost, or the host's grace is over): the inbox is no longer this worker's to
+    // read. Its consume loop ends now and never recreates or resets a consumer again.
+    this.signal.addEventListener("abort", () => this.stopConsuming(), { once: true });
     this.consumer = new PartitionConsumer(deps.jsm, deps.stream, deps.config.namespace, partition, epoch, {
       ackWaitMs: deps.config.ackWaitMs,
       maxAckPending: deps.config.maxInFlightPerPartition,
@@ -99,6 +106,12 @@ export class PartitionWorker {
   start(): Promise<void> {
     this.starting ??= this.takeOverAndConsume();
     return this.starting;
+  }
+
+  private stopConsuming(): void {
+    this.stopping = true;
+    this.stopSignal.abort();
+    this.messages?.close().catch(() => undefined);
   }
 
   private checkNotStopped(): void {
@@ -125,7 +138,8 @@ export class PartitionWorker {
       logger: this.log,
       onFenced: (err) => {
         this.log.error({ err }, "changelog append fenced: another host owns this partition now; stopping it");
-        deps.onFenced(partition);
+        this.halt.abort();
+        deps.onFenced(partition, epoch);
       },
     });
     const recovered = deps.relay.recover(partition);
@@ -158,6 +172,7 @@ export class PartitionWorker {
         // Pull requests expire after 2 s, so a pull lost with a NATS node (its heartbeats stop) is
         // noticed and replaced within seconds, not after the default 30 s.
         this.messages = await consumer.consume({ max_messages: Math.min(256, deps.config.maxInFlightPerPartition), expires: 2000 });
+        if (this.stopping) await this.messages.close();
         for await (const msg of this.messages) {
           this.receive(msg);
           attempt = 0;
@@ -170,10 +185,15 @@ export class PartitionWorker {
       await sleep(backoffMs(INTERNAL_RETRY, attempt + 1), undefined, { signal: this.stopSignal.signal }).catch(() => undefined);
       if (!this.stopping) {
         // The consumer may be gone: make sure it exists, keeping what it has not delivered. If another
-        // consumer of the subject is in the way (left by a former owner), this owner replaces it.
+        // consumer of the subject is in the way (left by a former owner), this owner replaces it,
+        // unless it was stopped meanwhile: then the consumer in the way is its successor's.
         await this.consumer
           .ensure()
-          .catch(() => this.consumer.reset())
+          .catch((error: unknown) => {
+            if (this.stopping) return;
+            this.log.warn({ err: error }, "partition consumer missing or in the way; replacing the partition's consumers");
+            return this.consumer.reset();
+          })
           .catch((err: unknown) => this.log.error({ err }, "could not recreate the partition consumer"));
       }
     }
@@ -197,6 +217,8 @@ export class PartitionWorker {
     // A graceful stop leaves a fresh snapshot behind, so the next owner replays (and re-publishes) little.
     await withDeadline(this.committer?.close({ snapshot: graceful }) ?? Promise.resolve(), Math.max(graceMs, 1000));
     clearInterval(this.heartbeat);
+    if (!this.stopped) workerCensus.leave(this.partition);
+    this.stopped = true;
   }
 
   private receive(msg: JsMsg): void {

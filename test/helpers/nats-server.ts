@@ -47,29 +47,20 @@ function requireBinary(): void {
   }
 }
 
-/**
- * Starts a real `nats-server` with JetStream on a free loopback port and a temporary store; with
- * `auth`, under the users and permissions Cairn ships (nats-auth.conf), with fresh passwords.
- */
-export async function startNatsServer(options: { auth?: boolean } = {}): Promise<NatsServer> {
-  requireBinary();
-  const dir = mkdtempSync(join(tmpdir(), "cairn-nats-"));
-  const port = await freePort();
-  const conf = join(dir, "nats.conf");
-  const users = options.auth ? shippedUsers() : undefined;
-  if (users) copyFileSync(AUTH_CONFIG, join(dir, "nats-auth.conf"));
-  writeFileSync(conf, `listen: 127.0.0.1:${port}\nmax_payload: 8MB\njetstream { store_dir: "${join(dir, "js")}" }\n${users ? "include ./nats-auth.conf\n" : ""}`);
+type Users = ReturnType<typeof shippedUsers>;
+
+/** Spawns `nats-server -c conf` and resolves once it answers on `url` (as the host user, with `users`). */
+async function spawnServer(conf: string, url: string, users: Users | undefined): Promise<ChildProcess> {
   const child: ChildProcess = spawn("nats-server", ["-c", conf], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...users?.env } });
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const url = `nats://127.0.0.1:${port}`;
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`nats-server exited early: ${stderr}`);
     try {
       const nc = await connect({ servers: url, reconnect: false, ...users?.host });
       await nc.close();
-      break;
+      return child;
     } catch {
       if (Date.now() > deadline) {
         child.kill("SIGKILL");
@@ -78,14 +69,87 @@ export async function startNatsServer(options: { auth?: boolean } = {}): Promise
       await sleep(50);
     }
   }
+}
+
+/** With `users`, the server runs under the users and permissions Cairn ships (nats-auth.conf). */
+function writeConfig(dir: string, port: number, users: Users | undefined): string {
+  const conf = join(dir, "nats.conf");
+  if (users) copyFileSync(AUTH_CONFIG, join(dir, "nats-auth.conf"));
+  writeFileSync(conf, `listen: 127.0.0.1:${port}\nmax_payload: 8MB\njetstream { store_dir: "${join(dir, "js")}" }\n${users ? "include ./nats-auth.conf\n" : ""}`);
+  return conf;
+}
+
+async function terminate(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await Promise.race([exited, sleep(5000)]);
+  if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+}
+
+/**
+ * Starts a real `nats-server` with JetStream on a free loopback port and a temporary store; with
+ * `auth`, under the users and permissions Cairn ships (nats-auth.conf), with fresh passwords.
+ */
+export async function startNatsServer(options: { auth?: boolean } = {}): Promise<NatsServer> {
+  requireBinary();
+  const dir = mkdtempSync(join(tmpdir(), "cairn-nats-"));
+  const port = await freePort();
+  const url = `nats://127.0.0.1:${port}`;
+  const users = options.auth ? shippedUsers() : undefined;
+  const child = await spawnServer(writeConfig(dir, port, users), url, users);
   const stop = async () => {
-    if (child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await Promise.race([exited, sleep(5000)]);
-      if (child.exitCode === null) child.kill("SIGKILL");
-    }
+    await terminate(child);
     rmSync(dir, { recursive: true, force: true });
   };
   return { url, pid: child.pid ?? 0, host: { servers: url, ...users?.host }, client: { servers: url, ...users?.client }, stop, [Symbol.asyncDispose]: stop };
+}
+
+/** A server that can be killed, paused and started again on the same port and store dir. */
+export interface RestartableNatsServer extends NatsServer {
+  /** SIGKILLs the server and waits until it is gone. */
+  kill(): Promise<void>;
+  /** Starts it again (same port, same store) and waits until it answers. */
+  restart(): Promise<void>;
+  /** SIGSTOP: the process stays, holding its port, and answers nothing. */
+  pause(): void;
+  /** SIGCONT after `pause()`. */
+  resume(): void;
+}
+
+/** Like `startNatsServer`, for tests that crash or pause the server itself. */
+export async function startRestartableNatsServer(): Promise<RestartableNatsServer> {
+  requireBinary();
+  const dir = mkdtempSync(join(tmpdir(), "cairn-nats-"));
+  const port = await freePort();
+  const url = `nats://127.0.0.1:${port}`;
+  const conf = writeConfig(dir, port, undefined);
+  let child = await spawnServer(conf, url, undefined);
+  const server: RestartableNatsServer = {
+    url,
+    host: { servers: url },
+    client: { servers: url },
+    get pid() {
+      return child.pid ?? 0;
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGKILL");
+      await exited;
+    },
+    async restart() {
+      await server.kill();
+      child = await spawnServer(conf, url, undefined);
+    },
+    pause: () => void child.kill("SIGSTOP"),
+    resume: () => void child.kill("SIGCONT"),
+    async stop() {
+      server.resume();
+      await terminate(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+    [Symbol.asyncDispose]: () => server.stop(),
+  };
+  return server;
 }
