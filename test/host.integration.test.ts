@@ -170,6 +170,36 @@ describe("what is committed", () => {
   });
 });
 
+describe("partition consumers", () => {
+  it("serves a partition again when its inbox consumer is deleted under it (as a stale former owner's reset does)", async () => {
+    const p = partitionOf("Probe", "orphaned", 4);
+    await client.objectClient(probe, "orphaned").append(1);
+    const admin = await natsConnect({ servers: nats.url });
+    try {
+      const jsm = await admin.jetstreamManager();
+      const stream = `${namespace.toUpperCase()}_INBOX`;
+      const deleted: string[] = [];
+      for await (const info of jsm.consumers.list(stream)) {
+        if (info.config.filter_subject === `${namespace}.in.${p}`) {
+          await jsm.consumers.delete(stream, info.name);
+          deleted.push(info.name);
+        }
+      }
+      expect(deleted).toHaveLength(1);
+      // Bounded: the consume loop notices within a pull's expiry and recreates its consumer.
+      const answered = await eventually(async () => {
+        const list = await client.objectClient(probe, "orphaned").list(undefined, { timeoutMs: 1000 }).catch(() => undefined);
+        return list !== undefined;
+      }, 20_000, 100);
+      expect(answered).toBe(true);
+      await client.objectClient(probe, "orphaned").append(2, { timeoutMs: 5000 });
+      expect(await client.objectClient(probe, "orphaned").list()).toEqual([1, 2]);
+    } finally {
+      await admin.close();
+    }
+  }, 40_000);
+});
+
 describe("closing a host", () => {
   it("keeps a key's order when it closes while an invocation of that key is backing off", async () => {
     const namespace = uniqueNamespace();

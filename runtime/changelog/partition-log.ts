@@ -2,6 +2,9 @@ import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type MsgHdr
 import { type JetStreamPublisher, namespaceToken } from "../../sdk/internal.js";
 import { isNotFound, isWrongLastSequence } from "../transport/index.js";
 
+/** A changelog read that waits this long for its next entry gives up (the take-over is retried). */
+const READ_STALL_MS = 15_000;
+
 /** The append was refused: another writer appended since this one last did. It must stop. */
 export class FencedError extends Error {
   override name = "FencedError";
@@ -117,8 +120,12 @@ export class PartitionLog {
     }
   }
 
-  /** The entries after `afterSeq`, up to the end known when the read starts, oldest first. */
-  async *read(afterSeq = 0): AsyncGenerator<{ seq: number; data: Uint8Array }> {
+  /**
+   * The entries after `afterSeq`, up to the end known when the read starts, oldest first. Ends
+   * early, throwing, when `signal` aborts or no entry arrives for `stallMs` (the server lost the
+   * consumer, a restart): a take-over waiting on it must never hold up a stop for good.
+   */
+  async *read(afterSeq = 0, options: { signal?: AbortSignal; stallMs?: number } = {}): AsyncGenerator<{ seq: number; data: Uint8Array }> {
     const end = this.lastSeq;
     if (end <= afterSeq) return;
     const consumer = await this.js.consumers.get(this.stream, {
@@ -127,12 +134,29 @@ export class PartitionLog {
       opt_start_seq: afterSeq + 1,
     });
     const messages = await consumer.consume();
+    const stallMs = options.stallMs ?? READ_STALL_MS;
+    let stopped: string | undefined;
+    const stop = (why: string) => {
+      stopped ??= why;
+      void messages.close();
+    };
+    let timer = setTimeout(() => stop(`no entry for ${stallMs} ms`), stallMs);
+    const onAbort = () => stop("cancelled");
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    if (options.signal?.aborted) stop("cancelled");
     try {
       for await (const msg of messages) {
+        if (stopped) break;
+        clearTimeout(timer);
+        // Only the wait for the server counts: the reader may take its time with each entry.
         yield { seq: msg.seq, data: msg.data };
-        if (msg.seq >= end) break;
+        if (msg.seq >= end) return;
+        timer = setTimeout(() => stop(`no entry for ${stallMs} ms`), stallMs);
       }
+      throw new Error(`${this.subject}: reading the changelog after ${afterSeq} up to ${end} ended early (${stopped ?? "the consumer closed"})`);
     } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onAbort);
       await messages.close();
     }
   }

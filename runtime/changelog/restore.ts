@@ -87,7 +87,7 @@ async function replay(store: Store, log: PartitionLog, partition: number, from: 
   // `skip` of it: the chain then goes on from the entry before the corrupt one.
   let corrupt: { seq: number; error: CorruptPartitionDataError } | undefined;
   try {
-    for await (const { seq, data } of log.read(from)) {
+    for await (const { seq, data } of log.read(from, { signal })) {
       if (signal.aborted) throw new Error(`partition ${partition}: take-over cancelled`);
       let entry: LogEntry;
       try {

@@ -171,8 +171,12 @@ export class PartitionWorker {
         const consumer = await deps.js.consumers.get(deps.stream, this.consumer.name);
         // Pull requests expire after 2 s, so a pull lost with a NATS node (its heartbeats stop) is
         // noticed and replaced within seconds, not after the default 30 s.
-        this.messages = await consumer.consume({ max_messages: Math.min(256, deps.config.maxInFlightPerPartition), expires: 2000 });
-        if (this.stopping) await this.messages.close();
+        // A consumer deleted under it (by a stale former owner's reset, or an operator) ends the iteration
+        // instead of waiting forever for it to come back: the loop below makes sure it exists.
+        this.messages = await consumer.consume({ max_messages: Math.min(256, deps.config.maxInFlightPerPartition), expires: 2000, abort_on_missing_resource: true });
+        // Stopped while it was being opened: close it, and let the loop below drain it. Not awaited:
+        // close() resolves once the iterator has been read to its end, which only that loop does.
+        if (this.stopping) void this.messages.close().catch(() => undefined);
         for await (const msg of this.messages) {
           this.receive(msg);
           attempt = 0;
