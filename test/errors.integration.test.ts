@@ -93,6 +93,7 @@ describe("values msgpack would change are refused", () => {
 
   it("refuses a client call whose input holds a function or a class instance, before publishing", async () => {
     const echo = client.objectClient(hostile, "client-input").echo;
+    expect((await terminalError(echo({ g: () => 1 }))).errorCode).toBe(400);
     expect(await terminal(echo({ f: () => 1 }))).toBe(`Hostile/client-input/echo: the input: input.f is a function; ${PLAIN_DATA}`);
     class Money {
       constructor(readonly cents: number) {}

@@ -194,7 +194,7 @@ class Client implements CairnClient {
     if (this.closed) throw new Error("cairn client is closed");
     const partitions = await this.partitionCount();
     const subject = inboxSubject(this.config.namespace, partitionOfTarget(envelope.target, envelope.invocationId, partitions));
-    const data = encodeData(input, `${targetLabel(envelope.target)}: the input`, "input");
+    const data = encodeData(input, `${targetLabel(envelope.target)}: the input`, "input", 400);
     // Over the server's own limit the message could never reach a host to be refused there.
     const serverMax = this.nc.info?.max_payload;
     if (serverMax !== undefined && data.byteLength > serverMax - 4096) {

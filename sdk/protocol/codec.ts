@@ -14,13 +14,13 @@ export function encode(value: unknown): Uint8Array {
  * Encodes a user's value (a result, a state entry, a send's input), refusing with a
  * `TerminalError` anything msgpack would drop or change; see `checkPlainData` for `what` and `root`.
  */
-export function encodeData(value: unknown, what: string, root: string): Uint8Array {
-  checkPlainData(value, what, root);
+export function encodeData(value: unknown, what: string, root: string, errorCode?: number): Uint8Array {
+  checkPlainData(value, what, root, errorCode);
   try {
     return packr.pack(value);
   } catch (error) {
     // Checked data can still fail here: a getter that throws only on its second read, say.
-    throw new TerminalError(`${what} cannot be encoded with msgpack (${describeThrown(error).message})`, { cause: error });
+    throw new TerminalError(`${what} cannot be encoded with msgpack (${describeThrown(error).message})`, { errorCode, cause: error });
   }
 }
 

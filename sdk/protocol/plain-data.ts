@@ -30,7 +30,8 @@ interface Problem {
  * Throws a `TerminalError` naming the first part of `value` that msgpack would drop or change:
  * a function, a symbol, a class instance, a Map or Set, a typed array other than Uint8Array, a
  * cycle, a string with a lone surrogate, a bigint beyond 64 bits. `what` says whose value it is,
- * `root` names the value in the path (`result.items[2].compute`).
+ * `root` names the value in the path (`result.items[2].compute`). `errorCode`: 400 for a caller's
+ * input, the default (500) for what a handler produced.
  *
  * Accepted and unchanged by the round trip: null, undefined, booleans, numbers (-0 comes back as
  * 0), bigints in [-2^63, 2^64), well-formed strings, Uint8Array and Buffer (both come back as Buffer), Date,
@@ -38,9 +39,11 @@ interface Problem {
  * Object.prototype). Symbol keys, non-enumerable properties and extra properties of arrays are
  * not looked at: like JSON, msgpack drops them, and looking costs more than the rest of the check.
  */
-export function checkPlainData(value: unknown, what: string, root: string): void {
+export function checkPlainData(value: unknown, what: string, root: string, errorCode?: number): void {
   const problem = problemOf(value, [], 0);
-  if (problem !== undefined) throw new TerminalError(`${what}: ${formatPath(root, problem.reversedPath)} ${problem.reason}; ${PLAIN_DATA_RULE}`);
+  if (problem !== undefined) {
+    throw new TerminalError(`${what}: ${formatPath(root, problem.reversedPath)} ${problem.reason}; ${PLAIN_DATA_RULE}`, { errorCode });
+  }
 }
 
 function problemOf(value: unknown, ancestors: object[], depth: number): Problem | undefined {
