@@ -10,7 +10,7 @@ import { DEFAULT_RETRY_POLICY, Registry, resolveRetryPolicy } from "./invoke/ind
 import { OutboxRelay } from "./outbox/index.js";
 import { withDeadline } from "./timing.js";
 import { SnapshotStore, ensureLogStream } from "./changelog/index.js";
-import { LeaseOwnership, type PartitionLease, PartitionWorker, workerCensus } from "./partition/index.js";
+import { LeaseOwnership, type PartitionLease, PartitionWorker, WorkerCensus } from "./partition/index.js";
 import { Store, claimDataDir } from "./store/index.js";
 import { ensureInboxStream } from "./transport/index.js";
 
@@ -105,6 +105,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       relay.stop();
     });
     const workers = new Map<number, PartitionWorker>();
+    const census = new WorkerCensus();
     // Workers being stopped: a partition's next worker starts only once its previous one is gone.
     const retiring = new Map<number, Promise<void>>();
     const retire = (worker: PartitionWorker, graceMs: number): Promise<void> => {
@@ -138,6 +139,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       maxEntryBytes: nc.info ? nc.info.max_payload - ENTRY_HEADROOM_BYTES : 1024 * 1024 - ENTRY_HEADROOM_BYTES,
       onFenced: (partition: number, epoch: number) => void ownership.drop(partition, epoch),
       registry,
+      census,
       config,
       retryPolicy: resolveRetryPolicy(DEFAULT_RETRY_POLICY, config.retryPolicy),
       signal: abort.signal,
@@ -163,7 +165,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
           void retire(previous, 0);
         }
         while (retiring.has(partition)) await retiring.get(partition);
-        if (workerCensus.count(partition) > 0) {
+        if (census.count(partition) > 0) {
           throw new Error(`partition ${partition}: a worker of an earlier epoch is still running; not starting epoch ${epoch} beside it`);
         }
         const worker = new PartitionWorker(partition, epoch, deps);

@@ -8,4 +8,4 @@ export type { LeaseOptions, PartitionLease } from "./leases.js";
 export { LeaseOwnership, leaseBucketName, readLeases } from "./leases.js";
 export type { AssignmentStep } from "./assignment.js";
 export { planStep, quotas } from "./assignment.js";
-export { workerCensus } from "./worker-census.js";
+export { WorkerCensus } from "./worker-census.js";

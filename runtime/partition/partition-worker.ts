@@ -33,7 +33,7 @@ import { PartitionConsumer } from "../transport/index.js";
 import { type Committed, PartitionCommitter } from "./committer.js";
 import { parseEnvelope } from "./envelope.js";
 import { KeyQueue } from "./key-queue.js";
-import { workerCensus } from "./worker-census.js";
+import type { WorkerCensus } from "./worker-census.js";
 
 export interface PartitionDeps {
   nc: NatsConnection;
@@ -51,6 +51,8 @@ export interface PartitionDeps {
   /** This host's append to a partition's changelog was fenced: it must give up that epoch's lease. */
   onFenced: (partition: number, epoch: number) => void;
   registry: Registry;
+  /** This host's live workers per partition. */
+  census: WorkerCensus;
   config: HostConfig;
   retryPolicy: ResolvedRetryPolicy;
   signal: AbortSignal;
@@ -90,7 +92,7 @@ export class PartitionWorker {
     private readonly deps: PartitionDeps,
   ) {
     this.log = deps.log.child({ component: "partition", partition, epoch });
-    workerCensus.enter(partition);
+    deps.census.enter(partition);
     this.highestSeen = deps.store.readPosition(partition);
     this.signal = AbortSignal.any([deps.signal, this.halt.signal]);
     // Halted (fenced, lost, or the host's grace is over): the inbox is no longer this worker's to
@@ -221,7 +223,7 @@ export class PartitionWorker {
     // A graceful stop leaves a fresh snapshot behind, so the next owner replays (and re-publishes) little.
     await withDeadline(this.committer?.close({ snapshot: graceful }) ?? Promise.resolve(), Math.max(graceMs, 1000));
     clearInterval(this.heartbeat);
-    if (!this.stopped) workerCensus.leave(this.partition);
+    if (!this.stopped) this.deps.census.leave(this.partition);
     this.stopped = true;
   }
 
