@@ -164,8 +164,11 @@ export async function startHost(options: HostOptions): Promise<Host> {
           hostLog.error({ partition, epoch, previousEpoch: previous.epoch }, "partition acquired while an earlier worker still runs; stopping that one first");
           void retire(previous, 0);
         }
-        while (retiring.has(partition)) await retiring.get(partition);
-        if (census.count(partition) > 0) {
+        // Bounded: a stop that never settles must not hold up this host's rebalancing for good;
+        // the lease is given back and tried again with backoff.
+        const deadline = Date.now() + 2 * config.shutdownGraceMs + config.leaseTtlMs;
+        while (retiring.has(partition) && Date.now() < deadline) await withDeadline(retiring.get(partition) ?? Promise.resolve(), deadline - Date.now());
+        if (retiring.has(partition) || census.count(partition) > 0) {
           throw new Error(`partition ${partition}: a worker of an earlier epoch is still running; not starting epoch ${epoch} beside it`);
         }
         const worker = new PartitionWorker(partition, epoch, deps);

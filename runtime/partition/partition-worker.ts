@@ -61,6 +61,12 @@ export interface PartitionDeps {
 
 
 /**
+ * Reopening a consumer is one cheap request, and every message of the partition waits on it: after
+ * a NATS restart (during which each try fails at once) the next try must not be seconds away.
+ */
+const REOPEN_RETRY = { ...INTERNAL_RETRY, maxIntervalMs: 1000 };
+
+/**
  * Serves one partition for one lease epoch. Takes the changelog over (LMDB caught up, epoch entry
  * appended), then consumes the partition's inbox in stream order and runs each invocation through
  * the per-key queue: check completion → invoke → commit (changelog, then LMDB) → relay sends →
@@ -92,7 +98,6 @@ export class PartitionWorker {
     private readonly deps: PartitionDeps,
   ) {
     this.log = deps.log.child({ component: "partition", partition, epoch });
-    deps.census.enter(partition);
     this.highestSeen = deps.store.readPosition(partition);
     this.signal = AbortSignal.any([deps.signal, this.halt.signal]);
     // Halted (fenced, lost, or the host's grace is over): the inbox is no longer this worker's to
@@ -102,6 +107,8 @@ export class PartitionWorker {
       ackWaitMs: deps.config.ackWaitMs,
       maxAckPending: deps.config.maxInFlightPerPartition,
     });
+    // Last: a constructor that throws before this never counts, so it never needs to leave.
+    deps.census.enter(partition);
   }
 
   /** Takes the partition over and starts consuming. A `stop()` meanwhile makes it fail, leaving nothing running. */
@@ -188,7 +195,7 @@ export class PartitionWorker {
         this.log.error({ err }, "partition consumer failed; opening it again");
       }
       if (this.stopping) return;
-      await sleep(backoffMs(INTERNAL_RETRY, attempt + 1), undefined, { signal: this.stopSignal.signal }).catch(() => undefined);
+      await sleep(backoffMs(REOPEN_RETRY, attempt + 1), undefined, { signal: this.stopSignal.signal }).catch(() => undefined);
       if (!this.stopping) {
         // The consumer may be gone: make sure it exists, keeping what it has not delivered. If another
         // consumer of the subject is in the way (left by a former owner), this owner replaces it,
