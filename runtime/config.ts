@@ -1,7 +1,7 @@
 import pino, { type Logger } from "pino";
 import { z } from "zod";
 import type { AnyDefinition } from "../sdk/index.js";
-import { type NatsConnection, NatsConnectionSchema } from "../sdk/internal.js";
+import { HostNatsConnectionSchema, type NatsConnection } from "../sdk/internal.js";
 import { ConfigError } from "./errors.js";
 
 const LogLevelSchema = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
@@ -30,10 +30,10 @@ const HostOptionsSchema = z.object({
   dataDir: z.string().min(1),
   /**
    * The NATS servers, with credentials and TLS when the server requires them (`user`/`pass`,
-   * `token`, `credsFile`, `nkeySeed`, `tls`). Embedded mode (no NATS) is not built yet, so this is
-   * required for now.
+   * `token`, `credsFile`, `nkeySeed`, `tls`). Its `inboxPrefix` defaults to `_INBOX_cairn_host`, not
+   * the clients' `_INBOX`. Embedded mode (no NATS) is not built yet, so this is required for now.
    */
-  nats: NatsConnectionSchema.optional(),
+  nats: HostNatsConnectionSchema.optional(),
   /**
    * The inbox prefixes of the clients this host answers: a call whose reply subject is not
    * `<prefix>.<token>…` for one of them is refused and never answered, so that no message can make

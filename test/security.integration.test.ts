@@ -118,11 +118,11 @@ describe("what a client may not do under the shipped permissions (item 7)", () =
       ],
     });
     const js = attacker.jetstream();
-    expect(await rejects(js.publish(logSubject(NAMESPACE, p), forged, { timeout: 2000 }))).toMatch(/permission|timeout/i);
-    expect(await rejects(js.publish(logSubject(NAMESPACE, p), randomBytes(64), { timeout: 2000 }))).toMatch(/permission|timeout/i);
+    expect(await rejects(js.publish(logSubject(NAMESPACE, p), forged, { timeout: 2000 }))).toMatch(/permission|timeout|503/i);
+    expect(await rejects(js.publish(logSubject(NAMESPACE, p), randomBytes(64), { timeout: 2000 }))).toMatch(/permission|timeout|503/i);
     expect(await lastLogSeq(p)).toBe(before);
     // Nor read one: the changelog holds every key's state.
-    expect(await rejects((await attacker.jetstreamManager({ checkAPI: false })).streams.getMessage(logStreamName(NAMESPACE), { seq: 1 }))).toMatch(/permission|timeout/i);
+    expect(await rejects((await attacker.jetstreamManager({ checkAPI: false })).streams.getMessage(logStreamName(NAMESPACE), { seq: 1 }))).toMatch(/permission|timeout|503/i);
     await client.objectClient(probe, "victim").append(2);
     expect(await client.objectClient(probe, "victim").list()).toEqual([1, 2]);
   });
@@ -131,9 +131,9 @@ describe("what a client may not do under the shipped permissions (item 7)", () =
     const bucket = leaseBucketName(NAMESPACE);
     for (const key of ["p.0", "p.1", "h.fake-host"]) {
       const value = new TextEncoder().encode(JSON.stringify({ hostId: "fake-host", epoch: 1 }));
-      expect(await rejects(attacker.request(`$KV.${bucket}.${key}`, value, { timeout: 1500 }))).toMatch(/permission|timeout/i);
+      expect(await rejects(attacker.request(`$KV.${bucket}.${key}`, value, { timeout: 1500 }))).toMatch(/permission|timeout|503/i);
     }
-    expect(await rejects(attacker.jetstream().views.kv(bucket, { bindOnly: true }).then((kv) => kv.put("p.2", new Uint8Array(1))))).toMatch(/permission|timeout/i);
+    expect(await rejects(attacker.jetstream().views.kv(bucket, { bindOnly: true }).then((kv) => kv.put("p.2", new Uint8Array(1))))).toMatch(/permission|timeout|503/i);
     const leases = await host.assignment();
     expect(leases.map((l) => l.hostId)).toEqual(Array(PARTITIONS).fill(host.hostId));
     expect(host.ownedPartitions()).toHaveLength(PARTITIONS);
@@ -141,11 +141,64 @@ describe("what a client may not do under the shipped permissions (item 7)", () =
 
   it("cannot write a snapshot", async () => {
     const bucket = snapshotBucketName(NAMESPACE);
-    expect(await rejects(attacker.request(`$O.${bucket}.C.forged`, randomBytes(32), { timeout: 1500 }))).toMatch(/permission|timeout/i);
-    expect(await rejects(attacker.request(`$O.${bucket}.M.cDAtOTk5OTk`, randomBytes(32), { timeout: 1500 }))).toMatch(/permission|timeout/i);
-    expect(await rejects(attacker.jetstream().views.os(bucket).then((os) => os.putBlob({ name: "p0-999999" }, randomBytes(32))))).toMatch(/permission|timeout/i);
+    expect(await rejects(attacker.request(`$O.${bucket}.C.forged`, randomBytes(32), { timeout: 1500 }))).toMatch(/permission|timeout|503/i);
+    expect(await rejects(attacker.request(`$O.${bucket}.M.cDAtOTk5OTk`, randomBytes(32), { timeout: 1500 }))).toMatch(/permission|timeout|503/i);
+    expect(await rejects(attacker.jetstream().views.os(bucket).then((os) => os.putBlob({ name: "p0-999999" }, randomBytes(32))))).toMatch(/permission|timeout|503/i);
     const info = await (await admin.jetstreamManager()).streams.info(`OBJ_${bucket}`);
     expect(info.state.messages).toBe(0);
+  });
+});
+
+describe("what a client may not reach through JetStream's own acknowledgements (item 7)", () => {
+  it("cannot aim the PubAck of its publish at a changelog, a lease or a snapshot", async () => {
+    const p = partitionOf("Probe", "acked", PARTITIONS);
+    await client.objectClient(probe, "acked").append(1);
+    const jsm = await admin.jetstreamManager();
+    const state = async () => ({
+      log: (await jsm.streams.info(logStreamName(NAMESPACE))).state.last_seq,
+      leases: (await jsm.streams.info(`KV_${leaseBucketName(NAMESPACE)}`)).state.last_seq,
+      snapshots: (await jsm.streams.info(`OBJ_${snapshotBucketName(NAMESPACE)}`)).state.last_seq,
+    });
+    const before = await state();
+    // JetStream answers a publish on its reply subject itself, as the server: no user permission
+    // applies to that answer. Only the accounts of nats-auth.conf keep it away from the hosts' streams.
+    for (const reply of [logSubject(NAMESPACE, p), `$KV.${leaseBucketName(NAMESPACE)}.p.${p}`, `$O.${snapshotBucketName(NAMESPACE)}.M.cDA`]) {
+      attacker.publish(`${NAMESPACE}.in.${p}`, encode(1), { reply });
+    }
+    await attacker.flush();
+    await client.objectClient(probe, "acked").append(2);
+    expect(await client.objectClient(probe, "acked").list()).toEqual([1, 2]);
+    const after = await state();
+    // Leases are renewed meanwhile; every entry written since must be a host's lease, no PubAck.
+    for (let seq = before.leases + 1; seq <= after.leases; seq++) {
+      const entry = await jsm.streams.getMessage(`KV_${leaseBucketName(NAMESPACE)}`, { seq }).catch(() => undefined);
+      if (entry?.data.length) expect(JSON.parse(new TextDecoder().decode(entry.data))).toHaveProperty("hostId");
+    }
+    expect(after.snapshots).toBe(before.snapshots);
+    // Every changelog entry written since is a host's (append(2)'s commit), none a PubAck.
+    expect(after.log).toBeGreaterThan(before.log);
+    for (let seq = before.log + 1; seq <= after.log; seq++) {
+      const entry = await jsm.streams.getMessage(logStreamName(NAMESPACE), { seq });
+      expect(entry.subject).toBe(logSubject(NAMESPACE, p));
+      expect(decodeLogEntry(entry.data, seq, p).hostId).toBe(host.hostId);
+    }
+    expect(host.ownedPartitions()).toHaveLength(PARTITIONS);
+  });
+
+  it("cannot read the hosts' own JetStream answers, which hold state", async () => {
+    const seen: string[] = [];
+    const sub = attacker.subscribe("_INBOX.>", { callback: (_err, msg) => seen.push(msg.subject) });
+    await attacker.flush();
+    // The host reads every lease from the bucket: a dozen JetStream requests and their answers.
+    await host.assignment();
+    await attacker.flush();
+    sub.unsubscribe();
+    expect(seen).toEqual([]);
+    const refused = await new Promise<string>((resolve) => {
+      attacker.subscribe("_INBOX_cairn_host.>", { callback: (err) => resolve(String(err)) });
+      setTimeout(() => resolve("no error"), 2000);
+    });
+    expect(refused).toMatch(/permission/i);
   });
 });
 

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { connect as natsConnect, createInbox, type NatsConnection, type Subscription } from "nats";
+import { connect as natsConnect, createInbox, type NatsConnection, type StreamInfo, type Subscription } from "nats";
 import { z } from "zod";
 import type { CallClient, CallOptions, SendClient, SendOptions, SendReceipt } from "../client-types.js";
 import type { AnyDefinition, ObjectDefinition, ServiceDefinition } from "../definitions.js";
@@ -209,10 +209,7 @@ class Client implements CairnClient {
   private partitionCount(): Promise<number> {
     if (!this.partitions) {
       const stream = inboxStreamName(this.config.namespace);
-      this.partitions = this.nc
-        // No account-info check: a client user may read the inbox stream's info and nothing else.
-        .jetstreamManager({ checkAPI: false })
-        .then((jsm) => jsm.streams.info(stream))
+      this.partitions = this.inboxStreamInfo(stream)
         .then((info) => {
           const partitions = partitionsFromDescription(info.config.description);
           if (partitions === undefined) throw new Error(`stream ${stream} has no partition count in its description`);
@@ -224,6 +221,20 @@ class Client implements CairnClient {
         });
     }
     return this.partitions;
+  }
+
+  /**
+   * The inbox stream's info, through the JetStream API of this connection's account, or else under
+   * `<namespace>.api`: where a client in an account of its own (the shipped nats-auth.conf) reaches
+   * the hosts' account. No account-info check: such a client may read this and nothing else.
+   */
+  private async inboxStreamInfo(stream: string): Promise<StreamInfo> {
+    try {
+      return await (await this.nc.jetstreamManager({ checkAPI: false })).streams.info(stream);
+    } catch (error) {
+      const imported = await this.nc.jetstreamManager({ checkAPI: false, apiPrefix: `${this.config.namespace}.api` });
+      return await imported.streams.info(stream).catch(() => Promise.reject(error));
+    }
   }
 
   private onReply(data: Uint8Array): void {

@@ -46,6 +46,18 @@ export function checkCredentials(options: Credentials, ctx: z.RefinementCtx): vo
 
 export const NatsConnectionSchema = z.object(natsConnectionFields).strict().superRefine(checkCredentials);
 
+/**
+ * A host's own inbox prefix: not the clients' one, so that a server can give clients their replies
+ * (`_INBOX.>`) without also giving them the hosts' JetStream answers, which hold state.
+ */
+export const HOST_INBOX_PREFIX = "_INBOX_cairn_host";
+
+/** A host's connection: as a client's, with its own inbox prefix by default. */
+export const HostNatsConnectionSchema = z
+  .object({ ...natsConnectionFields, inboxPrefix: natsConnectionFields.inboxPrefix.unwrap().default(HOST_INBOX_PREFIX) })
+  .strict()
+  .superRefine(checkCredentials);
+
 export type NatsConnectionOptions = z.input<typeof NatsConnectionSchema>;
 export type NatsConnection = z.output<typeof NatsConnectionSchema>;
 
