@@ -1,8 +1,8 @@
 // `npm run changelog -- show PARTITION [COUNT] [--namespace NS]`: a partition's last changelog entries.
-// `npm run changelog -- skip PARTITION SEQ [--namespace NS]`: lets a partition whose last entry does
-// not decode be taken over again, by appending a skip of it (see docs/architecture.md).
+// `npm run changelog -- skip PARTITION SEQ [--namespace NS]`: lets a partition whose last entries do
+// not decode be taken over again, by appending a skip of them (see docs/architecture.md).
 import { connect } from "nats";
-import { inspectChangelog, skipCorruptEntry } from "../runtime/changelog/index.js";
+import { inspectChangelog, skipCorruptEntries } from "../runtime/changelog/index.js";
 import { NatsConnectionSchema, natsClientOptions } from "../sdk/internal.js";
 import { natsFromEnv } from "./nats-auth.js";
 
@@ -35,8 +35,8 @@ try {
       console.log(e.ok ? `${e.seq}\t${e.type}\thost ${e.hostId}\tepoch ${e.epoch}\tprev ${e.prev}\t${e.records} record(s)` : `${e.seq}\tCORRUPT\t${e.problem}`);
     }
   } else {
-    const seq = await skipCorruptEntry(jsm, nc.jetstream(), namespace, partition, Number(third));
-    console.log(`entry ${third} of partition ${partition} is skipped (skip entry ${seq}); its next take-over (within the start backoff, at most 30 s) passes over it`);
+    const { seq, skipped } = await skipCorruptEntries(jsm, nc.jetstream(), namespace, partition, Number(third));
+    console.log(`entries ${skipped.join(", ")} of partition ${partition} are skipped (skip entry ${seq}); its next take-over (within the start backoff, at most 30 s) passes over them`);
   }
 } catch (error) {
   console.error(error instanceof Error ? error.message : String(error));

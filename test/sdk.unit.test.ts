@@ -80,6 +80,12 @@ describe("invocation ids and partitions", () => {
     expect(newInvocationId()).not.toBe(newInvocationId());
   });
 
+  it("derives the same ids as every earlier version", () => {
+    // Fixed values: a change here would run again every idempotent call retried across an upgrade.
+    const a = idempotentInvocationId("Cart/u/add", "k");
+    expect([a, childInvocationId(a, 3)]).toEqual(["inv_1c2sns649rb3z813z6acwzqzeg", "inv_69j2vt3zv6zckac66nzttx8770"]);
+  });
+
   it("partitions keys stably across processes", () => {
     // Fixed values: a change here would move every key of an existing deployment.
     expect([partitionOf("ShoppingCart", "user-1", 32), partitionOf("Counter", "c-7", 32)]).toEqual([20, 10]);

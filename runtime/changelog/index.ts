@@ -3,4 +3,4 @@ export { type LogEntry, decodeLogEntry, encodeLogEntry } from "./log-entry.js";
 export { SnapshotStore, snapshotBucketName } from "./snapshots.js";
 export { type TakeOverReport, takeOver } from "./restore.js";
 export type { EntryView } from "./repair.js";
-export { inspectChangelog, skipCorruptEntry } from "./repair.js";
+export { inspectChangelog, skipCorruptEntries } from "./repair.js";

@@ -48,31 +48,41 @@ function view(data: Uint8Array, seq: number, partition: number): EntryView {
 }
 
 /**
- * Lets a partition whose last changelog entry does not decode be taken over again: appends a `skip`
- * entry right after it (fenced on it), so that replays pass over it. Only the last entry of the
- * partition may be skipped, and only one that does not decode: a real commit is never skipped.
- * Nothing is deleted (see `LogEntry`).
+ * Lets a partition whose last changelog entries do not decode be taken over again: appends a `skip`
+ * entry right after them (fenced on the last), so that replays pass over them. `seq` must be the
+ * partition's last entry and must not decode; every entry right before it that does not decode
+ * either is skipped with it. A real commit is never skipped, and nothing is deleted (see `LogEntry`).
+ * Returns the skip entry's sequence and the entries it skips.
  */
-export async function skipCorruptEntry(jsm: JetStreamManager, js: JetStreamClient, namespace: string, partition: number, seq: number): Promise<number> {
+export async function skipCorruptEntries(
+  jsm: JetStreamManager,
+  js: JetStreamClient,
+  namespace: string,
+  partition: number,
+  seq: number,
+): Promise<{ seq: number; skipped: number[] }> {
   const stream = logStreamName(namespace);
   const subject = logSubject(namespace, partition);
   const last = await jsm.streams.getMessage(stream, { last_by_subj: subject });
-  if (last.seq !== seq) throw new Error(`entry ${seq} is not the last entry of partition ${partition} (${last.seq} is): only the last one can be skipped`);
-  const entry = view(last.data, seq, partition);
-  if (entry.ok) throw new Error(`entry ${seq} of partition ${partition} is a valid ${entry.type} entry; only an entry that does not decode can be skipped`);
+  if (last.seq !== seq) throw new Error(`entry ${seq} is not the last entry of partition ${partition} (${last.seq} is): only the last entries can be skipped`);
+  if (view(last.data, seq, partition).ok) throw new Error(`entry ${seq} of partition ${partition} is a valid entry; only entries that do not decode can be skipped`);
+  const skipped = [seq];
   let resumeAfter = 0;
+  // Back along the stream (other partitions' entries are interleaved) to the last entry that decodes.
   for (let s = seq - 1; s > 0; s--) {
     const msg = await jsm.streams.getMessage(stream, { seq: s }).catch((error: unknown) => {
       if (isNotFound(error)) return undefined;
       throw error;
     });
-    if (msg?.subject === subject) {
+    if (msg?.subject !== subject) continue;
+    if (view(msg.data, s, partition).ok) {
       resumeAfter = s;
       break;
     }
+    skipped.unshift(s);
   }
-  const skip: LogEntry = { type: "skip", hostId: "operator", epoch: 0, prev: seq, skipped: seq, resumeAfter };
+  const skip: LogEntry = { type: "skip", hostId: "operator", epoch: 0, prev: seq, skipped, resumeAfter };
   const h = headers();
   h.set("Nats-Expected-Last-Subject-Sequence", String(seq));
-  return (await js.publish(subject, encodeLogEntry(skip), { headers: h })).seq;
+  return { seq: (await js.publish(subject, encodeLogEntry(skip), { headers: h })).seq, skipped };
 }

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { CorruptPartitionDataError } from "../errors.js";
-import type { Store } from "../store/index.js";
+import type { CommitRecord, Store } from "../store/index.js";
 import { type LogEntry, decodeLogEntry, encodeLogEntry } from "./log-entry.js";
 import { FencedError, type PartitionLog } from "./partition-log.js";
 import type { SnapshotStore } from "./snapshots.js";
@@ -16,6 +16,9 @@ export interface TakeOverReport {
 }
 
 const MAX_ROUNDS = 20;
+
+/** Changelog entries applied to LMDB in one transaction during a replay. */
+const REPLAY_GROUP = 256;
 
 /** The chain broke under the reader: entries it needed were purged after a newer snapshot. */
 class GapError extends Error {}
@@ -47,7 +50,7 @@ export async function takeOver(args: {
     const [newest] = await snapshots.list(partition);
     // LMDB ahead of the log means the log is not the one LMDB was built from (a recreated stream).
     try {
-      if (!trustLocal || store.mayHaveHoles(partition) || applied > end || (newest && newest.logSeq > applied)) {
+      if (!trustLocal || applied > end || (newest && newest.logSeq > applied)) {
         const read = newest ? await snapshots.read(newest.name, partition) : undefined;
         // Deleted between list and read: a newer one replaced it.
         if (newest && !read) throw new GapError(`snapshot ${newest.name} is gone`);
@@ -82,40 +85,48 @@ export async function takeOver(args: {
 async function replay(store: Store, log: PartitionLog, partition: number, from: number, signal: AbortSignal): Promise<number> {
   let expectedPrev = from;
   let count = 0;
-  const pending: Array<Promise<unknown>> = [];
-  // An entry that does not decode stops the replay, unless the entry right after it is an operator's
-  // `skip` of it: the chain then goes on from the entry before the corrupt one.
-  let corrupt: { seq: number; error: CorruptPartitionDataError } | undefined;
-  try {
-    for await (const { seq, data } of log.read(from, { signal })) {
-      if (signal.aborted) throw new Error(`partition ${partition}: take-over cancelled`);
-      let entry: LogEntry;
-      try {
-        entry = decodeLogEntry(data, seq, partition);
-      } catch (error) {
-        if (!(error instanceof CorruptPartitionDataError) || corrupt) throw corrupt?.error ?? error;
-        corrupt = { seq, error };
-        continue;
-      }
-      if (corrupt) {
-        if (entry.type !== "skip" || entry.skipped !== corrupt.seq || entry.prev !== corrupt.seq || entry.resumeAfter !== expectedPrev) throw corrupt.error;
-        corrupt = undefined;
-        expectedPrev = entry.prev;
-      }
-      if (entry.prev !== expectedPrev) throw new GapError(`entry ${seq} follows ${entry.prev}, but the reader is at ${expectedPrev}`);
-      // Queued without waiting: LMDB applies them in call order, several per transaction.
-      const applying = store.applyLogged(partition, seq, entry.type === "commit" ? entry.records : []);
-      applying.catch(() => undefined); // observed below; meanwhile a failure must not count as unhandled
-      pending.push(applying);
-      expectedPrev = seq;
-      count++;
-      if (pending.length >= 256) await Promise.all(pending.splice(0));
+  // Entries are applied in groups, one transaction each, each awaited before the next is queued:
+  // a failed group leaves `applied` at the end of the group before it, never past a missing entry.
+  let group: Array<{ logSeq: number; records: CommitRecord[] }> = [];
+  const flush = async () => {
+    const entries = group;
+    group = [];
+    await store.applyEntries(partition, entries);
+  };
+  // Entries that do not decode stop the replay, unless the entry right after them is an operator's
+  // `skip` of exactly them: the chain then goes on from the entry before the first of them.
+  let corrupt: Array<{ seq: number; error: CorruptPartitionDataError }> = [];
+  for await (const { seq, data } of log.read(from, { signal })) {
+    if (signal.aborted) throw new Error(`partition ${partition}: take-over cancelled`);
+    let entry: LogEntry;
+    try {
+      entry = decodeLogEntry(data, seq, partition);
+    } catch (error) {
+      if (!(error instanceof CorruptPartitionDataError)) throw error;
+      corrupt.push({ seq, error });
+      continue;
     }
-  } finally {
-    // Whatever happens, nothing queued is left to fail unobserved.
-    await Promise.allSettled(pending.splice(0));
+    const [firstCorrupt] = corrupt;
+    if (firstCorrupt) {
+      const seqs = corrupt.map((c) => c.seq);
+      const skipsThem =
+        entry.type === "skip" &&
+        entry.skipped.length === seqs.length &&
+        entry.skipped.every((s, i) => s === seqs[i]) &&
+        entry.prev === seqs.at(-1) &&
+        entry.resumeAfter === expectedPrev;
+      if (!skipsThem) throw firstCorrupt.error;
+      corrupt = [];
+      expectedPrev = entry.prev;
+    }
+    if (entry.prev !== expectedPrev) throw new GapError(`entry ${seq} follows ${entry.prev}, but the reader is at ${expectedPrev}`);
+    group.push({ logSeq: seq, records: entry.type === "commit" ? entry.records : [] });
+    expectedPrev = seq;
+    count++;
+    if (group.length >= REPLAY_GROUP) await flush();
   }
-  if (corrupt) throw corrupt.error;
+  await flush();
+  if (corrupt[0]) throw corrupt[0].error;
   if (expectedPrev !== log.position) throw new GapError(`the log ends at ${log.position}, but the reader stopped at ${expectedPrev}`);
   return count;
 }

@@ -44,7 +44,7 @@ const Record = z.object({
 export const LogEntrySchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("commit"), hostId: z.string(), epoch: z.number(), prev: z.number(), records: z.array(Record) }),
   z.object({ type: z.literal("epoch"), hostId: z.string(), epoch: z.number(), prev: z.number() }),
-  z.object({ type: z.literal("skip"), hostId: z.string(), epoch: z.number(), prev: z.number(), skipped: z.number(), resumeAfter: z.number() }),
+  z.object({ type: z.literal("skip"), hostId: z.string(), epoch: z.number(), prev: z.number(), skipped: z.array(z.number()).min(1), resumeAfter: z.number() }),
 ]);
 
 export const SnapshotSchema = z.object({

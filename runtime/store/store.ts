@@ -62,8 +62,6 @@ export class Store {
   private readonly applied: Database<number, number>;
   private readonly meta: Database<number, string>;
   private readonly positionCache = new Map<number, number>();
-  /** Partitions an apply failed for since their last import: `applied` may not be trusted. */
-  private readonly holes = new Set<number>();
 
   /** `log` hears, once, that a data dir in an older format was cleared. */
   constructor(
@@ -102,15 +100,6 @@ export class Store {
       log?.info({ path, format: found ?? 1, newFormat: STORE_FORMAT }, "LMDB data in an older format cleared; partitions are restored from their snapshots and changelogs");
     }
     this.meta.putSync("format", STORE_FORMAT);
-  }
-
-  /**
-   * Whether an apply of this partition failed since it was last imported, so that its `applied`
-   * sequence may have moved past an entry LMDB does not hold: the next take-over restores it from a
-   * snapshot instead of trusting it. (Kept in memory: a process restart forgets it.)
-   */
-  mayHaveHoles(partition: number): boolean {
-    return this.holes.has(partition);
   }
 
   /** The changelog sequence of the last entry applied to this partition (0: none). */
@@ -153,31 +142,36 @@ export class Store {
     return out;
   }
 
-  /**
-   * Applies one changelog entry's records in one transaction, with `applied` set to its sequence,
-   * and resolves with each record's outbox keys once the transaction has committed. Transactions
-   * commit in call order, so entries are applied in log order however many are queued.
-   *
-   * `batch()` queues the writes from this thread as one block, and lmdb-js's write thread applies
-   * every block queued while the previous transaction was being written in ONE transaction.
-   */
+  /** Applies one changelog entry's records; see {@link applyEntries}. */
   async applyLogged(partition: number, logSeq: number, records: readonly CommitRecord[]): Promise<OutboxKey[][]> {
+    const [keys] = await this.applyEntries(partition, [{ logSeq, records }]);
+    return keys ?? [];
+  }
+
+  /**
+   * Applies consecutive changelog entries of one partition in ONE transaction, with `applied` set
+   * to the last one's sequence, and resolves with each entry's records' outbox keys once it has
+   * committed. All of them or none: a failed write (a full disk) can never leave `applied` past an
+   * entry LMDB does not hold, which separate transactions queued together could.
+   */
+  async applyEntries(partition: number, entries: ReadonlyArray<{ logSeq: number; records: readonly CommitRecord[] }>): Promise<OutboxKey[][][]> {
+    const last = entries.at(-1);
+    if (!last) return [];
     // Encoded before the batch: lmdb-js commits the writes a batch made before one that throws.
-    const stateKeys = records.map((record) => record.stateWrites.map((write) => stateWriteKey(partition, write)));
-    let keys: OutboxKey[][] = [];
+    const stateKeys = entries.map(({ records }) => records.map((record) => record.stateWrites.map((write) => stateWriteKey(partition, write))));
+    let keys: OutboxKey[][][] = [];
     const writing = this.root.batch(() => {
-      let index = 0;
-      keys = records.map((record, i) => this.applyRecord(partition, record, stateKeys[i] ?? [], () => [partition, logSeq, index++]));
-      this.applied.put(partition, logSeq);
+      keys = entries.map(({ logSeq, records }, e) => {
+        let index = 0;
+        return records.map((record, i) => this.applyRecord(partition, record, stateKeys[e]?.[i] ?? [], () => [partition, logSeq, index++]));
+      });
+      this.applied.put(partition, last.logSeq);
     });
     try {
       await storeWrite(this.path, writing);
     } catch (error) {
-      // The cache took this entry's position, which LMDB did not: read it again before the retry.
+      // The cache took these entries' position, which LMDB did not: read it again before the retry.
       this.positionCache.delete(partition);
-      // Applies queued after this one (a replay pipelines them) may still commit, moving `applied`
-      // past this entry: until the partition is imported again, its LMDB copy may have a hole.
-      this.holes.add(partition);
       throw error;
     }
     return keys;
@@ -277,7 +271,6 @@ export class Store {
       this.positionCache.delete(p);
       throw error;
     }
-    this.holes.delete(p);
   }
 
   /** Drops completion records whose idempotency window has passed; returns how many. */
