@@ -48,11 +48,10 @@ export class StoreWriteError extends Error {
  */
 export class CorruptPartitionDataError extends Error {
   override name = "CorruptPartitionDataError";
-  constructor(
-    message: string,
-    readonly partition: number,
-    options?: ErrorOptions,
-  ) {
+  readonly partition: number;
+
+  constructor(message: string, options: ErrorOptions & { partition: number }) {
     super(message, options);
+    this.partition = options.partition;
   }
 }

@@ -1,7 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, openSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { connect } from "nats";
+import { ErrorCode, NatsError, connect } from "nats";
 import { DEFAULT_NATS_URL, authEnv, localAuth, natsFromEnv } from "./nats-auth.js";
 
 export { DEFAULT_NATS_URL } from "./nats-auth.js";
@@ -14,7 +14,7 @@ async function answers(url: string): Promise<boolean> {
     await nc.close();
     return true;
   } catch (error) {
-    if (/authorization/i.test(String(error))) {
+    if (error instanceof NatsError && error.code === ErrorCode.AuthorizationViolation) {
       console.error(
         `the NATS server at ${url} refuses the host's credentials (${String(error)}).\nSet CAIRN_NATS_USER and CAIRN_NATS_PASSWORD (or CAIRN_NATS_TOKEN, CAIRN_NATS_CREDS) for it, or remove .cairn/nats-auth.json if it belongs to another server.`,
       );

@@ -32,9 +32,8 @@ export function encodeLogEntry(entry: LogEntry): Uint8Array {
 export function decodeLogEntry(bytes: Uint8Array, seq: number, partition: number): LogEntry {
   const corrupt = (problem: string, cause?: unknown) =>
     new CorruptPartitionDataError(
-      `partition ${partition}: changelog entry ${seq} is not a Cairn log entry (${problem}); the partition stays stopped until an operator skips it: npm run changelog -- skip ${partition} ${seq}`,
-      partition,
-      { cause },
+      `partition ${partition}: changelog entry ${seq} is not a Cairn log entry (${problem}); the partition stays stopped until an operator skips it: npm run changelog -- show ${partition}, then skip ${partition} <its last entry>`,
+      { partition, cause },
     );
   return decodeChecked(bytes, LogEntrySchema, corrupt) as LogEntry;
 }

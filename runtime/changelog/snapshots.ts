@@ -42,8 +42,7 @@ export class SnapshotStore {
     const corrupt = (problem: string, cause?: unknown) =>
       new CorruptPartitionDataError(
         `partition ${partition}: snapshot ${name} is not a Cairn snapshot of this partition (${problem}); the partition stays stopped until it is repaired (see "Corrupt changelog entries and snapshots" in docs/architecture.md)`,
-        partition,
-        { cause },
+        { partition, cause },
       );
     const snapshot = decodeChecked(bytes, SnapshotSchema, corrupt) as PartitionSnapshot;
     if (snapshot.partition !== partition || `p${partition}-${snapshot.logSeq}` !== name) throw corrupt(`it holds partition ${snapshot.partition} at ${snapshot.logSeq}`);

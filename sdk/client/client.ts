@@ -188,7 +188,8 @@ class Client implements CairnClient {
 
   /**
    * Calls are published without a JetStream message id: a retry must reach the host, which answers
-   * it from the recorded result. Sends carry the invocation id, so JetStream drops a re-sent copy.
+   * it from the recorded result. Sends carry a message id derived from the whole message
+   * (`messageDedupId`), so JetStream drops a re-sent copy, and only that.
    */
   private async publish(envelope: Envelope, input: unknown, dedup: boolean): Promise<void> {
     if (this.closed) throw new Error("cairn client is closed");
