@@ -1,11 +1,18 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { type ResolvedRetryPolicy, backoffMs } from "./invoke/index.js";
 
-/** Resolves when `work` settles or `ms` have passed, whichever comes first. */
-export async function withDeadline(work: Promise<unknown>, ms: number): Promise<void> {
+/** Resolves when `work` settles or `ms` have passed, whichever comes first: with whether it settled. */
+export async function withDeadline(work: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  const settled = await Promise.race([
+    work.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+  ]);
   clearTimeout(timer);
+  return settled;
 }
 
 /** How the runtime retries its own failures (not handlers'): 100 ms, doubling, at most 5 s, forever. */

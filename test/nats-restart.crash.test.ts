@@ -176,6 +176,13 @@ async function survives(name: string, hostCount: number, faults: Fault[]): Promi
       const figure = `fault ${i + 1} (${fault.type}): every partition served from ${ms} ms after NATS came back on (${backAt - faultAt + ms} ms after the fault began); ${callsBefore} calls before it`;
       figures.push(figure);
       console.log(`${name}, seed ${SEED}: ${figure}`);
+      if (stuck.length > 0) {
+        // Tell a client that lost its way from partitions that did: ask again on a new connection.
+        const fresh = await connect({ servers: nats.url, namespace, timeoutMs: 2000 });
+        const answered = await Promise.all(stuck.map((p) => fresh.objectClient(counter, keys[p] ?? "").total(undefined).then(() => true, () => false)));
+        await fresh.close();
+        console.log(`${name}: partitions ${stuck.join(", ")} did not answer the test's client; a new client's calls to them: ${answered.join(", ")}`);
+      }
       expect(stuck, `${figure}; partitions that never answered`).toEqual([]);
       expect(ms, figure).toBeLessThanOrEqual(SERVE_AGAIN_MS);
     }

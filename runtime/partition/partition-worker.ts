@@ -66,6 +66,9 @@ export interface PartitionDeps {
  */
 const REOPEN_RETRY = { ...INTERNAL_RETRY, maxIntervalMs: 1000 };
 
+/** How long a stop waits for the consume loop to end. */
+const STOP_CONSUMING_MS = 5000;
+
 /**
  * Serves one partition for one lease epoch. Takes the changelog over (LMDB caught up, epoch entry
  * appended), then consumes the partition's inbox in stream order and runs each invocation through
@@ -222,8 +225,10 @@ export class PartitionWorker {
     this.stopSignal.abort();
     if (graceMs <= 0 || !this.loop) this.halt.abort();
     await this.starting?.catch(() => undefined);
-    await this.messages?.close().catch(() => undefined);
-    await this.loop?.catch(() => undefined);
+    // Bounded: nothing of the NATS client may hold a stop (and so the partition's next worker) for
+    // good. A consume loop still running past it takes nothing: it is halted and never resets.
+    const consuming = (this.messages?.close() ?? Promise.resolve()).then(() => this.loop);
+    if (!(await withDeadline(consuming, STOP_CONSUMING_MS))) this.log.warn({ waitedMs: STOP_CONSUMING_MS }, "consume loop did not end in time; stopping without it");
     await withDeadline(this.queue.idle(), graceMs);
     const graceful = !this.halt.signal.aborted;
     this.halt.abort();
@@ -235,6 +240,8 @@ export class PartitionWorker {
   }
 
   private receive(msg: JsMsg): void {
+    // Delivered after the stop began (a pull already on its way): left unacked for the next owner.
+    if (this.stopping) return;
     try {
       this.inFlight.set(msg.seq, msg);
       if (msg.seq > this.highestSeen) this.highestSeen = msg.seq;
