@@ -3,7 +3,7 @@ import { type JetStreamPublisher, namespaceToken } from "../../sdk/internal.js";
 import { isNotFound, isWrongLastSequence } from "../transport/index.js";
 
 /** A changelog read that waits this long for its next entry gives up (the take-over is retried). */
-const READ_STALL_MS = 15_000;
+const READ_STALL_MS = 5000;
 
 /** The append was refused: another writer appended since this one last did. It must stop. */
 export class FencedError extends Error {

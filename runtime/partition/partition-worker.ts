@@ -29,7 +29,7 @@ import {
 import type { OutboxRelay } from "../outbox/index.js";
 import { FencedError, PartitionLog, type SnapshotStore, takeOver } from "../changelog/index.js";
 import type { CommitRecord, Outcome, OutboxEntry, StateWrite, Store } from "../store/index.js";
-import { PartitionConsumer } from "../transport/index.js";
+import { PartitionConsumer, isConsumerInTheWay } from "../transport/index.js";
 import { type Committed, PartitionCommitter } from "./committer.js";
 import { parseEnvelope } from "./envelope.js";
 import { KeyQueue } from "./key-queue.js";
@@ -203,14 +203,16 @@ export class PartitionWorker {
         // The consumer may be gone: make sure it exists, keeping what it has not delivered. If another
         // consumer of the subject is in the way (left by a former owner), this owner replaces it,
         // unless it was stopped meanwhile: then the consumer in the way is its successor's.
+        // Only a consumer in the way is replaced: a request that failed (NATS restarting, say) is
+        // just tried again, since a reset redelivers every unacked message of the partition.
         await this.consumer
           .ensure()
           .catch((error: unknown) => {
-            if (this.stopping) return;
-            this.log.warn({ err: error }, "partition consumer missing or in the way; replacing the partition's consumers");
+            if (this.stopping || !isConsumerInTheWay(error)) throw error;
+            this.log.warn({ err: error }, "another consumer is in the way of this partition's; replacing the partition's consumers");
             return this.consumer.reset();
           })
-          .catch((err: unknown) => this.log.error({ err }, "could not recreate the partition consumer"));
+          .catch((err: unknown) => this.log.warn({ err }, "could not make sure the partition consumer exists; trying again"));
       }
     }
   }

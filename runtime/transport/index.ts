@@ -1,2 +1,2 @@
 export { PartitionConsumer, ensureInboxStream } from "./streams.js";
-export { isNotFound, isWrongLastSequence } from "./jetstream-errors.js";
+export { isConsumerInTheWay, isNotFound, isWrongLastSequence } from "./jetstream-errors.js";

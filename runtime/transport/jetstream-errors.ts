@@ -7,3 +7,12 @@ export function isNotFound(error: unknown): boolean {
 export function isWrongLastSequence(error: unknown): boolean {
   return /wrong last sequence/i.test(String(error));
 }
+
+/**
+ * JetStream refused a consumer because another one already reads the same work-queue subject
+ * (err_code 10099 "filtered consumer not unique on workqueue stream", 10100 for unfiltered ones).
+ */
+export function isConsumerInTheWay(error: unknown): boolean {
+  const code = (error as { api_error?: { err_code?: unknown } } | null)?.api_error?.err_code;
+  return code === 10099 || code === 10100 || /not unique on workqueue|multiple non-filtered consumers/i.test(String(error));
+}
