@@ -8,6 +8,11 @@ export class HostClosedError extends Error {
   override name = "HostClosedError";
 }
 
+/** A NATS operation without a timeout of its own did not finish in time; whoever waited tries again. */
+export class DeadlineExceededError extends Error {
+  override name = "DeadlineExceededError";
+}
+
 /** An attempt ran past its handler's `timeoutMs`; retried like any transient failure. */
 export class AttemptTimeoutError extends Error {
   override name = "AttemptTimeoutError";

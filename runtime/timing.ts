@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { DeadlineExceededError } from "./errors.js";
 import { type ResolvedRetryPolicy, backoffMs } from "./invoke/index.js";
 
 /** Resolves when `work` settles or `ms` have passed, whichever comes first: with whether it settled. */
@@ -13,6 +14,22 @@ export async function withDeadline(work: Promise<unknown>, ms: number): Promise<
   ]);
   clearTimeout(timer);
   return settled;
+}
+
+/**
+ * `work`'s result, or a `DeadlineExceededError` after `ms`: for the NATS client's operations that
+ * have no timeout of their own (object store listings and reads), which must not hold a partition.
+ */
+export async function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineExceededError(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** How the runtime retries its own failures (not handlers'): 100 ms, doubling, at most 5 s, forever. */

@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { type CairnClient, connect } from "cairn/client";
 import { counter } from "../examples/counter.js";
 import { inboxStreamName, partitionOf } from "../sdk/internal.js";
+import { leaseBucketName, readLeases } from "../runtime/partition/index.js";
 import { eventually, seededRandom, tempDir, uniqueNamespace } from "./helpers/host.js";
 import { killProcess, startHostProcess } from "./helpers/host-process.js";
 import { CrashLoad } from "./helpers/load.js";
@@ -108,6 +109,26 @@ async function bounded<T>(work: Promise<T>, ms: number, what: string): Promise<T
   }
 }
 
+/** The inbox consumers and the leases, as NATS holds them: what a failure report needs. */
+async function natsView(namespace: string): Promise<string> {
+  const nc = await natsConnect({ servers: nats.url });
+  try {
+    const jsm = await nc.jetstreamManager();
+    const parts: string[] = [];
+    for await (const c of jsm.consumers.list(inboxStreamName(namespace))) {
+      parts.push(`${c.name}(${c.config.filter_subject}): pending ${c.num_pending}, ack_pending ${c.num_ack_pending}, waiting ${c.num_waiting}, redelivered ${c.num_redelivered}`);
+    }
+    const kv = await nc.jetstream().views.kv(leaseBucketName(namespace), { bindOnly: true });
+    const { hosts, leases } = await readLeases(kv);
+    parts.push(`hosts ${hosts.join(" ")}; leases ${leases.map((l) => `p${l.partition}=${l.hostId.slice(5, 13)}@${l.epoch}`).join(" ")}`);
+    return parts.join("; ");
+  } catch (error) {
+    return `(could not read: ${String(error)})`;
+  } finally {
+    await nc.close();
+  }
+}
+
 /** Nothing left in the inbox: every message delivered and acked, none held unacked by a consumer. */
 async function inboxDrained(namespace: string): Promise<{ drained: boolean; consumers: string }> {
   const nc = await natsConnect({ servers: nats.url });
@@ -182,6 +203,7 @@ async function survives(name: string, hostCount: number, faults: Fault[]): Promi
         const answered = await Promise.all(stuck.map((p) => fresh.objectClient(counter, keys[p] ?? "").total(undefined).then(() => true, () => false)));
         await fresh.close();
         console.log(`${name}: partitions ${stuck.join(", ")} did not answer the test's client; a new client's calls to them: ${answered.join(", ")}`);
+        console.log(`${name}: what NATS holds now: ${await natsView(namespace)}`);
       }
       expect(stuck, `${figure}; partitions that never answered`).toEqual([]);
       expect(ms, figure).toBeLessThanOrEqual(SERVE_AGAIN_MS);

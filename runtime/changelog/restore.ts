@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { CorruptPartitionDataError } from "../errors.js";
+import { within } from "../timing.js";
 import type { CommitRecord, Store } from "../store/index.js";
 import { type LogEntry, decodeLogEntry, encodeLogEntry } from "./log-entry.js";
 import { FencedError, type PartitionLog } from "./partition-log.js";
@@ -16,6 +17,12 @@ export interface TakeOverReport {
 }
 
 const MAX_ROUNDS = 20;
+
+/**
+ * Object store listings and reads have no timeout of their own in nats.js; one that stalls (seen
+ * after NATS was paused) fails the take-over, which is tried again, instead of holding it.
+ */
+const SNAPSHOT_OP_MS = 10_000;
 
 /** Changelog entries applied to LMDB in one transaction during a replay. */
 const REPLAY_GROUP = 256;
@@ -47,11 +54,11 @@ export async function takeOver(args: {
     if (args.signal.aborted) throw new Error(`partition ${partition}: take-over cancelled`);
     const end = await log.refresh();
     let applied = store.appliedLogSeq(partition);
-    const [newest] = await snapshots.list(partition);
+    const [newest] = await within(snapshots.list(partition), SNAPSHOT_OP_MS, `partition ${partition}: listing its snapshots`);
     // LMDB ahead of the log means the log is not the one LMDB was built from (a recreated stream).
     try {
       if (!trustLocal || applied > end || (newest && newest.logSeq > applied)) {
-        const read = newest ? await snapshots.read(newest.name, partition) : undefined;
+        const read = newest ? await within(snapshots.read(newest.name, partition), SNAPSHOT_OP_MS, `partition ${partition}: reading snapshot ${newest.name}`) : undefined;
         // Deleted between list and read: a newer one replaced it.
         if (newest && !read) throw new GapError(`snapshot ${newest.name} is gone`);
         const snapshot = read ?? { partition, logSeq: 0, position: 0, state: [], completions: [], outbox: [] };
