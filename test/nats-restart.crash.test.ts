@@ -13,13 +13,17 @@ import { type RestartableNatsServer, startRestartableNatsServer } from "./helper
 
 const SEED = Number(process.env.CAIRN_CRASH_SEED ?? 20261207);
 const PARTITIONS = 8;
-/** What the runtime promises: after a NATS fault ends, every partition answers again within this. */
-const SERVE_AGAIN_MS = 10_000;
+/**
+ * What the runtime promises: after a NATS fault ends, every partition answers again within this.
+ * Measured at most 8.8 s on the 2-core machine (most of it the 5 s lease TTL); the margin is for a
+ * busy machine.
+ */
+const SERVE_AGAIN_MS = 15_000;
 /**
  * How long calls are watched after each fault: past a lease's TTL (5 s), so that a lease the
  * outage cost, and the partition's take-over under a new epoch, fall inside it.
  */
-const OBSERVE_MS = 14_000;
+const OBSERVE_MS = 19_000;
 /** NATS is down this long on each kill -9, then started again on the same port and store. */
 const DOWN_MS = 2000;
 
