@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import { decode } from "../../sdk/internal.js";
 import type { CommitRecord, CompletionRecord, OutboxEntry, OutboxKey, PartitionSnapshot, StateWrite } from "./records.js";
 import { decodeStateKey, encodeStateKey, objectKeyPrefix, partitionPrefix, prefixEnd } from "./state-keys.js";
-import { storeWrite } from "./write-failure.js";
+import { guardOrphanCommitFailures, storeWrite } from "./write-failure.js";
 
 type CompletionKey = [partition: number, invocationId: string];
 type ExpiryKey = [expiresAtMs: number, partition: number, invocationId: string];
@@ -62,6 +62,7 @@ export class Store {
   private readonly applied: Database<number, number>;
   private readonly meta: Database<number, string>;
   private readonly positionCache = new Map<number, number>();
+  private readonly releaseGuard: () => void;
 
   /** `log` hears, once, that a data dir in an older format was cleared. */
   constructor(
@@ -70,10 +71,11 @@ export class Store {
   ) {
     // No fsync: a commit is durable once its changelog entry is, and a host whose LMDB lost its
     // last transactions (a power cut) replays them from the changelog, from `applied` on.
-    // No event-turn batching: it gives every turn's writes one more commit promise that nobody
-    // holds, and a failed commit (a full disk) rejects it unhandled, which ends the process.
-    // Writes that must share a transaction use batch().
-    this.root = open({ path, maxDbs: 8, noSync: true, compression: false, eventTurnBatching: false });
+    // Event-turn batching stays on: with it off, lmdb-js can leave the last queued batch of a burst
+    // uncommitted for good (seen: a partition's last commits hanging under load). The rejection of
+    // its per-turn commit promise, which nobody holds, is dropped by `guardOrphanCommitFailures`.
+    this.root = open({ path, maxDbs: 8, noSync: true, compression: false });
+    this.releaseGuard = guardOrphanCommitFailures();
     // State values are stored as the msgpack bytes the invocation produced (see StateWrite).
     this.state = this.root.openDB({ name: "state", encoding: "binary", keyEncoding: "binary" });
     this.completions = this.root.openDB({ name: "completions" });
@@ -100,6 +102,14 @@ export class Store {
       log?.info({ path, format: found ?? 1, newFormat: STORE_FORMAT }, "LMDB data in an older format cleared; partitions are restored from their snapshots and changelogs");
     }
     this.meta.putSync("format", STORE_FORMAT);
+  }
+
+  /**
+   * Waits for a write, rejecting with a `StoreWriteError` that names the data dir when LMDB cannot
+   * commit it (the orphan copy of that failure lmdb-js makes is dropped: `guardOrphanCommitFailures`).
+   */
+  private written<T>(write: Promise<T>): Promise<T> {
+    return storeWrite(this.path, write);
   }
 
   /** The changelog sequence of the last entry applied to this partition (0: none). */
@@ -168,7 +178,7 @@ export class Store {
       this.applied.put(partition, last.logSeq);
     });
     try {
-      await storeWrite(this.path, writing);
+      await this.written(writing);
     } catch (error) {
       // The cache took these entries' position, which LMDB did not: read it again before the retry.
       this.positionCache.delete(partition);
@@ -213,7 +223,7 @@ export class Store {
 
   /** Forgets published sends; joins the next group commit. Losing it only means publishing again, which dedups. */
   async removeOutbox(keys: readonly OutboxKey[]): Promise<void> {
-    await Promise.all(keys.map((key) => storeWrite(this.path, this.outbox.remove(key))));
+    await Promise.all(keys.map((key) => this.written(this.outbox.remove(key))));
   }
 
   /** Everything held for `partition`, read in one consistent view. */
@@ -266,7 +276,7 @@ export class Store {
       this.applied.put(p, snapshot.logSeq);
     });
     try {
-      await storeWrite(this.path, writing);
+      await this.written(writing);
     } catch (error) {
       this.positionCache.delete(p);
       throw error;
@@ -283,11 +293,12 @@ export class Store {
         this.completions.remove([k[1], k[2]]);
       }
     });
-    await storeWrite(this.path, writing);
+    await this.written(writing);
     return expired.length;
   }
 
   async close(): Promise<void> {
     await this.root.close();
+    this.releaseGuard();
   }
 }

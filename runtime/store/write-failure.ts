@@ -71,3 +71,37 @@ function measureFreeBytes(dataDir: string): number | undefined {
     return undefined;
   }
 }
+
+/** lmdb-js's error for a failed commit: the cause is in its `commitError`. */
+function isLmdbCommitFailure(reason: unknown): boolean {
+  return reason instanceof Error && "commitError" in reason && /^Commit failed/.test(reason.message);
+}
+
+let guards = 0;
+function onUnhandledRejection(reason: unknown): void {
+  if (isLmdbCommitFailure(reason)) {
+    // The write's own caller got the same failure (see `storeWrite`); this copy is the commit
+    // promise lmdb-js's event-turn batching makes for each turn and hands to nobody.
+    (reason as { commitError: Promise<unknown> }).commitError.catch(() => undefined);
+    return;
+  }
+  // Anything else is not ours: as Node does by default (unless the application listens itself).
+  if (process.listenerCount("unhandledRejection") === 1) throw reason;
+}
+
+/**
+ * Keeps a failed LMDB commit (a full disk) from ending the process: lmdb-js gives the first write
+ * of each event turn a commit promise that nobody holds, and its rejection would be unhandled.
+ * Turning event-turn batching off avoids that promise but leaves the last batch of a burst
+ * uncommitted at times (seen under load), so the orphan rejection is recognised and dropped
+ * instead, and nothing else. Returns the release; the listener goes with the last store.
+ */
+export function guardOrphanCommitFailures(): () => void {
+  if (guards++ === 0) process.on("unhandledRejection", onUnhandledRejection);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    if (--guards === 0) process.off("unhandledRejection", onUnhandledRejection);
+  };
+}
