@@ -1,7 +1,7 @@
 import pino, { type Logger } from "pino";
 import { z } from "zod";
 import type { AnyDefinition } from "../sdk/index.js";
-import { HostNatsConnectionSchema, type NatsConnection } from "../sdk/internal.js";
+import { HostNatsConnectionSchema, InboxPrefixSchema, type NatsConnection } from "../sdk/internal.js";
 import { ConfigError } from "./errors.js";
 
 const LogLevelSchema = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
@@ -39,7 +39,7 @@ const HostOptionsSchema = z.object({
    * `<prefix>.<token>…` for one of them is refused and never answered, so that no message can make
    * the host publish into its own streams. @default ["_INBOX"]
    */
-  clientInboxPrefixes: z.array(z.string().regex(/^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/)).min(1).default(["_INBOX"]),
+  clientInboxPrefixes: z.array(InboxPrefixSchema).min(1).default(["_INBOX"]),
   /** Partitions of the inbox; fixed when the stream is created. @default 32 */
   partitions: z.number().int().min(1).max(1024).default(32),
   /** Subject and stream namespace: subjects `<namespace>.in.<partition>`. @default "cairn" */

@@ -34,4 +34,4 @@ export {
   stateNameProblem,
 } from "./protocol/index.js";
 export type { NatsConnection, NatsConnectionOptions } from "./client/nats-connection.js";
-export { HOST_INBOX_PREFIX, HostNatsConnectionSchema, NatsConnectionSchema, natsClientOptions } from "./client/nats-connection.js";
+export { HOST_INBOX_PREFIX, HostNatsConnectionSchema, InboxPrefixSchema, NatsConnectionSchema, natsClientOptions } from "./client/nats-connection.js";

@@ -12,8 +12,8 @@ import { LogEntrySchema, decodeChecked } from "./schemas.js";
  * - `epoch`: written by a new owner before it serves; any append by an earlier owner after it fails.
  * - `skip`: written by an operator (`npm run changelog -- skip`) right after one or more consecutive
  *   entries that do not decode (`skipped`, oldest first): a replay passes over them and goes on from
- *   `resumeAfter`, the entry before the first of them. Appending, not deleting: JetStream 2.9 forgets a subject's last sequence when its last
- *   message is deleted, and with it the fence.
+ *   `resumeAfter`, the entry before the first of them. Appending, not deleting: JetStream 2.9
+ *   forgets a subject's last sequence when its last message is deleted, and with it the fence.
  */
 export type LogEntry =
   | { type: "commit"; hostId: string; epoch: number; prev: number; records: CommitRecord[] }

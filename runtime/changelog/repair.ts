@@ -9,30 +9,36 @@ export type EntryView =
   | { seq: number; ok: true; type: LogEntry["type"]; hostId: string; epoch: number; prev: number; records: number }
   | { seq: number; ok: false; problem: string };
 
-/** The last `count` entries of a partition's changelog, oldest first, each decoded or with its problem. */
-export async function inspectChangelog(jsm: JetStreamManager, namespace: string, partition: number, count = 10): Promise<EntryView[]> {
+/**
+ * The messages of one partition's changelog, newest first, from its last one back. Entries of other
+ * partitions are interleaved in the stream, so the walk goes through the stream one sequence at a
+ * time: an operator's tool, not a hot path.
+ */
+async function* backwards(jsm: JetStreamManager, namespace: string, partition: number): AsyncGenerator<{ seq: number; data: Uint8Array }> {
   const stream = logStreamName(namespace);
   const subject = logSubject(namespace, partition);
-  const views: EntryView[] = [];
-  let seq: number | undefined;
+  let seq: number;
   try {
     seq = (await jsm.streams.getMessage(stream, { last_by_subj: subject })).seq;
   } catch (error) {
-    if (isNotFound(error)) return views;
+    if (isNotFound(error)) return;
     throw error;
   }
-  // Walk back along the stream: entries of other partitions are interleaved with this one's.
-  while (seq !== undefined && seq > 0 && views.length < count) {
-    let msg;
-    try {
-      msg = await jsm.streams.getMessage(stream, { seq });
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-      seq--;
-      continue;
-    }
-    if (msg.subject === subject) views.unshift(view(msg.data, msg.seq, partition));
-    seq--;
+  for (; seq > 0; seq--) {
+    const msg = await jsm.streams.getMessage(stream, { seq }).catch((error: unknown) => {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    });
+    if (msg?.subject === subject) yield { seq: msg.seq, data: msg.data };
+  }
+}
+
+/** The last `count` entries of a partition's changelog, oldest first, each decoded or with its problem. */
+export async function inspectChangelog(jsm: JetStreamManager, namespace: string, partition: number, count = 10): Promise<EntryView[]> {
+  const views: EntryView[] = [];
+  for await (const { seq, data } of backwards(jsm, namespace, partition)) {
+    if (views.length >= count) break;
+    views.unshift(view(data, seq, partition));
   }
   return views;
 }
@@ -61,26 +67,22 @@ export async function skipCorruptEntries(
   partition: number,
   seq: number,
 ): Promise<{ seq: number; skipped: number[] }> {
-  const stream = logStreamName(namespace);
-  const subject = logSubject(namespace, partition);
-  const last = await jsm.streams.getMessage(stream, { last_by_subj: subject });
-  if (last.seq !== seq) throw new Error(`entry ${seq} is not the last entry of partition ${partition} (${last.seq} is): only the last entries can be skipped`);
-  if (view(last.data, seq, partition).ok) throw new Error(`entry ${seq} of partition ${partition} is a valid entry; only entries that do not decode can be skipped`);
-  const skipped = [seq];
+  const skipped: number[] = [];
   let resumeAfter = 0;
-  // Back along the stream (other partitions' entries are interleaved) to the last entry that decodes.
-  for (let s = seq - 1; s > 0; s--) {
-    const msg = await jsm.streams.getMessage(stream, { seq: s }).catch((error: unknown) => {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    });
-    if (msg?.subject !== subject) continue;
-    if (view(msg.data, s, partition).ok) {
-      resumeAfter = s;
+  // From the last entry back to the last one that decodes.
+  for await (const entry of backwards(jsm, namespace, partition)) {
+    if (skipped.length === 0 && entry.seq !== seq) {
+      throw new Error(`entry ${seq} is not the last entry of partition ${partition} (${entry.seq} is): only the last entries can be skipped`);
+    }
+    if (view(entry.data, entry.seq, partition).ok) {
+      if (skipped.length === 0) throw new Error(`entry ${seq} of partition ${partition} is a valid entry; only entries that do not decode can be skipped`);
+      resumeAfter = entry.seq;
       break;
     }
-    skipped.unshift(s);
+    skipped.unshift(entry.seq);
   }
+  if (skipped.length === 0) throw new Error(`partition ${partition} has no changelog entries`);
+  const subject = logSubject(namespace, partition);
   const skip: LogEntry = { type: "skip", hostId: "operator", epoch: 0, prev: seq, skipped, resumeAfter };
   const h = headers();
   h.set("Nats-Expected-Last-Subject-Sequence", String(seq));

@@ -107,9 +107,16 @@ export class Store {
   /**
    * Waits for a write, rejecting with a `StoreWriteError` that names the data dir when LMDB cannot
    * commit it (the orphan copy of that failure lmdb-js makes is dropped: `guardOrphanCommitFailures`).
+   * A write that moved `partition`'s position forgets the cached one when it fails: the cache took a
+   * position LMDB did not, and the retry must read it again.
    */
-  private written<T>(write: Promise<T>): Promise<T> {
-    return storeWrite(this.path, write);
+  private async written<T>(write: Promise<T>, partition?: number): Promise<T> {
+    try {
+      return await storeWrite(this.path, write);
+    } catch (error) {
+      if (partition !== undefined) this.positionCache.delete(partition);
+      throw error;
+    }
   }
 
   /** The changelog sequence of the last entry applied to this partition (0: none). */
@@ -177,13 +184,7 @@ export class Store {
       });
       this.applied.put(partition, last.logSeq);
     });
-    try {
-      await this.written(writing);
-    } catch (error) {
-      // The cache took these entries' position, which LMDB did not: read it again before the retry.
-      this.positionCache.delete(partition);
-      throw error;
-    }
+    await this.written(writing, partition);
     return keys;
   }
 
@@ -275,12 +276,7 @@ export class Store {
       this.positions.put(p, snapshot.position);
       this.applied.put(p, snapshot.logSeq);
     });
-    try {
-      await this.written(writing);
-    } catch (error) {
-      this.positionCache.delete(p);
-      throw error;
-    }
+    await this.written(writing, p);
   }
 
   /** Drops completion records whose idempotency window has passed; returns how many. */

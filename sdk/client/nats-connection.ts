@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import { type ConnectionOptions, credsAuthenticator, nkeyAuthenticator } from "nats";
 import { z } from "zod";
 
-/** A subject prefix: NATS tokens separated by dots, no wildcards or white space. */
-const SUBJECT_PREFIX = /^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/;
+/** An inbox prefix: NATS tokens separated by dots, no wildcards or white space. */
+export const InboxPrefixSchema = z.string().regex(/^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/, "must be a subject prefix such as _INBOX or _INBOX_app");
 
 /**
  * How hosts and clients reach NATS: the servers and, for a server that requires them, the
@@ -31,7 +31,7 @@ export const natsConnectionFields = {
      * confines each application to its own prefix needs it; hosts answer only prefixes they accept
      * (`clientInboxPrefixes` of `startHost`). @default "_INBOX"
      */
-    inboxPrefix: z.string().regex(SUBJECT_PREFIX, "must be a subject prefix such as _INBOX or _INBOX_app").default("_INBOX"),
+    inboxPrefix: InboxPrefixSchema.default("_INBOX"),
 };
 
 type Credentials = { user?: string; pass?: string; token?: string; credsFile?: string; nkeySeed?: string };
