@@ -1,4 +1,5 @@
 import type { AnyDefinition, InputOf, OutputOf } from "./definitions.js";
+import type { Target } from "./protocol/index.js";
 
 /** Options of one request-response call from an external client. */
 export interface CallOptions {
@@ -14,7 +15,16 @@ export interface SendOptions {
   idempotencyKey?: string;
 }
 
-/** What an external send resolves with once JetStream has accepted the message. */
+/** Options of a one-way client (`objectSendClient(def, key, options)`), applied to each of its sends. */
+export interface SendClientOptions {
+  /**
+   * Deliver each send this long after it is durably accepted: a durable timer, kept by the partition
+   * and fired by its clock, surviving restarts and handoffs, never early. @default 0
+   */
+  delayMs?: number;
+}
+
+/** What an external send resolves with once the host's inbox has durably accepted the message. */
 export interface SendReceipt {
   invocationId: string;
 }
@@ -35,3 +45,12 @@ export type SendClient<D extends AnyDefinition> = {
 export type ContextSendClient<D extends AnyDefinition> = {
   [K in keyof D["handlers"]]: (...args: Args<InputOf<D["handlers"][K]>, never>) => void;
 };
+
+/**
+ * The client underneath its typed methods: a call or send to a target named at run time (the HTTP
+ * ingress and `npm run call` name targets by string). Internal: reached through `targetInvoker`.
+ */
+export interface TargetInvoker {
+  call(target: Target, input: unknown, options?: CallOptions): Promise<unknown>;
+  send(target: Target, input: unknown, options?: SendOptions & SendClientOptions): Promise<SendReceipt>;
+}

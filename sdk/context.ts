@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { ContextSendClient } from "./client-types.js";
+import type { ContextSendClient, SendClientOptions } from "./client-types.js";
 import type { ObjectDefinition, ServiceDefinition } from "./definitions.js";
 
 /**
@@ -24,12 +24,13 @@ export interface Context {
    * handler's commit: if the handler fails or the host dies first, nothing is sent; once committed,
    * it is delivered, and run once within the target's idempotency window (24 h by default).
    * A key that is not a well-formed string (a lone surrogate) or is over 1,024 bytes of UTF-8 throws
-   * a `TerminalError`.
+   * a `TerminalError`. With `{ delayMs }`, each send is delivered that long after the commit: a
+   * durable timer in this partition, committed with the handler.
    */
-  objectSendClient<D extends ObjectDefinition>(definition: D, key: string): ContextSendClient<D>;
+  objectSendClient<D extends ObjectDefinition>(definition: D, key: string, options?: SendClientOptions): ContextSendClient<D>;
 
   /** A one-way client for a service; delivered like `objectSendClient`. */
-  serviceSendClient<D extends ServiceDefinition>(definition: D): ContextSendClient<D>;
+  serviceSendClient<D extends ServiceDefinition>(definition: D, options?: SendClientOptions): ContextSendClient<D>;
 }
 
 /**

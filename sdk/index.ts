@@ -10,5 +10,5 @@ export type {
   OutputOf,
 } from "./definitions.js";
 export { object, service, handlers, HandlerKind } from "./definitions.js";
-export type { CallClient, SendClient, ContextSendClient, CallOptions, SendOptions, SendReceipt } from "./client-types.js";
+export type { CallClient, SendClient, ContextSendClient, CallOptions, SendOptions, SendClientOptions, SendReceipt } from "./client-types.js";
 export { TerminalError, RetryableError, TimeoutError, CancelledError, CallTimeoutError } from "./errors.js";

@@ -35,3 +35,5 @@ export {
 } from "./protocol/index.js";
 export type { NatsConnection, NatsConnectionOptions } from "./client/nats-connection.js";
 export { HOST_INBOX_PREFIX, HostNatsConnectionSchema, InboxPrefixSchema, NatsConnectionSchema, natsClientOptions } from "./client/nats-connection.js";
+export type { TargetInvoker, SendClientOptions } from "./client-types.js";
+export { targetInvoker } from "./client/client.js";

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { connect as natsConnect, createInbox, type NatsConnection, type StreamInfo, type Subscription } from "nats";
 import { z } from "zod";
-import type { CallClient, CallOptions, SendClient, SendOptions, SendReceipt } from "../client-types.js";
+import type { CallClient, CallOptions, SendClient, SendClientOptions, SendOptions, SendReceipt, TargetInvoker } from "../client-types.js";
 import type { AnyDefinition, ObjectDefinition, ServiceDefinition } from "../definitions.js";
 import { CallTimeoutError, CancelledError, TerminalError, TimeoutError } from "../errors.js";
 import {
@@ -49,10 +49,13 @@ export interface CairnClient {
    * publishing: each call rejects with a `TerminalError` (code 400). The same for `objectSendClient`.
    */
   objectClient<D extends ObjectDefinition>(definition: D, key: string): CallClient<D>;
-  /** One-way sends to one object key; each resolves with `{ invocationId }` once JetStream accepted it. */
-  objectSendClient<D extends ObjectDefinition>(definition: D, key: string): SendClient<D>;
+  /**
+   * One-way sends to one object key; each resolves with `{ invocationId }` once the inbox durably
+   * accepted it. With `{ delayMs }`, each send is delivered that long after it is accepted.
+   */
+  objectSendClient<D extends ObjectDefinition>(definition: D, key: string, options?: SendClientOptions): SendClient<D>;
   serviceClient<D extends ServiceDefinition>(definition: D): CallClient<D>;
-  serviceSendClient<D extends ServiceDefinition>(definition: D): SendClient<D>;
+  serviceSendClient<D extends ServiceDefinition>(definition: D, options?: SendClientOptions): SendClient<D>;
   /** Rejects calls still waiting and closes the connection. */
   close(): Promise<void>;
 }
@@ -103,16 +106,27 @@ class Client implements CairnClient {
     return this.methods(definition, objectTarget(definition.name, key), keyChecked(`objectClient(${definition.name}, key)`, key, this.call)) as CallClient<D>;
   }
 
-  objectSendClient<D extends ObjectDefinition>(definition: D, key: string): SendClient<D> {
-    return this.methods(definition, objectTarget(definition.name, key), keyChecked(`objectSendClient(${definition.name}, key)`, key, this.send)) as SendClient<D>;
+  objectSendClient<D extends ObjectDefinition>(definition: D, key: string, options?: SendClientOptions): SendClient<D> {
+    return this.methods(definition, objectTarget(definition.name, key), keyChecked(`objectSendClient(${definition.name}, key)`, key, this.sendWith(options))) as SendClient<D>;
   }
 
   serviceClient<D extends ServiceDefinition>(definition: D): CallClient<D> {
     return this.methods(definition, serviceTarget(definition.name), this.call) as CallClient<D>;
   }
 
-  serviceSendClient<D extends ServiceDefinition>(definition: D): SendClient<D> {
-    return this.methods(definition, serviceTarget(definition.name), this.send) as SendClient<D>;
+  serviceSendClient<D extends ServiceDefinition>(definition: D, options?: SendClientOptions): SendClient<D> {
+    return this.methods(definition, serviceTarget(definition.name), this.sendWith(options)) as SendClient<D>;
+  }
+
+  /** The calls and sends underneath the typed methods (see {@link targetInvoker}). */
+  readonly invoker: TargetInvoker = {
+    call: (target, input, options) => this.call(target, input, options),
+    send: (target, input, options) => this.send(target, input, options),
+  };
+
+  private sendWith(clientOptions: SendClientOptions | undefined): (target: Target, input: unknown, options: SendOptions | undefined) => Promise<SendReceipt> {
+    if (clientOptions?.delayMs === undefined) return this.send;
+    return (target, input, options) => this.send(target, input, { ...options, delayMs: clientOptions.delayMs });
   }
 
   async close(): Promise<void> {
@@ -172,7 +186,7 @@ class Client implements CairnClient {
     return result;
   };
 
-  private readonly send = async (target: Target, input: unknown, options: SendOptions | undefined): Promise<SendReceipt> => {
+  private readonly send = async (target: Target, input: unknown, options: (SendOptions & SendClientOptions) | undefined): Promise<SendReceipt> => {
     const invocationId = this.invocationId(target, options?.idempotencyKey);
     await this.publish({ invocationId, target }, input, true);
     return { invocationId };
@@ -259,6 +273,12 @@ class Client implements CairnClient {
       pending.reject(new Error(`the result of invocation ${reply.invocationId} does not decode`, { cause: error }));
     }
   }
+}
+
+/** The untyped calls and sends of a client made by `connect()` or bound to a host (`host.client`). */
+export function targetInvoker(client: CairnClient): TargetInvoker {
+  if (!(client instanceof Client)) throw new TypeError("targetInvoker: not a Cairn client");
+  return client.invoker;
 }
 
 const objectTarget =
