@@ -9,7 +9,7 @@ import { connect as natsConnect } from "nats";
 import { connect } from "cairn/client";
 import { shoppingCart } from "../examples/shopping-cart.js";
 import { partitionOf } from "../sdk/internal.js";
-import { leaseBucketName, readLeases } from "../runtime/partition/index.js";
+import { leaseBucketName, readLeases } from "../runtime/transport/nats/index.js";
 import { tempDir, uniqueNamespace } from "../test/helpers/host.js";
 import { killProcess, startHostProcess } from "../test/helpers/host-process.js";
 import { settled } from "../test/helpers/log-watcher.js";

@@ -31,7 +31,7 @@ const HostOptionsSchema = z.object({
   /**
    * The NATS servers, with credentials and TLS when the server requires them (`user`/`pass`,
    * `token`, `credsFile`, `nkeySeed`, `tls`). Its `inboxPrefix` defaults to `_INBOX_cairn_host`, not
-   * the clients' `_INBOX`. Embedded mode (no NATS) is not built yet, so this is required for now.
+   * the clients' `_INBOX`. Without it the host runs in embedded mode: no server, one process.
    */
   nats: HostNatsConnectionSchema.optional(),
   /**
@@ -73,15 +73,12 @@ const HostOptionsSchema = z.object({
 
 /** Options of `startHost`. */
 export type HostOptions = z.input<typeof HostOptionsSchema>;
-export type HostConfig = z.output<typeof HostOptionsSchema> & { nats: NatsConnection; logger: Logger };
+export type HostConfig = z.output<typeof HostOptionsSchema> & { nats: NatsConnection | undefined; logger: Logger };
 
 export function parseHostOptions(options: HostOptions): HostConfig {
   const parsed = HostOptionsSchema.safeParse(options);
   if (!parsed.success) throw new ConfigError(`invalid startHost options:\n${z.prettifyError(parsed.error)}`);
   const config = parsed.data;
-  if (!config.nats) {
-    throw new ConfigError("startHost: embedded mode is not available yet; pass nats: { servers: \"nats://127.0.0.1:4222\" }");
-  }
   const subjectRoot = config.namespace;
   if (config.clientInboxPrefixes.some((prefix) => prefix === subjectRoot || prefix.startsWith(`${subjectRoot}.`))) {
     throw new ConfigError(`startHost: clientInboxPrefixes may not lie under the namespace "${subjectRoot}": replies would land in Cairn's own subjects`);
@@ -91,6 +88,6 @@ export function parseHostOptions(options: HostOptions): HostConfig {
   const level = config.logLevel ?? fromEnv.data;
   const logger = config.logger ?? pino({ level }, pino.destination(2));
   // The host's own client (host.client) must be answered too.
-  const clientInboxPrefixes = [...new Set([...config.clientInboxPrefixes, config.nats.inboxPrefix])];
+  const clientInboxPrefixes = [...new Set([...config.clientInboxPrefixes, ...(config.nats ? [config.nats.inboxPrefix] : [])])];
   return { ...config, nats: config.nats, clientInboxPrefixes, logger };
 }

@@ -1,28 +1,30 @@
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect as natsConnect } from "nats";
+import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
-import { type CairnClient, connect } from "../sdk/client/index.js";
-import { JetStreamPublisher, natsClientOptions } from "../sdk/internal.js";
+import type { CairnClient } from "../sdk/client/index.js";
+import { type Clock, systemClock } from "./clock.js";
 import { type HostOptions, parseHostOptions } from "./config.js";
+import type { HostTransport, TransportContext } from "./host-transport.js";
 import { DEFAULT_RETRY_POLICY, Registry, resolveRetryPolicy } from "./invoke/index.js";
-import { OutboxRelay } from "./outbox/index.js";
-import { withDeadline } from "./timing.js";
-import { SnapshotStore, ensureLogStream } from "./changelog/index.js";
-import { LeaseOwnership, type PartitionLease, PartitionWorker, WorkerCensus } from "./partition/index.js";
+import { type PartitionLease, PartitionProcessor, type PartitionWorker, type ProcessorFactory, WorkerCensus } from "./partition/index.js";
 import { Store, claimDataDir } from "./store/index.js";
-import { ensureInboxStream } from "./transport/index.js";
+import { withDeadline } from "./timing.js";
+import { localTransport } from "./transport/local/index.js";
+import { natsTransport } from "./transport/nats/index.js";
 
 /** A running host. */
 export interface Host {
   /** This host's id, kept in its data dir: a restart on the same data dir is the same host. */
   readonly hostId: string;
-  /** A client bound to the same NATS servers, for calls from the host's own process. */
+  /** A client bound to this host: over the same NATS servers, or in process in embedded mode. */
   readonly client: CairnClient;
+  /** `"embedded"` without `nats` (one process, no server), else `"nats"`. */
+  readonly mode: "embedded" | "nats";
   /** The partitions this host processes now. */
   ownedPartitions(): number[];
-  /** Which host holds each partition's lease, and its epoch, as the lease bucket says now. */
+  /** Which host holds each partition, and its epoch (in embedded mode: this one, all of them). */
   assignment(): Promise<PartitionLease[]>;
   /**
    * Stops taking work, lets in-flight invocations finish (within `shutdownGraceMs`), flushes the
@@ -31,8 +33,15 @@ export interface Host {
   close(): Promise<void>;
 }
 
-/** Room for the headers of a changelog entry within the server's max_payload. */
-const ENTRY_HEADROOM_BYTES = 4096;
+/** What `cairn/testing` needs beyond the public host: its clock, and a way to wait for quiet. */
+export interface HostInternals {
+  clock?: Clock;
+}
+
+export interface InternalHost extends Host {
+  /** Resolves once no partition has anything queued, running, or being committed. */
+  idle(): Promise<void>;
+}
 
 const EXPIRY_SWEEP_MS = 60_000;
 
@@ -46,19 +55,25 @@ function readOrCreateHostId(dataDir: string): string {
 }
 
 /**
- * Starts a host serving `services`: creates or checks the inbox stream, takes its partitions and
- * runs their invocations until `close()`.
+ * Starts a host serving `services`. Without `nats`, in embedded mode: no server, this process owns
+ * every partition. With `nats`, it creates or checks the namespace's streams, takes its share of the
+ * partitions and runs their invocations until `close()`.
  *
  * @example
- * const host = await startHost({ services: [shoppingCart], dataDir: ".cairn/host-1", nats: { servers: "nats://127.0.0.1:4222" } });
+ * const host = await startHost({ services: [shoppingCart], dataDir: ".cairn/host-1" });
  */
-export async function startHost(options: HostOptions): Promise<Host> {
+export function startHost(options: HostOptions): Promise<Host> {
+  return startHostWith(options, {});
+}
+
+/** {@link startHost}, with what `cairn/testing` supplies. Internal. */
+export async function startHostWith(options: HostOptions, internals: HostInternals): Promise<InternalHost> {
   const config = parseHostOptions(options);
   const log = config.logger;
   const hostLog = log.child({ component: "host" });
+  const clock = internals.clock ?? systemClock;
   const registry = new Registry(config.services);
   const abort = new AbortController();
-  const grace = (work: Promise<unknown>) => withDeadline(work, config.shutdownGraceMs);
   // Everything started is stopped in reverse order, by close() or by a start that fails half-way.
   const stack: Array<() => Promise<void> | void> = [];
   const unwind = async () => {
@@ -80,124 +95,43 @@ export async function startHost(options: HostOptions): Promise<Host> {
   try {
     mkdirSync(config.dataDir, { recursive: true });
     stack.push(claimDataDir(config.dataDir));
-    const store = new Store(config.dataDir, log.child({ component: "store" }));
+    const embedded = config.nats === undefined;
+    const store = new Store(config.dataDir, { sync: embedded, routing: embedded ? "inbox" : "outbox", log: log.child({ component: "store" }) });
     stack.push(() => store.close());
-    const nc = await natsConnect(natsClientOptions(config.nats, "cairn-host"));
-    stack.push(async () => {
-      // A drain can wait forever on a server that is gone; close() does not.
-      await grace(nc.drain().catch(() => undefined));
-      if (!nc.isClosed()) await nc.close();
-    });
+    if (embedded) store.checkPartitions(config.partitions);
     const hostId = readOrCreateHostId(config.dataDir);
-    const jsm = await nc.jetstreamManager();
-    const stream = await ensureInboxStream(jsm, config.namespace, config.partitions, config.replicas);
-    await ensureLogStream(jsm, config.namespace, config.replicas);
-    const js = nc.jetstream();
-    const snapshots = await SnapshotStore.open(js, config.namespace, config.replicas);
-    // A PubAck missing for 3 s most likely went down with a NATS node: appends and sends find out
-    // whether the message landed and retry, instead of waiting out a longer timeout.
-    const publisher = new JetStreamPublisher(nc, { ackTimeoutMs: 3000, inboxPrefix: config.nats.inboxPrefix });
-    stack.push(() => publisher.close());
-    const relay = new OutboxRelay(publisher, store, log.child({ component: "outbox" }));
-    stack.push(async () => {
-      // Whatever the relay cannot publish in time stays in the outbox and goes out at the next start.
-      await grace(relay.drain());
-      relay.stop();
-    });
-    const workers = new Map<number, PartitionWorker>();
     const census = new WorkerCensus();
-    // Workers being stopped: a partition's next worker starts only once its previous one is gone.
-    const retiring = new Map<number, Promise<void>>();
-    const retire = (worker: PartitionWorker, graceMs: number): Promise<void> => {
-      const { partition } = worker;
-      if (workers.get(partition) === worker) workers.delete(partition);
-      const done = worker.stop(graceMs).finally(() => {
-        if (retiring.get(partition) === done) retiring.delete(partition);
-      });
-      retiring.set(partition, done);
-      return done;
-    };
-    const ownership = new LeaseOwnership({
-      nc,
-      namespace: config.namespace,
-      hostId,
-      partitions: config.partitions,
-      leaseTtlMs: config.leaseTtlMs,
-      replicas: config.replicas,
-      log: log.child({ component: "leases" }),
-    });
-    const deps = {
-      nc,
-      js,
-      jsm,
-      stream,
-      store,
-      snapshots,
-      publisher,
-      relay,
-      hostId,
-      maxEntryBytes: nc.info ? nc.info.max_payload - ENTRY_HEADROOM_BYTES : 1024 * 1024 - ENTRY_HEADROOM_BYTES,
-      onFenced: (partition: number, epoch: number) => void ownership.drop(partition, epoch),
-      registry,
-      census,
-      config,
-      retryPolicy: resolveRetryPolicy(DEFAULT_RETRY_POLICY, config.retryPolicy),
-      signal: abort.signal,
-      log,
-    };
+    const context: TransportContext = { config, store, hostId, census, clock, signal: abort.signal, stack, log };
+    const transport: HostTransport = config.nats ? await natsTransport(context, config.nats) : localTransport(context);
+    const retryPolicy = resolveRetryPolicy(DEFAULT_RETRY_POLICY, config.retryPolicy);
+    const processor: ProcessorFactory = (ports) =>
+      new PartitionProcessor({ ...ports, registry, config, retryPolicy, store, router: transport.router, replier: transport.replier, clock });
+    const workers = servePartitions(transport, processor, census, config.shutdownGraceMs, config.leaseTtlMs, hostLog);
     stack.push(async () => {
-      // Stop consuming first; invocations still running after the grace period are abandoned
-      // unacked, in order, and run again by the partition's next owner.
+      // Stop taking work first; invocations still running after the grace period are abandoned
+      // unsettled, in order, and run again by the partition's next owner (or at the next start).
       const timer = setTimeout(() => abort.abort(), config.shutdownGraceMs);
       // Bounded: with NATS unreachable, a partition's start or a lease delete could wait for long.
-      await withDeadline(ownership.stop(), 2 * config.shutdownGraceMs + config.leaseTtlMs);
-      // Workers that started before a failed start, never handed to ownership.
-      await Promise.all([...[...workers.values()].map((w) => retire(w, 0)), ...retiring.values()]);
+      await withDeadline(transport.ownership.stop(), 2 * config.shutdownGraceMs + config.leaseTtlMs);
+      await workers.stopAll();
       clearTimeout(timer);
       abort.abort();
     });
-    await ownership.start({
-      acquire: async (partition, epoch) => {
-        const previous = workers.get(partition);
-        if (previous) {
-          // The lease layer never does this; should it, two consume loops would fight over one inbox.
-          hostLog.error({ partition, epoch, previousEpoch: previous.epoch }, "partition acquired while an earlier worker still runs; stopping that one first");
-          void retire(previous, 0);
-        }
-        // Bounded: a stop that never settles must not hold up this host's rebalancing for good;
-        // the lease is given back and tried again with backoff.
-        const deadline = Date.now() + 2 * config.shutdownGraceMs + config.leaseTtlMs;
-        while (retiring.has(partition) && Date.now() < deadline) await withDeadline(retiring.get(partition) ?? Promise.resolve(), deadline - Date.now());
-        if (retiring.has(partition) || census.count(partition) > 0) {
-          throw new Error(`partition ${partition}: a worker of an earlier epoch is still running; not starting epoch ${epoch} beside it`);
-        }
-        const worker = new PartitionWorker(partition, epoch, deps);
-        workers.set(partition, worker);
-        try {
-          await worker.start();
-        } catch (error) {
-          await retire(worker, 0);
-          throw error;
-        }
-        hostLog.debug({ partition, epoch }, "partition acquired");
-      },
-      release: async (partition, how) => {
-        const worker = workers.get(partition);
-        if (!worker) return retiring.get(partition);
-        await retire(worker, how === "lost" ? 0 : config.shutdownGraceMs);
-        // A handoff publishes the partition's committed sends before its lease goes; the next owner
-        // would publish them too (deduplicated), only later.
-        if (how === "handoff") await grace(relay.drainPartition(partition));
-        hostLog.debug({ partition, epoch: worker.epoch, how }, "partition released");
-      },
-    });
-    const sweep = setInterval(() => void sweepCompletions(store, hostLog), EXPIRY_SWEEP_MS);
+    await transport.ownership.start(workers.handlers);
+    const sweep = setInterval(() => void sweepCompletions(store, clock, hostLog), EXPIRY_SWEEP_MS);
     sweep.unref();
     stack.push(() => clearInterval(sweep));
-    const client = await connect({ ...config.nats, namespace: config.namespace });
-    stack.push(() => client.close());
-    hostLog.info({ hostId, partitions: ownership.owned().length, services: registry.names(), dataDir: config.dataDir }, "host started");
-    return { hostId, client, ownedPartitions: () => ownership.owned(), assignment: () => ownership.assignment(), close };
+    const mode = embedded ? "embedded" : "nats";
+    hostLog.info({ hostId, mode, partitions: transport.ownership.owned().length, services: registry.names(), dataDir: config.dataDir }, "host started");
+    return {
+      hostId,
+      mode,
+      client: transport.client,
+      ownedPartitions: () => transport.ownership.owned(),
+      assignment: () => transport.ownership.assignment(),
+      idle: () => workers.idle(),
+      close,
+    };
   } catch (error) {
     abort.abort();
     await unwind();
@@ -205,10 +139,80 @@ export async function startHost(options: HostOptions): Promise<Host> {
   }
 }
 
+/**
+ * The host's partition workers: started when ownership gives it a partition, stopped when it takes
+ * it away. A partition's next worker starts only once its previous one is gone.
+ */
+function servePartitions(transport: HostTransport, processor: ProcessorFactory, census: WorkerCensus, graceMs: number, leaseTtlMs: number, log: Logger) {
+  const workers = new Map<number, PartitionWorker>();
+  // Workers being stopped, per partition.
+  const retiring = new Map<number, Promise<void>>();
+  const retire = (worker: PartitionWorker, retireGraceMs: number): Promise<void> => {
+    const { partition } = worker;
+    if (workers.get(partition) === worker) workers.delete(partition);
+    const done = worker.stop(retireGraceMs).finally(() => {
+      if (retiring.get(partition) === done) retiring.delete(partition);
+    });
+    retiring.set(partition, done);
+    return done;
+  };
+  const handlers = {
+    acquire: async (partition: number, epoch: number) => {
+      const previous = workers.get(partition);
+      if (previous) {
+        // The lease layer never does this; should it, two consume loops would fight over one inbox.
+        log.error({ partition, epoch, previousEpoch: previous.epoch }, "partition acquired while an earlier worker still runs; stopping that one first");
+        void retire(previous, 0);
+      }
+      // Bounded: a stop that never settles must not hold up this host's rebalancing for good;
+      // the lease is given back and tried again with backoff.
+      const deadline = performance.now() + 2 * graceMs + leaseTtlMs;
+      while (retiring.has(partition) && performance.now() < deadline) await withDeadline(retiring.get(partition) ?? Promise.resolve(), deadline - performance.now());
+      if (retiring.has(partition) || census.count(partition) > 0) {
+        throw new Error(`partition ${partition}: a worker of an earlier epoch is still running; not starting epoch ${epoch} beside it`);
+      }
+      const worker = transport.worker(partition, epoch, processor);
+      workers.set(partition, worker);
+      try {
+        await worker.start();
+      } catch (error) {
+        await retire(worker, 0);
+        throw error;
+      }
+      log.debug({ partition, epoch }, "partition acquired");
+    },
+    release: async (partition: number, how: "handoff" | "lost") => {
+      const worker = workers.get(partition);
+      if (!worker) return retiring.get(partition);
+      await retire(worker, how === "lost" ? 0 : graceMs);
+      await transport.released(partition, how);
+      log.debug({ partition, epoch: worker.epoch, how }, "partition released");
+    },
+  };
+  return {
+    handlers,
+    /** Workers that started before a failed start, never handed to ownership, and those still stopping. */
+    stopAll: async () => {
+      await Promise.all([...[...workers.values()].map((w) => retire(w, 0)), ...retiring.values()]);
+    },
+    /** Until a whole pass over the workers finds each idle: work moves between partitions. */
+    idle: async () => {
+      for (let quiet = false; !quiet; ) {
+        quiet = true;
+        for (const worker of [...workers.values()]) {
+          const before = performance.now();
+          await worker.idle();
+          if (performance.now() - before > 0.5) quiet = false;
+        }
+      }
+    },
+  };
+}
+
 /** Drops expired completion records, as many passes as it takes. */
-async function sweepCompletions(store: Store, log: Logger): Promise<void> {
+async function sweepCompletions(store: Store, clock: Clock, log: Logger): Promise<void> {
   try {
-    while ((await store.expireCompletions(Date.now())) > 0) {
+    while ((await store.expireCompletions(clock.now())) > 0) {
       // A full pass may leave more; go on until one finds nothing.
     }
   } catch (err) {

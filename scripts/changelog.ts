@@ -2,7 +2,7 @@
 // `npm run changelog -- skip PARTITION SEQ [--namespace NS]`: lets a partition whose last entries do
 // not decode be taken over again, by appending a skip of them (see docs/architecture.md).
 import { connect } from "nats";
-import { inspectChangelog, skipCorruptEntries } from "../runtime/changelog/index.js";
+import { inspectChangelog, skipCorruptEntries } from "../runtime/transport/nats/index.js";
 import { NatsConnectionSchema, natsClientOptions } from "../sdk/internal.js";
 import { natsFromEnv } from "./nats-auth.js";
 

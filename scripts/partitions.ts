@@ -1,7 +1,7 @@
 // `npm run partitions [-- NAMESPACE]`: which host owns each partition, its lease epoch, and its lag.
 import { connect } from "nats";
-import { leaseBucketName, readLeases } from "../runtime/partition/index.js";
-import { logStreamName } from "../runtime/changelog/index.js";
+import { leaseBucketName, readLeases } from "../runtime/transport/nats/index.js";
+import { logStreamName } from "../runtime/transport/nats/index.js";
 import { inboxStreamName, inboxSubject, partitionsFromDescription } from "../sdk/internal.js";
 import { natsClientOptions, NatsConnectionSchema } from "../sdk/internal.js";
 import { natsFromEnv } from "./nats-auth.js";

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { ContextSendClient } from "./client-types.js";
+import type { ContextSendClient, SendClientOptions } from "./client-types.js";
 import type { ObjectContext } from "./context.js";
 import type { AnyDefinition, HandlerKind, ObjectDefinition, ServiceDefinition } from "./definitions.js";
 import { TerminalError } from "./errors.js";
@@ -20,6 +20,8 @@ export interface InvocationScope {
 export interface OutgoingSend {
   target: Target;
   input: unknown;
+  /** A delayed send: released this long after the commit. */
+  delayMs?: number;
 }
 
 /** The buffered effects of one attempt, committed together or not at all. */
@@ -90,22 +92,22 @@ export class ContextImpl implements ObjectContext {
     this.effects.clearedAll = true;
   }
 
-  objectSendClient<D extends ObjectDefinition>(definition: D, key: string): ContextSendClient<D> {
+  objectSendClient<D extends ObjectDefinition>(definition: D, key: string, options?: SendClientOptions): ContextSendClient<D> {
     const problem = objectKeyProblem(key);
     if (problem !== undefined) throw new TerminalError(`ctx.objectSendClient(${definition.name}, key): ${problem}`);
-    return this.sendClient(definition, (handler) => ({ type: "object", name: definition.name, key, handler }));
+    return this.sendClient(definition, (handler) => ({ type: "object", name: definition.name, key, handler }), checkDelay(`ctx.objectSendClient(${definition.name})`, options));
   }
 
-  serviceSendClient<D extends ServiceDefinition>(definition: D): ContextSendClient<D> {
-    return this.sendClient(definition, (handler) => ({ type: "service", name: definition.name, handler }));
+  serviceSendClient<D extends ServiceDefinition>(definition: D, options?: SendClientOptions): ContextSendClient<D> {
+    return this.sendClient(definition, (handler) => ({ type: "service", name: definition.name, handler }), checkDelay(`ctx.serviceSendClient(${definition.name})`, options));
   }
 
-  private sendClient<D extends AnyDefinition>(definition: D, target: (handler: string) => Target): ContextSendClient<D> {
+  private sendClient<D extends AnyDefinition>(definition: D, target: (handler: string) => Target, delayMs: number | undefined): ContextSendClient<D> {
     const client: Record<string, (input?: unknown) => void> = {};
     for (const handler of Object.keys(definition.handlers)) {
       client[handler] = (input?: unknown) => {
         checkPlainData(input, `the input of the send to ${targetLabel(target(handler))}`, "input");
-        this.effects.sends.push({ target: target(handler), input });
+        this.effects.sends.push(delayMs ? { target: target(handler), input, delayMs } : { target: target(handler), input });
       };
     }
     return client as unknown as ContextSendClient<D>;
@@ -120,6 +122,14 @@ export class ContextImpl implements ObjectContext {
       throw new TerminalError(`ctx.${method}(...) may only be called from an exclusive handler`);
     }
   }
+}
+
+/** The delay of a send client's options, checked: a whole number of milliseconds, 0 or more. */
+function checkDelay(call: string, options: SendClientOptions | undefined): number | undefined {
+  const delayMs = options?.delayMs;
+  if (delayMs === undefined) return undefined;
+  if (!Number.isSafeInteger(delayMs) || delayMs < 0) throw new TerminalError(`${call}: delayMs must be a whole number of milliseconds, 0 or more (got ${String(delayMs)})`);
+  return delayMs;
 }
 
 function checkStateName(method: string, name: string): void {

@@ -5,7 +5,7 @@ export type { ServiceHandlerEntry, ObjectHandlerEntry } from "./definitions.js";
 export { isHandlerDefinition } from "./definitions.js";
 export type { ThrownDescription } from "./describe-thrown.js";
 export { describeThrown } from "./describe-thrown.js";
-export type { InvocationId, Target, Envelope, ReplyAddress, Reply, PubAck } from "./protocol/index.js";
+export type { InvocationId, Target, Envelope, ReplyAddress, Reply } from "./protocol/index.js";
 export {
   newInvocationId,
   idempotentInvocationId,
@@ -18,22 +18,34 @@ export {
   decode,
   partitionOf,
   partitionOfTarget,
-  Header,
   targetLabel,
-  envelopeHeaders,
   inboxSubject,
   inboxStreamName,
   namespaceToken,
   streamDescription,
   partitionsFromDescription,
-  JetStreamPublisher,
   MAX_KEY_BYTES,
   MAX_STATE_NAME_BYTES,
   loneSurrogateIndex,
   objectKeyProblem,
   stateNameProblem,
 } from "./protocol/index.js";
-export type { NatsConnection, NatsConnectionOptions } from "./client/nats-connection.js";
-export { HOST_INBOX_PREFIX, HostNatsConnectionSchema, InboxPrefixSchema, NatsConnectionSchema, natsClientOptions } from "./client/nats-connection.js";
+// The client's NATS transport, which the host's NATS transport shares.
+export type { NatsConnection, NatsConnectionOptions } from "./client/nats/index.js";
+export {
+  HOST_INBOX_PREFIX,
+  HostNatsConnectionSchema,
+  InboxPrefixSchema,
+  NatsConnectionSchema,
+  natsClientOptions,
+  Header,
+  envelopeHeaders,
+  JetStreamPublisher,
+  PubAckTimeoutError,
+  PublishRefusedError,
+} from "./client/nats/index.js";
+export type { PubAck } from "./client/nats/index.js";
 export type { TargetInvoker, SendClientOptions } from "./client-types.js";
 export { targetInvoker } from "./client/client.js";
+export type { ClientTransport } from "./client/transport.js";
+export { Client } from "./client/client.js";

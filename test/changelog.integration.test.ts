@@ -1,6 +1,6 @@
 import { connect as natsConnect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FencedError, PartitionLog, ensureLogStream } from "../runtime/changelog/index.js";
+import { FencedError, PartitionLog, ensureLogStream } from "../runtime/transport/nats/index.js";
 import { uniqueNamespace } from "./helpers/host.js";
 import { type NatsServer, startNatsServer } from "./helpers/nats-server.js";
 

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type NatsConnection, connect as natsConnect } from "nats";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { connect } from "cairn/client";
-import { logStreamName } from "../runtime/changelog/index.js";
+import { logStreamName } from "../runtime/transport/nats/index.js";
 import { eventually, seededRandom, tempDir, uniqueNamespace } from "./helpers/host.js";
 import { killProcess, startHostProcess } from "./helpers/host-process.js";
 import { CrashLoad } from "./helpers/load.js";

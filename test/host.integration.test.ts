@@ -39,10 +39,15 @@ describe("startHost options", () => {
     expect((error as Error).message).toMatch(/partitions/);
   });
 
-  it("says that embedded mode does not exist yet when nats is omitted", async () => {
-    const error = await startHost({ services: [probe], dataDir: tempDir() }).catch((e: unknown) => e);
+  it("runs embedded without nats, and refuses another partition count on the same data dir", async () => {
+    const dataDir = tempDir();
+    const host = await startHost({ services: [probe], dataDir, partitions: 4 });
+    expect(host.mode).toBe("embedded");
+    expect(host.ownedPartitions()).toEqual([0, 1, 2, 3]);
+    await host.close();
+    const error = await startHost({ services: [probe], dataDir, partitions: 8 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as Error).message).toMatch(/embedded mode is not available yet/);
+    expect((error as Error).message).toMatch(/created with 4 partitions, but this host is configured with 8/);
   });
 
   it("refuses a partition count that differs from the existing stream's", async () => {
@@ -156,7 +161,7 @@ describe("what is committed", () => {
       const envelope = {
         invocationId: newInvocationId(),
         target: { type: "object" as const, name: "Probe", key: "dup", handler: "once" },
-        replyTo: { subject: "_INBOX.dup.replies", callId: "c" },
+        replyTo: { kind: "nats" as const, subject: "_INBOX.dup.replies", callId: "c" },
       };
       // No Nats-Msg-Id: JetStream stores both copies; only the completion record can tell.
       for (let i = 0; i < 2; i++) await js.publish(`${namespace}.in.${partitionOf("Probe", "dup", 4)}`, encode("x"), { headers: envelopeHeaders(envelope) });

@@ -1,7 +1,7 @@
 import { connect as natsConnect, type NatsConnection } from "nats";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LeaseOwnership } from "../runtime/partition/index.js";
+import { LeaseOwnership } from "../runtime/transport/nats/index.js";
 import { eventually, uniqueNamespace } from "./helpers/host.js";
 import { type NatsServer, startNatsServer } from "./helpers/nats-server.js";
 

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { type CairnClient, connect } from "cairn/client";
 import { counter } from "../examples/counter.js";
 import { inboxStreamName, partitionOf } from "../sdk/internal.js";
-import { leaseBucketName, readLeases } from "../runtime/partition/index.js";
+import { leaseBucketName, readLeases } from "../runtime/transport/nats/index.js";
 import { eventually, seededRandom, tempDir, uniqueNamespace } from "./helpers/host.js";
 import { killProcess, startHostProcess } from "./helpers/host-process.js";
 import { CrashLoad } from "./helpers/load.js";

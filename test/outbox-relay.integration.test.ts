@@ -1,9 +1,9 @@
 import { connect as natsConnect, type NatsConnection } from "nats";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OutboxRelay } from "../runtime/outbox/index.js";
+import { OutboxRelay } from "../runtime/transport/nats/index.js";
 import { type CommitRecord, type OutboxEntry, Store } from "../runtime/store/index.js";
-import { ensureInboxStream } from "../runtime/transport/index.js";
+import { ensureInboxStream } from "../runtime/transport/nats/index.js";
 import { JetStreamPublisher, encode, inboxStreamName, newInvocationId } from "../sdk/internal.js";
 import { tempDir, uniqueNamespace } from "./helpers/host.js";
 import { type NatsServer, startNatsServer } from "./helpers/nats-server.js";
@@ -36,10 +36,10 @@ describe("outbox relay", () => {
     const lines: Array<{ level: number; msg: string; partition?: number; target?: string }> = [];
     const log = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) });
     const publisher = new JetStreamPublisher(nc, { ackTimeoutMs: 3000 });
-    const relay = new OutboxRelay(publisher, store, log);
+    const relay = new OutboxRelay(publisher, store, namespace, log);
     try {
       const entry = (key: string): OutboxEntry => ({
-        subject: `${namespace}.in.2`,
+        partition: 2,
         envelope: { invocationId: newInvocationId(), target: { type: "object", name: "Probe", key, handler: "append" } },
         data: encode(key),
       });

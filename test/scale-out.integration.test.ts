@@ -1,7 +1,7 @@
 import { connect as natsConnect } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Host, startHost } from "cairn/runtime";
-import { logStreamName, logSubject, snapshotBucketName } from "../runtime/changelog/index.js";
+import { logStreamName, logSubject, snapshotBucketName } from "../runtime/transport/nats/index.js";
 import { probe } from "./fixtures/probe.js";
 import { eventually, tempDir, uniqueNamespace } from "./helpers/host.js";
 import { type NatsServer, startNatsServer } from "./helpers/nats-server.js";

@@ -13,7 +13,8 @@ import {
 import type { CallClient, CallOptions, SendClient, SendReceipt } from "cairn";
 import { childInvocationId, idempotentInvocationId, newInvocationId, parseInvocationId, partitionOf } from "../sdk/internal.js";
 import { DEFAULT_RETRY_POLICY, classifyFailure } from "../runtime/invoke/index.js";
-import { KeyQueue, isClientReplySubject, parseEnvelope } from "../runtime/partition/index.js";
+import { KeyQueue } from "../runtime/partition/index.js";
+import { isClientReplySubject, parseEnvelope } from "../runtime/transport/nats/index.js";
 import { envelopeHeaders } from "../sdk/internal.js";
 
 const Item = z.object({ sku: z.string(), qty: z.number().int().positive() });
@@ -145,8 +146,8 @@ describe("parseEnvelope", () => {
   it("reads what envelopeHeaders wrote, keys with any characters included", () => {
     const invocationId = newInvocationId();
     const target = { type: "object" as const, name: "Cart", key: "ü/ key\r\n%", handler: "add" };
-    const parsed = parseEnvelope(envelopeHeaders({ invocationId, target, replyTo: { subject: "_INBOX.x", callId: "c" } }), ["_INBOX"]);
-    expect(parsed).toEqual({ ok: true, envelope: { invocationId, target, replyTo: { subject: "_INBOX.x", callId: "c" } } });
+    const parsed = parseEnvelope(envelopeHeaders({ invocationId, target, replyTo: { kind: "nats", subject: "_INBOX.x", callId: "c" } }), ["_INBOX"]);
+    expect(parsed).toEqual({ ok: true, envelope: { invocationId, target, replyTo: { kind: "nats", subject: "_INBOX.x", callId: "c" } } });
   });
 
   it("says what is wrong with a message it cannot run", () => {
@@ -157,7 +158,7 @@ describe("parseEnvelope", () => {
     const invocationId = newInvocationId();
     const target = { type: "object" as const, name: "Cart", key: "k", handler: "add" };
     for (const subject of ["cairn.log.3", "$KV.cairn_leases.p.1", "_INBOXX.a", "_INBOX", "_INBOX.", "_INBOX.a.*", "_INBOX.a.>", "_INBOX..a", "x._INBOX.a"]) {
-      const parsed = parseEnvelope(envelopeHeaders({ invocationId, target, replyTo: { subject, callId: "c" } }), ["_INBOX"]);
+      const parsed = parseEnvelope(envelopeHeaders({ invocationId, target, replyTo: { kind: "nats", subject, callId: "c" } }), ["_INBOX"]);
       expect(parsed, subject).toMatchObject({ ok: false, replyTo: undefined });
       if (!parsed.ok) expect(parsed.problem).toMatch(/is not a reply subject of a client/);
     }

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TerminalError } from "cairn";
 import { type CairnClient, connect } from "cairn/client";
 import { type Host, startHost } from "cairn/runtime";
-import { decodeLogEntry, encodeLogEntry, inspectChangelog, logStreamName, logSubject, skipCorruptEntries, snapshotBucketName } from "../runtime/changelog/index.js";
-import { leaseBucketName } from "../runtime/partition/index.js";
+import { decodeLogEntry, encodeLogEntry, inspectChangelog, logStreamName, logSubject, skipCorruptEntries, snapshotBucketName } from "../runtime/transport/nats/index.js";
+import { leaseBucketName } from "../runtime/transport/nats/index.js";
 import { Header, decode, encode, envelopeHeaders, idempotentInvocationId, newInvocationId, partitionOf, targetLabel } from "../sdk/internal.js";
 import { probe } from "./fixtures/probe.js";
 import { eventually, tempDir, untilAcknowledged } from "./helpers/host.js";
@@ -210,7 +210,7 @@ describe("reply subjects (item 8)", () => {
       invocationId: newInvocationId(),
       // An unknown handler: the host answers it with an error at once, which is what the attack needs.
       target: { type: "object", name: "Probe", key: "victim", handler: "noSuchHandler" },
-      replyTo: { subject: logSubject(NAMESPACE, p), callId: "c" },
+      replyTo: { kind: "nats", subject: logSubject(NAMESPACE, p), callId: "c" },
     });
     attacker.publish(`${NAMESPACE}.in.${p}`, encode(1), { headers });
     await attacker.flush();
@@ -232,7 +232,7 @@ describe("invocation ids (item 9)", () => {
     await client.objectClient(probe, "carol").append(7, { idempotencyKey: "carol-1" });
     const invocationId = idempotentInvocationId(targetLabel(target), "carol-1");
     const reply = createInbox();
-    const headers = envelopeHeaders({ invocationId, target: { ...target, handler: "list" }, replyTo: { subject: reply, callId: "c" } });
+    const headers = envelopeHeaders({ invocationId, target: { ...target, handler: "list" }, replyTo: { kind: "nats", subject: reply, callId: "c" } });
     const answer = (await rawCall(headers, `${NAMESPACE}.in.${partitionOf("Probe", "carol", PARTITIONS)}`, new Uint8Array(), reply)) as {
       ok: boolean;
       error?: { message: string; code: number };

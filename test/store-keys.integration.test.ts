@@ -4,7 +4,7 @@ import { open } from "lmdb";
 import pino from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import { Store } from "../runtime/store/index.js";
-import type { CommitRecord, PartitionSnapshot, StateWrite } from "../runtime/store/index.js";
+import type { InvocationRecord, PartitionSnapshot, StateWrite } from "../runtime/store/index.js";
 import { encode, newInvocationId } from "../sdk/internal.js";
 import { tempDir } from "./helpers/host.js";
 
@@ -13,7 +13,7 @@ afterAll(async () => {
   for (const store of stores.splice(0)) await store.close();
 });
 
-function record(partition: number, stateWrites: StateWrite[]): CommitRecord {
+function record(partition: number, stateWrites: StateWrite[]): InvocationRecord {
   return {
     partition,
     invocationId: newInvocationId(),
@@ -115,7 +115,7 @@ describe("LMDB store format", () => {
         },
       }),
     );
-    const store = new Store(dir, logger);
+    const store = new Store(dir, { log: logger });
     // Nothing of the old layout is read as the new one: every partition starts from its snapshot and changelog.
     expect(store.appliedLogSeq(3)).toBe(0);
     expect(store.readPosition(3)).toBe(0);
@@ -125,7 +125,7 @@ describe("LMDB store format", () => {
     await store.close();
     expect(lines.filter((line) => line.level === 30)).toHaveLength(1);
 
-    const reopened = new Store(dir, logger);
+    const reopened = new Store(dir, { log: logger });
     stores.push(reopened);
     expect(reopened.appliedLogSeq(3)).toBe(18);
     expect(reopened.readState(3, "Cart", "u1", "items")).toEqual(["b"]);
@@ -136,10 +136,10 @@ describe("LMDB store format", () => {
     const lines: string[] = [];
     const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(line) });
     const dir = tempDir();
-    const store = new Store(dir, logger);
+    const store = new Store(dir, { log: logger });
     await store.applyLogged(1, 5, [record(1, [{ type: "set", object: "C", key: "k", name: "n", value: encode(1) }])]);
     await store.close();
-    const reopened = new Store(dir, logger);
+    const reopened = new Store(dir, { log: logger });
     stores.push(reopened);
     expect(reopened.appliedLogSeq(1)).toBe(5);
     expect(lines).toEqual([]);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Store } from "../runtime/store/index.js";
-import type { CommitRecord } from "../runtime/store/index.js";
+import type { InvocationRecord } from "../runtime/store/index.js";
 import { decode, encode, newInvocationId } from "../sdk/internal.js";
 import { tempDir } from "./helpers/host.js";
 
@@ -9,8 +9,9 @@ afterEach(async () => {
   for (const store of stores.splice(0)) await store.close();
 });
 
-function record(partition: number, expiresAtMs: number, extra: Partial<CommitRecord> = {}): CommitRecord {
+function record(partition: number, expiresAtMs: number, extra: Partial<InvocationRecord> = {}): InvocationRecord {
   return {
+    kind: "invocation",
     partition,
     invocationId: newInvocationId(),
     completion: { outcome: { ok: true, value: encode(1) }, expiresAtMs },
@@ -22,7 +23,7 @@ function record(partition: number, expiresAtMs: number, extra: Partial<CommitRec
 }
 
 const send = () => ({
-  subject: "cairn.in.1",
+  partition: 1,
   envelope: { invocationId: newInvocationId(), target: { type: "service" as const, name: "S", handler: "h" } },
   data: new Uint8Array([1]),
 });

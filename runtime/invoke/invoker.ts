@@ -21,7 +21,7 @@ export interface EncodedEffects {
   clearedAll: boolean;
   /** `value: undefined` deletes the entry. */
   writes: Array<{ name: string; value: Uint8Array | undefined }>;
-  sends: Array<{ target: Target; data: Uint8Array }>;
+  sends: Array<{ target: Target; data: Uint8Array; delayMs?: number }>;
 }
 
 /** The end of an invocation: its outcome, and on success the effects to commit with it. */
@@ -40,14 +40,14 @@ function encodeEffects(effects: AttemptEffects, label: string, maxPayloadBytes: 
     name,
     value: write ? encodeData(write.value, `${label}: ctx.set(${JSON.stringify(name)}, value)`, "value") : undefined,
   }));
-  const sends = effects.sends.map(({ target, input }) => {
+  const sends = effects.sends.map(({ target, input, delayMs }) => {
     const data = encodeData(input, `${label}: the input of the send to ${targetLabel(target)}`, "input");
     if (data.byteLength > maxPayloadBytes) {
       throw new TerminalError(`${label}: the send to ${targetLabel(target)} is ${data.byteLength} bytes, over the maximum of ${maxPayloadBytes} bytes`, {
         errorCode: 413,
       });
     }
-    return { target, data };
+    return delayMs ? { target, data, delayMs } : { target, data };
   });
   return { clearedAll: effects.clearedAll, writes, sends };
 }

@@ -1,11 +1,8 @@
-export type { PartitionOwnership, OwnershipHandlers } from "./ownership.js";
-export type { PartitionDeps } from "./partition-worker.js";
-export { PartitionWorker } from "./partition-worker.js";
+export type { PartitionOwnership, OwnershipHandlers, PartitionLease } from "./ownership.js";
+export type { ParsedEnvelope, Delivery, Committed, CommitLog, Router, Replier, Checkpoint, PartitionWorker } from "./ports.js";
+export type { ProcessorDeps, ProcessorFactory } from "./processor.js";
+export { PartitionProcessor } from "./processor.js";
 export { KeyQueue } from "./key-queue.js";
-export type { ParsedEnvelope } from "./envelope.js";
-export { isClientReplySubject, parseEnvelope } from "./envelope.js";
-export type { LeaseOptions, PartitionLease } from "./leases.js";
-export { LeaseOwnership, leaseBucketName, readLeases } from "./leases.js";
 export type { AssignmentStep } from "./assignment.js";
 export { planStep, quotas } from "./assignment.js";
 export { WorkerCensus } from "./worker-census.js";

@@ -5,7 +5,18 @@
 export interface PartitionOwnership {
   start(handlers: OwnershipHandlers): Promise<void>;
   owned(): number[];
+  /** Which host holds each partition, and its epoch, as the ownership's source of truth says now. */
+  assignment(): Promise<PartitionLease[]>;
   stop(): Promise<void>;
+}
+
+/** Who holds a partition's lease, as the lease bucket says now. */
+export interface PartitionLease {
+  partition: number;
+  hostId: string;
+  epoch: number;
+  /** The lease entry's current revision: what a renewal or takeover is conditioned on. */
+  revision: number;
 }
 
 /** What a host does when it gains or gives up a partition. */

@@ -1,5 +1,21 @@
-export type { Outcome, CompletionRecord, OutboxEntry, StateWrite, CommitRecord, OutboxKey, PartitionSnapshot } from "./records.js";
+export type {
+  Outcome,
+  CompletionRecord,
+  OutboxEntry,
+  StateWrite,
+  CommitRecord,
+  InvocationRecord,
+  TimersRecord,
+  TimerEntry,
+  TimerKey,
+  InboxKey,
+  InboxRow,
+  OutboxKey,
+  PartitionSnapshot,
+} from "./records.js";
 export type { StateKey } from "./state-keys.js";
 export { Store } from "./store.js";
 export { encodeStateKey, decodeStateKey } from "./state-keys.js";
 export { claimDataDir } from "./data-dir-lock.js";
+export { applyUntilWritten } from "./apply-until-written.js";
+export type { SendRouting, StoreOptions } from "./store.js";

@@ -19,9 +19,35 @@ export interface CompletionRecord {
   expiresAtMs: number;
 }
 
-/** A committed send, waiting for the relay to publish it. */
+/**
+ * A committed send to the inbox of `partition` (the target's). In NATS mode it waits in the outbox
+ * for the relay to publish it; in embedded mode the commit writes it into that partition's inbox.
+ */
 export interface OutboxEntry {
-  subject: string;
+  partition: number;
+  envelope: Envelope;
+  data: Uint8Array;
+}
+
+/**
+ * A durable timer of a partition: when the clock reaches `dueMs`, the partition commits its firing.
+ * Today a timer is a delayed send (released to its target's inbox when it fires); sleeps and retry
+ * backoff come with durable execution.
+ */
+export interface TimerEntry {
+  dueMs: number;
+  /** Unique within the partition: the id of the invocation the send starts. */
+  id: string;
+  send: OutboxEntry;
+}
+
+/** Where a timer waits: due time first, so the earliest is the first key of its partition. */
+export type TimerKey = [partition: number, dueMs: number, id: string];
+
+/** Inbox rows of embedded mode: per partition, in arrival order. */
+export type InboxKey = [partition: number, seq: number];
+
+export interface InboxRow {
   envelope: Envelope;
   data: Uint8Array;
 }
@@ -36,15 +62,35 @@ export type StateWrite =
   | { type: "clearAll"; object: string; key: string };
 
 /** Everything one completed invocation changes, committed together. */
-export interface CommitRecord {
+export interface InvocationRecord {
+  /** Absent in records written before timers existed. */
+  kind?: "invocation";
   partition: number;
   invocationId: string;
   completion: CompletionRecord;
   stateWrites: StateWrite[];
   outbox: OutboxEntry[];
+  /** Delayed sends, kept in this partition until due. */
+  timers?: TimerEntry[];
   /** Every inbox message at or below this stream sequence has committed. */
   position: number;
 }
+
+/**
+ * A change to a partition's timers alone: delayed sends accepted from outside (`added`), or timers
+ * that came due (`fired`), whose sends are released to their targets' inboxes (`outbox`).
+ */
+export interface TimersRecord {
+  kind: "timers";
+  partition: number;
+  added: TimerEntry[];
+  fired: TimerKey[];
+  outbox: OutboxEntry[];
+  position: number;
+}
+
+/** One change to a partition's tables, made by its committer. */
+export type CommitRecord = InvocationRecord | TimersRecord;
 
 /** Where a committed send waits: its changelog entry's sequence and its index among that entry's sends. */
 export type OutboxKey = [partition: number, logSeq: number, index: number];
@@ -60,4 +106,6 @@ export interface PartitionSnapshot {
   state: Array<[object: string, key: string, name: string, value: Uint8Array]>;
   completions: Array<[invocationId: string, record: CompletionRecord]>;
   outbox: Array<[logSeq: number, index: number, entry: OutboxEntry]>;
+  /** Absent in snapshots written before timers existed. */
+  timers?: TimerEntry[];
 }

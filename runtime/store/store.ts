@@ -1,8 +1,9 @@
 import { type Database, type RootDatabase, open } from "lmdb";
 import type { Logger } from "pino";
 import { decode } from "../../sdk/internal.js";
-import type { CommitRecord, CompletionRecord, OutboxEntry, OutboxKey, PartitionSnapshot, StateWrite } from "./records.js";
+import type { CommitRecord, CompletionRecord, InboxKey, InboxRow, InvocationRecord, OutboxEntry, OutboxKey, PartitionSnapshot, StateWrite, TimerEntry, TimerKey } from "./records.js";
 import { decodeStateKey, encodeStateKey, objectKeyPrefix, partitionPrefix, prefixEnd } from "./state-keys.js";
+import { ConfigError } from "../errors.js";
 import { guardOrphanCommitFailures, storeWrite } from "./write-failure.js";
 
 type CompletionKey = [partition: number, invocationId: string];
@@ -10,10 +11,26 @@ type ExpiryKey = [expiresAtMs: number, partition: number, invocationId: string];
 const OUTBOX_END = Number.MAX_SAFE_INTEGER;
 
 /**
- * The layout this code reads and writes, kept in the `meta` db. 2: binary `state` keys (see
- * state-keys.ts); before it, lmdb-js array keys, which let keys holding NUL collide.
+ * The layout this code reads and writes, kept in the `meta` db. 3: outbox entries name their target
+ * partition, `timers` and `inbox` dbs. 2: binary `state` keys (see state-keys.ts); before it,
+ * lmdb-js array keys, which let keys holding NUL collide.
  */
-const STORE_FORMAT = 2;
+const STORE_FORMAT = 3;
+
+/** Where a commit puts its sends: the outbox, for a relay to publish (NATS), or straight into the targets' inboxes (embedded). */
+export type SendRouting = "outbox" | "inbox";
+
+export interface StoreOptions {
+  /**
+   * Every transaction is synced to disk before it resolves: embedded mode, where LMDB is the only
+   * copy. NATS mode does without, since the changelog is durable first. @default false
+   */
+  sync?: boolean;
+  /** Where commits put their sends. @default "outbox" */
+  routing?: SendRouting;
+  /** Hears, once, that a data dir in an older format was cleared. */
+  log?: Logger;
+}
 
 /** The db key a state write touches: the entry's key, or for `clearAll` the prefix of the object key's entries. */
 function stateWriteKey(partition: number, write: StateWrite): Buffer {
@@ -61,20 +78,27 @@ export class Store {
   private readonly positions: Database<number, number>;
   private readonly applied: Database<number, number>;
   private readonly meta: Database<number, string>;
+  private readonly timers: Database<TimerEntry, TimerKey>;
+  private readonly inbox: Database<InboxRow, InboxKey>;
   private readonly positionCache = new Map<number, number>();
+  /** The last inbox sequence used per partition (embedded mode), read from the db on first use. */
+  private readonly inboxSeqs = new Map<number, number>();
   private readonly releaseGuard: () => void;
+  private readonly routing: SendRouting;
 
-  /** `log` hears, once, that a data dir in an older format was cleared. */
   constructor(
     private readonly path: string,
-    log?: Logger,
+    options: StoreOptions = {},
   ) {
+    const { log } = options;
+    this.routing = options.routing ?? "outbox";
     // No fsync: a commit is durable once its changelog entry is, and a host whose LMDB lost its
     // last transactions (a power cut) replays them from the changelog, from `applied` on.
     // Event-turn batching stays on: with it off, lmdb-js can leave the last queued batch of a burst
     // uncommitted for good (seen: a partition's last commits hanging under load). The rejection of
     // its per-turn commit promise, which nobody holds, is dropped by `guardOrphanCommitFailures`.
-    this.root = open({ path, maxDbs: 8, noSync: true, compression: false });
+    // Embedded mode has no changelog: there, every transaction is synced (one fsync per group commit).
+    this.root = open({ path, maxDbs: 12, noSync: !options.sync, compression: false });
     this.releaseGuard = guardOrphanCommitFailures();
     // State values are stored as the msgpack bytes the invocation produced (see StateWrite).
     this.state = this.root.openDB({ name: "state", encoding: "binary", keyEncoding: "binary" });
@@ -84,6 +108,8 @@ export class Store {
     this.positions = this.root.openDB({ name: "positions" });
     this.applied = this.root.openDB({ name: "applied" });
     this.meta = this.root.openDB({ name: "meta" });
+    this.timers = this.root.openDB({ name: "timers" });
+    this.inbox = this.root.openDB({ name: "inbox" });
     this.ensureFormat(path, log);
   }
 
@@ -95,7 +121,7 @@ export class Store {
   private ensureFormat(path: string, log: Logger | undefined): void {
     const found = this.meta.get("format");
     if (found === STORE_FORMAT) return;
-    const dbs = [this.state, this.completions, this.expiry, this.outbox, this.positions, this.applied] as const;
+    const dbs = [this.state, this.completions, this.expiry, this.outbox, this.positions, this.applied, this.timers, this.inbox] as const;
     if (dbs.some((db) => db.getKeysCount({ limit: 1 }) > 0)) {
       // The marker goes last: a crash half-way leaves an unmarked data dir, cleared again at the next start.
       for (const db of dbs) db.clearSync();
@@ -116,6 +142,22 @@ export class Store {
     } catch (error) {
       if (partition !== undefined) this.positionCache.delete(partition);
       throw error;
+    }
+  }
+
+  /**
+   * Embedded mode: the data dir is the namespace, so its partition count is fixed by the first start,
+   * as a NATS namespace's is by its inbox stream. Another count would hash keys to partitions whose
+   * tables hold none of their state.
+   */
+  checkPartitions(partitions: number): void {
+    const recorded = this.meta.get("partitions");
+    if (recorded === undefined) {
+      this.meta.putSync("partitions", partitions);
+      return;
+    }
+    if (recorded !== partitions) {
+      throw new ConfigError(`the data dir ${this.path} was created with ${recorded} partitions, but this host is configured with ${partitions}; partitions are fixed when a data dir is first used`);
     }
   }
 
@@ -159,6 +201,62 @@ export class Store {
     return out;
   }
 
+  /** The partition's earliest timer, if any. */
+  earliestTimer(partition: number): TimerEntry | undefined {
+    for (const { value } of this.timers.getRange({ start: [partition, 0, ""], end: [partition, Number.MAX_SAFE_INTEGER, ""], limit: 1 })) return value;
+    return undefined;
+  }
+
+  /** The partition's timers due at `nowMs`, earliest first. */
+  dueTimers(partition: number, nowMs: number, limit: number): TimerEntry[] {
+    return [...this.timers.getRange({ start: [partition, 0, ""], end: [partition, nowMs, "\uffff"], limit })].map(({ value }) => value);
+  }
+
+  /** How many timers the partition holds. */
+  countTimers(partition: number): number {
+    return this.timers.getKeysCount({ start: [partition, 0, ""], end: [partition, Number.MAX_SAFE_INTEGER, ""] });
+  }
+
+  /** Embedded mode: inbox rows of `partition` after `afterSeq`, in arrival order. */
+  readInbox(partition: number, afterSeq: number, limit: number): Array<{ key: InboxKey; row: InboxRow }> {
+    const out: Array<{ key: InboxKey; row: InboxRow }> = [];
+    for (const { key, value } of this.inbox.getRange({ start: [partition, afterSeq + 1], end: [partition, Number.MAX_SAFE_INTEGER], limit })) {
+      out.push({ key, row: value });
+    }
+    return out;
+  }
+
+  /**
+   * Embedded mode: appends invocations from outside (a client's calls and sends) to inboxes, in one
+   * transaction; resolves once it is durable. Returns where each landed.
+   */
+  async appendInbox(rows: ReadonlyArray<{ partition: number; row: InboxRow }>): Promise<InboxKey[]> {
+    let keys: InboxKey[] = [];
+    const writing = this.root.batch(() => {
+      keys = rows.map(({ partition, row }) => this.putInbox(partition, row));
+    });
+    await this.written(writing);
+    return keys;
+  }
+
+  /** Forgets handled inbox rows; joins the next transaction (a row seen again is answered from its completion). */
+  async removeInbox(keys: readonly InboxKey[]): Promise<void> {
+    await Promise.all(keys.map((key) => this.written(this.inbox.remove(key))));
+  }
+
+  private putInbox(partition: number, row: InboxRow): InboxKey {
+    let seq = this.inboxSeqs.get(partition);
+    if (seq === undefined) {
+      seq = 0;
+      for (const key of this.inbox.getKeys({ start: [partition, Number.MAX_SAFE_INTEGER], end: [partition, 0], reverse: true, limit: 1 })) seq = key[1];
+    }
+    seq++;
+    this.inboxSeqs.set(partition, seq);
+    const key: InboxKey = [partition, seq];
+    this.inbox.put(key, row);
+    return key;
+  }
+
   /** Applies one changelog entry's records; see {@link applyEntries}. */
   async applyLogged(partition: number, logSeq: number, records: readonly CommitRecord[]): Promise<OutboxKey[][]> {
     const [keys] = await this.applyEntries(partition, [{ logSeq, records }]);
@@ -175,7 +273,7 @@ export class Store {
     const last = entries.at(-1);
     if (!last) return [];
     // Encoded before the batch: lmdb-js commits the writes a batch made before one that throws.
-    const stateKeys = entries.map(({ records }) => records.map((record) => record.stateWrites.map((write) => stateWriteKey(partition, write))));
+    const stateKeys = entries.map(({ records }) => records.map((record) => (record.kind === "timers" ? [] : record.stateWrites.map((write) => stateWriteKey(partition, write)))));
     let keys: OutboxKey[][][] = [];
     const writing = this.root.batch(() => {
       keys = entries.map(({ logSeq, records }, e) => {
@@ -189,6 +287,29 @@ export class Store {
   }
 
   private applyRecord(p: number, record: CommitRecord, stateKeys: readonly Buffer[], nextKey: () => OutboxKey): OutboxKey[] {
+    if (record.kind === "timers") {
+      for (const timer of record.added) this.timers.put([p, timer.dueMs, timer.id], timer);
+      for (const key of record.fired) this.timers.remove(key);
+    } else {
+      this.applyInvocation(p, record, stateKeys);
+    }
+    // Blocks queued together read the same committed value, so the maximum is kept here.
+    if (record.position > this.readPosition(p)) {
+      this.positionCache.set(p, record.position);
+      this.positions.put(p, record.position);
+    }
+    if (this.routing === "inbox") {
+      for (const entry of record.outbox) this.putInbox(entry.partition, { envelope: entry.envelope, data: entry.data });
+      return [];
+    }
+    return record.outbox.map((entry) => {
+      const key = nextKey();
+      this.outbox.put(key, entry);
+      return key;
+    });
+  }
+
+  private applyInvocation(p: number, record: InvocationRecord, stateKeys: readonly Buffer[]): void {
     for (const [i, write] of record.stateWrites.entries()) {
       const key = stateKeys[i] as Buffer;
       switch (write.type) {
@@ -207,19 +328,9 @@ export class Store {
         }
       }
     }
-    const keys = record.outbox.map((entry) => {
-      const key = nextKey();
-      this.outbox.put(key, entry);
-      return key;
-    });
+    for (const timer of record.timers ?? []) this.timers.put([p, timer.dueMs, timer.id], timer);
     this.completions.put([p, record.invocationId], record.completion);
     this.expiry.put([record.completion.expiresAtMs, p, record.invocationId], null);
-    // Blocks queued together read the same committed value, so the maximum is kept here.
-    if (record.position > this.readPosition(p)) {
-      this.positionCache.set(p, record.position);
-      this.positions.put(p, record.position);
-    }
-    return keys;
   }
 
   /** Forgets published sends; joins the next group commit. Losing it only means publishing again, which dedups. */
@@ -237,6 +348,7 @@ export class Store {
         state: [],
         completions: [],
         outbox: [],
+        timers: [...this.timers.getRange({ start: [partition, 0, ""], end: [partition, Number.MAX_SAFE_INTEGER, ""] })].map(({ value }) => value),
       };
       const prefix = partitionPrefix(partition);
       for (const { key, value } of this.state.getRange({ start: prefix, end: prefixEnd(prefix) })) {
@@ -266,6 +378,8 @@ export class Store {
         this.completions.remove(key);
       }
       for (const k of this.outbox.getKeys({ start: [p, 0], end: [p, OUTBOX_END] })) this.outbox.remove(k);
+      for (const k of this.timers.getKeys({ start: [p, 0, ""], end: [p, Number.MAX_SAFE_INTEGER, ""] })) this.timers.remove(k);
+      for (const timer of snapshot.timers ?? []) this.timers.put([p, timer.dueMs, timer.id], timer);
       for (const [key, value] of state) this.state.put(key, value);
       for (const [invocationId, record] of snapshot.completions) {
         this.completions.put([p, invocationId], record);

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { connect as natsConnect, createInbox, type NatsConnection, type StreamInfo, type Subscription } from "nats";
+import { connect as natsConnect } from "nats";
 import { z } from "zod";
 import type { CallClient, CallOptions, SendClient, SendClientOptions, SendOptions, SendReceipt, TargetInvoker } from "../client-types.js";
 import type { AnyDefinition, ObjectDefinition, ServiceDefinition } from "../definitions.js";
@@ -7,23 +7,18 @@ import { CallTimeoutError, CancelledError, TerminalError, TimeoutError } from ".
 import {
   type Envelope,
   type InvocationId,
+  type Reply,
   type Target,
-  JetStreamPublisher,
-  PubAckTimeoutError,
   decode,
   encodeData,
-  envelopeHeaders,
   idempotentInvocationId,
-  inboxStreamName,
-  inboxSubject,
-  isReply,
   newInvocationId,
   objectKeyProblem,
   partitionOfTarget,
-  partitionsFromDescription,
   targetLabel,
 } from "../protocol/index.js";
-import { checkCredentials, natsClientOptions, natsConnectionFields } from "./nats-connection.js";
+import { NatsClientTransport, checkCredentials, natsClientOptions, natsConnectionFields } from "./nats/index.js";
+import type { ClientTransport } from "./transport.js";
 
 const ConnectOptionsSchema = z
   .object({
@@ -77,29 +72,22 @@ export async function connect(options: ConnectOptions): Promise<CairnClient> {
   if (!parsed.success) throw new TypeError(`invalid connect options:\n${z.prettifyError(parsed.error)}`);
   const config = parsed.data;
   const nc = await natsConnect(natsClientOptions(config, config.name));
-  return new Client(nc, config);
+  return new Client(new NatsClientTransport(nc, { namespace: config.namespace, inboxPrefix: config.inboxPrefix }), config);
 }
 
-class Client implements CairnClient {
-  private readonly publisher: JetStreamPublisher;
-  private readonly replySubject: string;
-  private readonly replies: Subscription;
+/**
+ * A client over any transport: what `connect()` returns (over NATS), and `host.client`.
+ * Internal: users get one from `connect()` or a host.
+ */
+export class Client implements CairnClient {
   private readonly pending = new Map<string, Pending>();
-  private partitions: Promise<number> | undefined;
   private closed = false;
 
   constructor(
-    private readonly nc: NatsConnection,
-    private readonly config: z.output<typeof ConnectOptionsSchema>,
+    private readonly transport: ClientTransport,
+    private readonly config: { timeoutMs: number },
   ) {
-    this.replySubject = createInbox(config.inboxPrefix);
-    this.publisher = new JetStreamPublisher(nc, { inboxPrefix: config.inboxPrefix });
-    this.replies = nc.subscribe(this.replySubject, {
-      // A subscription error carries no message; the calls it affects end at their timeout.
-      callback: (err, msg) => {
-        if (!err) this.onReply(msg.data);
-      },
-    });
+    transport.listen((reply) => this.onReply(reply));
   }
 
   objectClient<D extends ObjectDefinition>(definition: D, key: string): CallClient<D> {
@@ -134,9 +122,7 @@ class Client implements CairnClient {
     this.closed = true;
     for (const pending of this.pending.values()) pending.reject(new Error("cairn client closed while the call was waiting"));
     this.pending.clear();
-    this.replies.unsubscribe();
-    this.publisher.close();
-    await this.nc.close();
+    await this.transport.close();
   }
 
   private methods<O>(
@@ -174,11 +160,11 @@ class Client implements CairnClient {
     result.catch(() => undefined);
     // Registered before publishing: a fast host must not answer before anyone listens.
     try {
-      await this.publish({ invocationId, target, replyTo: { subject: this.replySubject, callId } }, input, false);
+      await this.append({ invocationId, target, replyTo: this.transport.replyAddress(callId) }, input, false);
     } catch (error) {
-      // Without a PubAck the message may still be in the stream and its answer on the way: keep
-      // waiting until the call's own timeout. Anything else means it never got in.
-      if (!(error instanceof PubAckTimeoutError)) {
+      // Without an acknowledgement the message may still be in the inbox and its answer on the way:
+      // keep waiting until the call's own timeout. Anything else means it never got in.
+      if (!this.transport.mayHaveLanded(error)) {
         this.pending.get(callId)?.reject(error instanceof Error ? error : new Error(String(error)));
         this.pending.delete(callId);
       }
@@ -188,7 +174,11 @@ class Client implements CairnClient {
 
   private readonly send = async (target: Target, input: unknown, options: (SendOptions & SendClientOptions) | undefined): Promise<SendReceipt> => {
     const invocationId = this.invocationId(target, options?.idempotencyKey);
-    await this.publish({ invocationId, target }, input, true);
+    const delayMs = options?.delayMs;
+    if (delayMs !== undefined && (!Number.isSafeInteger(delayMs) || delayMs < 0)) {
+      throw new TerminalError(`${targetLabel(target)}: delayMs must be a whole number of milliseconds, 0 or more (got ${String(delayMs)})`, { errorCode: 400 });
+    }
+    await this.append(delayMs ? { invocationId, target, delayMs } : { invocationId, target }, input, true);
     return { invocationId };
   };
 
@@ -200,66 +190,18 @@ class Client implements CairnClient {
     return idempotentInvocationId(targetLabel(target), idempotencyKey);
   }
 
-  /**
-   * Calls are published without a JetStream message id: a retry must reach the host, which answers
-   * it from the recorded result. Sends carry a message id derived from the whole message
-   * (`messageDedupId`), so JetStream drops a re-sent copy, and only that.
-   */
-  private async publish(envelope: Envelope, input: unknown, dedup: boolean): Promise<void> {
+  private async append(envelope: Envelope, input: unknown, dedup: boolean): Promise<void> {
     if (this.closed) throw new Error("cairn client is closed");
-    const partitions = await this.partitionCount();
-    const subject = inboxSubject(this.config.namespace, partitionOfTarget(envelope.target, envelope.invocationId, partitions));
+    const partition = partitionOfTarget(envelope.target, envelope.invocationId, await this.transport.partitions());
     const data = encodeData(input, `${targetLabel(envelope.target)}: the input`, "input", 400);
-    // Over the server's own limit the message could never reach a host to be refused there.
-    const serverMax = this.nc.info?.max_payload;
-    if (serverMax !== undefined && data.byteLength > serverMax - 4096) {
-      throw new TerminalError(
-        `${targetLabel(envelope.target)}: payload of ${data.byteLength} bytes exceeds the NATS server's max_payload of ${serverMax} bytes`,
-        { errorCode: 413 },
-      );
+    const max = this.transport.maxInputBytes();
+    if (max !== undefined && data.byteLength > max) {
+      throw new TerminalError(`${targetLabel(envelope.target)}: payload of ${data.byteLength} bytes exceeds the transport's maximum of ${max} bytes`, { errorCode: 413 });
     }
-    await this.publisher.publish(subject, data, envelopeHeaders(envelope, dedup ? data : undefined));
+    await this.transport.append(partition, envelope, data, { dedup });
   }
 
-  private partitionCount(): Promise<number> {
-    if (!this.partitions) {
-      const stream = inboxStreamName(this.config.namespace);
-      this.partitions = this.inboxStreamInfo(stream)
-        .then((info) => {
-          const partitions = partitionsFromDescription(info.config.description);
-          if (partitions === undefined) throw new Error(`stream ${stream} has no partition count in its description`);
-          return partitions;
-        })
-        .catch((error: unknown) => {
-          this.partitions = undefined;
-          throw new Error(`cannot read the Cairn inbox stream "${stream}": is a host running? (${String(error)})`, { cause: error });
-        });
-    }
-    return this.partitions;
-  }
-
-  /**
-   * The inbox stream's info, through the JetStream API of this connection's account, or else under
-   * `<namespace>.api`: where a client in an account of its own (the shipped nats-auth.conf) reaches
-   * the hosts' account. No account-info check: such a client may read this and nothing else.
-   */
-  private async inboxStreamInfo(stream: string): Promise<StreamInfo> {
-    try {
-      return await (await this.nc.jetstreamManager({ checkAPI: false })).streams.info(stream);
-    } catch (error) {
-      const imported = await this.nc.jetstreamManager({ checkAPI: false, apiPrefix: `${this.config.namespace}.api` });
-      return await imported.streams.info(stream).catch(() => Promise.reject(error));
-    }
-  }
-
-  private onReply(data: Uint8Array): void {
-    let reply: unknown;
-    try {
-      reply = decode(data);
-    } catch {
-      return;
-    }
-    if (!isReply(reply)) return;
+  private onReply(reply: Reply): void {
     const pending = this.pending.get(reply.callId);
     if (!pending) return;
     this.pending.delete(reply.callId);

@@ -1,3 +1,3 @@
 export type { CairnClient, ConnectOptions } from "./client.js";
 export { connect } from "./client.js";
-export type { NatsConnectionOptions } from "./nats-connection.js";
+export type { NatsConnectionOptions } from "./nats/index.js";

@@ -5,10 +5,8 @@ export { checkPlainData, PLAIN_DATA_RULE, MAX_PLAIN_DATA_DEPTH } from "./plain-d
 export { partitionOf, partitionOfTarget } from "./partitioning.js";
 export type { Target, Envelope, ReplyAddress, Reply } from "./wire.js";
 export {
-  Header,
   TargetType,
   targetLabel,
-  envelopeHeaders,
   inboxSubject,
   inboxStreamName,
   namespaceToken,
@@ -21,5 +19,3 @@ export {
   objectKeyProblem,
   stateNameProblem,
 } from "./wire.js";
-export type { PubAck } from "./publisher.js";
-export { JetStreamPublisher, PublishRefusedError, PubAckTimeoutError } from "./publisher.js";

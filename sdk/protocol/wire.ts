@@ -1,19 +1,5 @@
-import { type MsgHdrs, headers as natsHeaders } from "nats";
 import { TerminalError } from "../errors.js";
-import { type InvocationId, messageDedupId } from "./ids.js";
-
-/**
- * The metadata of an invocation travels in NATS headers, so that a host can name the target and
- * answer the caller even when the body does not decode. The body is the msgpack-encoded input.
- */
-export const Header = {
-  InvocationId: "Cairn-Invocation-Id",
-  Target: "Cairn-Target",
-  Key: "Cairn-Key",
-  ReplyTo: "Cairn-Reply-To",
-  CallId: "Cairn-Call-Id",
-  MsgId: "Nats-Msg-Id",
-} as const;
+import type { InvocationId } from "./ids.js";
 
 export const TargetType = { Object: "object", Service: "service" } as const;
 export type TargetType = (typeof TargetType)[keyof typeof TargetType];
@@ -27,40 +13,21 @@ export function targetLabel(target: Target): string {
   return target.type === "object" ? `${target.name}/${target.key}/${target.handler}` : `${target.name}/${target.handler}`;
 }
 
-/** Where a request-response caller waits, and how it recognises its answer. */
-export interface ReplyAddress {
-  subject: string;
-  callId: string;
-}
+/**
+ * Where a request-response caller waits, and how it recognises its answer: a NATS subject (a client
+ * over NATS), or a caller in the host's own process (`host.client` in embedded mode, the ingress).
+ */
+export type ReplyAddress = { kind: "nats"; subject: string; callId: string } | { kind: "local"; callId: string };
 
 export interface Envelope {
   invocationId: InvocationId;
   target: Target;
   replyTo?: ReplyAddress;
-}
-
-/**
- * Headers of an inbox message. With `dedupData` (the message's body), JetStream drops a copy of
- * the same message published again (`Nats-Msg-Id`, see `messageDedupId`).
- */
-export function envelopeHeaders(envelope: Envelope, dedupData?: Uint8Array): MsgHdrs {
-  const h = natsHeaders();
-  if (dedupData) h.set(Header.MsgId, messageDedupId(envelope.invocationId, targetLabel(envelope.target), dedupData));
-  h.set(Header.InvocationId, envelope.invocationId);
-  const { target } = envelope;
-  h.set(Header.Target, `${target.type}:${target.name}.${target.handler}`);
-  if (target.type === "object") {
-    // A key with a lone surrogate has no UTF-8 form: refused with a TerminalError, not encodeURIComponent's URIError.
-    const problem = objectKeyProblem(target.key);
-    if (problem !== undefined) throw new TerminalError(`${target.name}.${target.handler}: ${problem}`, { errorCode: 400 });
-    // Keys are arbitrary strings; header values may not hold CR/LF, so they travel URI-encoded.
-    h.set(Header.Key, encodeURIComponent(target.key));
-  }
-  if (envelope.replyTo) {
-    h.set(Header.ReplyTo, envelope.replyTo.subject);
-    h.set(Header.CallId, envelope.replyTo.callId);
-  }
-  return h;
+  /**
+   * A delayed send: the partition that accepts it keeps it as a durable timer and delivers it this
+   * long after accepting it. Never set on a message a timer delivers.
+   */
+  delayMs?: number;
 }
 
 /**

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { type ConsumerMessages, DeliverPolicy, type NatsConnection } from "nats";
 import type { CairnClient } from "cairn/client";
-import { decodeLogEntry, logStreamName } from "../../runtime/changelog/index.js";
-import { leaseBucketName, readLeases } from "../../runtime/partition/index.js";
+import { decodeLogEntry, logStreamName } from "../../runtime/transport/nats/index.js";
+import { leaseBucketName, readLeases } from "../../runtime/transport/nats/index.js";
 import { eventually } from "./host.js";
 import type { CrashLoad } from "./load.js";
 

@@ -1,6 +1,6 @@
 import { type JetStreamClient, type JetStreamManager, headers } from "nats";
-import { CorruptPartitionDataError } from "../errors.js";
-import { isNotFound } from "../transport/index.js";
+import { CorruptPartitionDataError } from "../../../errors.js";
+import { isNotFound } from "../jetstream-errors.js";
 import { type LogEntry, decodeLogEntry, encodeLogEntry } from "./log-entry.js";
 import { logStreamName, logSubject } from "./partition-log.js";
 

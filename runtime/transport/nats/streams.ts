@@ -1,6 +1,6 @@
 import { AckPolicy, DeliverPolicy, type JetStreamManager, RetentionPolicy, StorageType, nanos } from "nats";
-import { inboxStreamName, inboxSubject, partitionsFromDescription, streamDescription } from "../../sdk/internal.js";
-import { ConfigError } from "../errors.js";
+import { inboxStreamName, inboxSubject, partitionsFromDescription, streamDescription } from "../../../sdk/internal.js";
+import { ConfigError } from "../../errors.js";
 import { isNotFound } from "./jetstream-errors.js";
 
 const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { decode } from "../../sdk/internal.js";
-import type { CommitRecord, PartitionSnapshot } from "../store/index.js";
+import { decode } from "../../../../sdk/internal.js";
+import type { CommitRecord, OutboxEntry as OutboxEntryRecord, PartitionSnapshot } from "../../../store/index.js";
 
 // What a changelog entry or a snapshot must look like once decoded. Both are written by hosts only,
 // but they come off the network: a corrupt or foreign one must be recognised as such, not applied.
@@ -20,11 +20,21 @@ const Outcome = z.union([
 
 const Completion = z.object({ outcome: Outcome, target: z.string().optional(), expiresAtMs: z.number() });
 
-const OutboxEntry = z.object({
-  subject: z.string(),
-  envelope: z.object({ invocationId: z.string(), target: Target, replyTo: z.object({ subject: z.string(), callId: z.string() }).optional() }),
-  data: Bytes,
-});
+const ReplyAddress = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("nats"), subject: z.string(), callId: z.string() }),
+  z.object({ kind: z.literal("local"), callId: z.string() }),
+]);
+
+const Envelope = z.object({ invocationId: z.string(), target: Target, replyTo: ReplyAddress.optional(), delayMs: z.number().optional() });
+
+// Before timers, an outbox entry named the target's NATS subject (`<namespace>.in.<partition>`);
+// `upgradeOutboxEntry` turns such an entry into today's, which names the partition.
+const OutboxEntry = z.union([
+  z.object({ partition: z.number().int().nonnegative(), envelope: Envelope, data: Bytes }),
+  z.object({ subject: z.string().regex(/\.in\.\d+$/), envelope: Envelope, data: Bytes }),
+]);
+
+const Timer = z.object({ dueMs: z.number(), id: z.string(), send: OutboxEntry });
 
 const StateWrite = z.discriminatedUnion("type", [
   z.object({ type: z.literal("set"), object: z.string(), key: z.string(), name: z.string(), value: Bytes }),
@@ -32,14 +42,27 @@ const StateWrite = z.discriminatedUnion("type", [
   z.object({ type: z.literal("clearAll"), object: z.string(), key: z.string() }),
 ]);
 
-const Record = z.object({
+const InvocationRecord = z.object({
+  kind: z.literal("invocation").optional(),
   partition: z.number().int(),
   invocationId: z.string(),
   completion: Completion,
   stateWrites: z.array(StateWrite),
   outbox: z.array(OutboxEntry),
+  timers: z.array(Timer).optional(),
   position: z.number(),
 });
+
+const TimersRecord = z.object({
+  kind: z.literal("timers"),
+  partition: z.number().int(),
+  added: z.array(Timer),
+  fired: z.array(z.tuple([z.number().int(), z.number(), z.string()])),
+  outbox: z.array(OutboxEntry),
+  position: z.number(),
+});
+
+const Record = z.union([InvocationRecord, TimersRecord]);
 
 export const LogEntrySchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("commit"), hostId: z.string(), epoch: z.number(), prev: z.number(), records: z.array(Record) }),
@@ -54,12 +77,35 @@ export const SnapshotSchema = z.object({
   state: z.array(z.tuple([z.string(), z.string(), z.string(), Bytes])),
   completions: z.array(z.tuple([z.string(), Completion])),
   outbox: z.array(z.tuple([z.number(), z.number(), OutboxEntry])),
+  timers: z.array(Timer).optional(),
 });
 
 // The schemas must accept every record the runtime writes: checked here by the compiler.
 type Accepts<Wide, Narrow extends Wide> = Narrow;
 export type _RecordFits = Accepts<z.input<typeof Record>, CommitRecord>;
 export type _SnapshotFits = Accepts<z.input<typeof SnapshotSchema>, PartitionSnapshot>;
+
+/** An outbox entry as written today: one that names a NATS subject (an older version's) names its partition instead. */
+export function upgradeOutboxEntry(entry: z.input<typeof OutboxEntry>): OutboxEntryRecord {
+  if ("partition" in entry) return entry as OutboxEntryRecord;
+  const { subject, ...rest } = entry;
+  return { ...rest, partition: Number(subject.slice(subject.lastIndexOf(".") + 1)) } as OutboxEntryRecord;
+}
+
+/** A decoded record or snapshot in today's shape (see {@link upgradeOutboxEntry}). */
+export function upgradeRecord(record: CommitRecord): CommitRecord {
+  const outbox = record.outbox.map(upgradeOutboxEntry);
+  if (record.kind === "timers") return { ...record, outbox, added: record.added.map((t) => ({ ...t, send: upgradeOutboxEntry(t.send) })) };
+  return { ...record, outbox, timers: record.timers?.map((t) => ({ ...t, send: upgradeOutboxEntry(t.send) })) };
+}
+
+export function upgradeSnapshot(snapshot: PartitionSnapshot): PartitionSnapshot {
+  return {
+    ...snapshot,
+    outbox: snapshot.outbox.map(([logSeq, index, entry]) => [logSeq, index, upgradeOutboxEntry(entry)]),
+    timers: snapshot.timers?.map((t) => ({ ...t, send: upgradeOutboxEntry(t.send) })),
+  };
+}
 
 /** The first problem a schema found, as `path: message`. */
 function firstIssue(error: z.ZodError): string {

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
-import { CorruptPartitionDataError } from "../errors.js";
-import { within } from "../timing.js";
-import type { CommitRecord, Store } from "../store/index.js";
+import { CorruptPartitionDataError } from "../../../errors.js";
+import { within } from "../../../timing.js";
+import type { CommitRecord, Store } from "../../../store/index.js";
 import { type LogEntry, decodeLogEntry, encodeLogEntry } from "./log-entry.js";
 import { FencedError, type PartitionLog } from "./partition-log.js";
 import type { SnapshotStore } from "./snapshots.js";

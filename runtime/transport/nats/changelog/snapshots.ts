@@ -1,8 +1,8 @@
 import { type JetStreamClient, type ObjectStore, StorageType } from "nats";
-import { encode, namespaceToken } from "../../sdk/internal.js";
-import { CorruptPartitionDataError } from "../errors.js";
-import type { PartitionSnapshot } from "../store/index.js";
-import { SnapshotSchema, decodeChecked } from "./schemas.js";
+import { encode, namespaceToken } from "../../../../sdk/internal.js";
+import { CorruptPartitionDataError } from "../../../errors.js";
+import type { PartitionSnapshot } from "../../../store/index.js";
+import { SnapshotSchema, decodeChecked, upgradeSnapshot } from "./schemas.js";
 
 const NAME = /^p(\d+)-(\d+)$/;
 
@@ -46,7 +46,7 @@ export class SnapshotStore {
       );
     const snapshot = decodeChecked(bytes, SnapshotSchema, corrupt) as PartitionSnapshot;
     if (snapshot.partition !== partition || `p${partition}-${snapshot.logSeq}` !== name) throw corrupt(`it holds partition ${snapshot.partition} at ${snapshot.logSeq}`);
-    return snapshot;
+    return upgradeSnapshot(snapshot);
   }
 
   /** Stores a snapshot and drops the ones it makes unnecessary. Returns its size in bytes. */

@@ -1,10 +1,6 @@
 import type { MsgHdrs } from "nats";
-import { type Envelope, Header, type ReplyAddress, type Target, objectKeyProblem, parseInvocationId } from "../../sdk/internal.js";
-
-/** An inbox message's metadata, or why it cannot be run (with whom to tell, when known). */
-export type ParsedEnvelope =
-  | { ok: true; envelope: Envelope }
-  | { ok: false; problem: string; label: string; replyTo: ReplyAddress | undefined };
+import { type Envelope, Header, type ReplyAddress, type Target, objectKeyProblem, parseInvocationId } from "../../../sdk/internal.js";
+import type { ParsedEnvelope } from "../../partition/index.js";
 
 const TARGET_PATTERN = /^(object|service):([A-Za-z][A-Za-z0-9_]*)\.([A-Za-z][A-Za-z0-9_]*)$/;
 // The tokens after a client's inbox prefix: plain, no wildcards, no white space, no empty token.
@@ -26,7 +22,7 @@ export function isClientReplySubject(subject: string, prefixes: readonly string[
 export function parseEnvelope(headers: MsgHdrs | undefined, replyPrefixes: readonly string[]): ParsedEnvelope {
   const subject = headers?.get(Header.ReplyTo);
   const callId = headers?.get(Header.CallId);
-  const replyTo = subject && callId && isClientReplySubject(subject, replyPrefixes) ? { subject, callId } : undefined;
+  const replyTo: ReplyAddress | undefined = subject && callId && isClientReplySubject(subject, replyPrefixes) ? { kind: "nats", subject, callId } : undefined;
   const rawTarget = headers?.get(Header.Target) ?? "";
   const match = TARGET_PATTERN.exec(rawTarget);
   const label = match ? `${match[2]}.${match[3]}` : "(unknown target)";
@@ -54,5 +50,12 @@ export function parseEnvelope(headers: MsgHdrs | undefined, replyPrefixes: reado
   } else {
     target = { type: "service", name, handler };
   }
-  return { ok: true, envelope: replyTo ? { invocationId, target, replyTo } : { invocationId, target } };
+  const envelope: Envelope = replyTo ? { invocationId, target, replyTo } : { invocationId, target };
+  const delay = headers.get(Header.DelayMs);
+  if (delay !== "") {
+    const delayMs = Number(delay);
+    if (!/^\d{1,15}$/.test(delay) || !Number.isSafeInteger(delayMs)) return bad(`malformed ${Header.DelayMs} header "${delay}"`);
+    if (delayMs > 0) envelope.delayMs = delayMs;
+  }
+  return { ok: true, envelope };
 }

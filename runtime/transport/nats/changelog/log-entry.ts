@@ -1,7 +1,7 @@
-import { encode } from "../../sdk/internal.js";
-import { CorruptPartitionDataError } from "../errors.js";
-import type { CommitRecord } from "../store/index.js";
-import { LogEntrySchema, decodeChecked } from "./schemas.js";
+import { encode } from "../../../../sdk/internal.js";
+import { CorruptPartitionDataError } from "../../../errors.js";
+import type { CommitRecord } from "../../../store/index.js";
+import { LogEntrySchema, decodeChecked, upgradeRecord } from "./schemas.js";
 
 /**
  * One entry of a partition's changelog. Every entry names the host and lease epoch that wrote it,
@@ -35,5 +35,6 @@ export function decodeLogEntry(bytes: Uint8Array, seq: number, partition: number
       `partition ${partition}: changelog entry ${seq} is not a Cairn log entry (${problem}); the partition stays stopped until an operator skips it: npm run changelog -- show ${partition}, then skip ${partition} <its last entry>`,
       { partition, cause },
     );
-  return decodeChecked(bytes, LogEntrySchema, corrupt) as LogEntry;
+  const entry = decodeChecked(bytes, LogEntrySchema, corrupt) as LogEntry;
+  return entry.type === "commit" ? { ...entry, records: entry.records.map(upgradeRecord) } : entry;
 }

@@ -1,6 +1,6 @@
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type MsgHdrs, RetentionPolicy, StorageType, headers } from "nats";
-import { type JetStreamPublisher, namespaceToken } from "../../sdk/internal.js";
-import { isNotFound, isWrongLastSequence } from "../transport/index.js";
+import { type JetStreamPublisher, namespaceToken } from "../../../../sdk/internal.js";
+import { isNotFound, isWrongLastSequence } from "../jetstream-errors.js";
 
 /** A changelog read that waits this long for its next entry gives up (the take-over is retried). */
 const READ_STALL_MS = 5000;

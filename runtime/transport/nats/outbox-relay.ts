@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { MsgHdrs } from "nats";
-import { type JetStreamPublisher, envelopeHeaders, targetLabel } from "../../sdk/internal.js";
-import { CrashPoint, crashPoint } from "../faults.js";
-import type { OutboxEntry, OutboxKey, Store } from "../store/index.js";
+import { type JetStreamPublisher, envelopeHeaders, inboxSubject, targetLabel } from "../../../sdk/internal.js";
+import { CrashPoint, crashPoint } from "../../faults.js";
+import type { OutboxEntry, OutboxKey, Store } from "../../store/index.js";
 
 interface Pending {
   key: OutboxKey;
@@ -31,6 +31,7 @@ export class OutboxRelay {
   constructor(
     private readonly publisher: JetStreamPublisher,
     private readonly store: Store,
+    private readonly namespace: string,
     private readonly log: Logger,
   ) {}
 
@@ -110,7 +111,7 @@ export class OutboxRelay {
         this.published(item.key[0]);
       }
     }
-    const results = await Promise.allSettled(sendable.map(({ item, headers }) => this.publisher.publish(item.entry.subject, item.entry.data, headers)));
+    const results = await Promise.allSettled(sendable.map(({ item, headers }) => this.publisher.publish(inboxSubject(this.namespace, item.entry.partition), item.entry.data, headers)));
     const failed: Pending[] = [];
     let firstError: unknown;
     results.forEach((result, i) => {

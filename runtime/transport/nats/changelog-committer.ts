@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
-import { TerminalError } from "../../sdk/index.js";
-import { FencedError, type PartitionLog, type SnapshotStore, encodeLogEntry } from "../changelog/index.js";
-import { HostClosedError, StoreWriteError } from "../errors.js";
-import { backoffMs, terminalOutcome } from "../invoke/index.js";
-import { INTERNAL_RETRY } from "../timing.js";
-import type { CommitRecord, OutboxKey, Store } from "../store/index.js";
+import { TerminalError } from "../../../sdk/index.js";
+import { FencedError, type PartitionLog, type SnapshotStore, encodeLogEntry } from "./changelog/index.js";
+import { HostClosedError } from "../../errors.js";
+import { backoffMs, terminalOutcome } from "../../invoke/index.js";
+import { INTERNAL_RETRY } from "../../timing.js";
+import { type CommitRecord, type Store, applyUntilWritten } from "../../store/index.js";
+import type { CommitLog, Committed } from "../../partition/index.js";
 
 export interface CommitterOptions {
   partition: number;
@@ -25,12 +26,6 @@ export interface CommitterOptions {
   onFenced: (error: FencedError) => void;
 }
 
-/** What was committed: the record itself, or, for one too large to log, a record of that failure. */
-export interface Committed {
-  record: CommitRecord;
-  outboxKeys: OutboxKey[];
-}
-
 interface Pending {
   record: CommitRecord;
   resolve: (committed: Committed) => void;
@@ -46,9 +41,6 @@ const MAX_RECORDS_PER_ENTRY = 512;
  */
 const SNAPSHOT_INTERVAL_MS = 10 * 60 * 1000;
 
-/** A partition whose LMDB writes keep failing (a full disk) says so this often, not at every retry. */
-const APPLY_FAILURE_LOG_EVERY_MS = 30_000;
-
 /** Appends are retried often: every invocation of the partition waits on them (a NATS leader election, say). */
 const APPEND_RETRY = { ...INTERNAL_RETRY, initialIntervalMs: 50, maxIntervalMs: 1000 };
 
@@ -58,7 +50,7 @@ const APPEND_RETRY = { ...INTERNAL_RETRY, initialIntervalMs: 50, maxIntervalMs: 
  * the entry is applied to LMDB, and only then is each record's commit resolved (its sends, ack and
  * reply may leave). A fenced append means another host owns the partition: nothing pending commits.
  */
-export class PartitionCommitter {
+export class PartitionCommitter implements CommitLog {
   private queue: Pending[] = [];
   private running: Promise<void> | undefined;
   private fenced: FencedError | undefined;
@@ -138,6 +130,8 @@ export class PartitionCommitter {
     }
     const [only] = items as [Pending];
     const { record } = only;
+    // A timers record is made small by its maker (see PartitionTimers); one that is not is a bug.
+    if (record.kind === "timers") throw new Error(`partition ${record.partition}: a timers record of ${bytes.byteLength} bytes exceeds the largest changelog entry (${maxEntryBytes})`);
     const problem = `${record.invocationId}: its state changes, sends and result (${bytes.byteLength} bytes) exceed what NATS takes in one message (${maxEntryBytes})`;
     this.options.logger.warn({ invocationId: record.invocationId, bytes: bytes.byteLength }, "commit too large; recorded as a failure");
     only.record = {
@@ -171,31 +165,8 @@ export class PartitionCommitter {
     }
     // Durable in the changelog: LMDB must follow. Given up only when the partition stops: LMDB's
     // `applied` then stays behind, and the next take-over replays the entry from the changelog.
-    // The partition keeps its lanes meanwhile: nothing after this entry commits before it.
-    let keys: OutboxKey[][] | undefined;
-    let loggedAtMs = Number.NEGATIVE_INFINITY;
-    let attempt = 1;
-    for (; keys === undefined; attempt++) {
-      try {
-        keys = await store.applyLogged(partition, seq, records);
-      } catch (error) {
-        const retryInMs = backoffMs(INTERNAL_RETRY, attempt);
-        if (Date.now() - loggedAtMs >= APPLY_FAILURE_LOG_EVERY_MS) {
-          loggedAtMs = Date.now();
-          const data = { err: error, logSeq: seq, attempt, retryInMs };
-          if (error instanceof StoreWriteError && error.diskFull) {
-            this.options.logger.error({ ...data, dataDir: error.dataDir, freeBytes: error.freeBytes }, "disk full: LMDB cannot apply a logged commit; the partition waits, retrying, until space is freed in its data dir");
-          } else {
-            this.options.logger.error(data, "applying a logged commit to LMDB failed; retrying");
-          }
-        }
-        await sleep(retryInMs, undefined, { signal }).catch(() => undefined);
-        if (signal.aborted) throw new HostClosedError(`partition ${partition} stopped before its commit was applied`);
-      }
-    }
-    if (attempt > 2) this.options.logger.warn({ logSeq: seq, attempts: attempt - 1 }, "logged commit applied to LMDB after failures; the partition serves again");
-    const applied = keys;
-    items.forEach((p, i) => p.resolve({ record: p.record, outboxKeys: applied[i] ?? [] }));
+    const keys = await applyUntilWritten(store, partition, seq, records, { signal, logger: this.options.logger });
+    items.forEach((p, i) => p.resolve({ record: p.record, outboxKeys: keys[i] ?? [] }));
     this.sinceSnapshot += records.length;
     if (this.sinceSnapshot >= this.options.snapshotEvery || this.snapshotDue) this.startSnapshot();
   }

@@ -1,9 +1,8 @@
 import { type KV, type KvEntry, KvWatchInclude, type NatsConnection, type QueuedIterator } from "nats";
 import type { Logger } from "pino";
-import { namespaceToken } from "../../sdk/internal.js";
-import { isWrongLastSequence } from "../transport/index.js";
-import { planStep } from "./assignment.js";
-import type { OwnershipHandlers, PartitionOwnership } from "./ownership.js";
+import { namespaceToken } from "../../../sdk/internal.js";
+import { isWrongLastSequence } from "./jetstream-errors.js";
+import { type OwnershipHandlers, type PartitionLease, type PartitionOwnership, planStep } from "../../partition/index.js";
 
 export interface LeaseOptions {
   nc: NatsConnection;
@@ -17,14 +16,6 @@ export interface LeaseOptions {
   log: Logger;
 }
 
-/** Who holds a partition's lease, as the lease bucket says now. */
-export interface PartitionLease {
-  partition: number;
-  hostId: string;
-  epoch: number;
-  /** The lease entry's current revision: what a renewal or takeover is conditioned on. */
-  revision: number;
-}
 
 interface Lease {
   revision: number;

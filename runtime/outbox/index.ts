@@ -1,1 +1,0 @@
-export { OutboxRelay } from "./relay.js";

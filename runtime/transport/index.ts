@@ -1,2 +1,0 @@
-export { PartitionConsumer, ensureInboxStream } from "./streams.js";
-export { isConsumerInTheWay, isNotFound, isWrongLastSequence } from "./jetstream-errors.js";

@@ -1,0 +1,106 @@
+import type { Logger } from "pino";
+import type { Checkpoint, Delivery } from "../../partition/index.js";
+import type { Store } from "../../store/index.js";
+
+/** Rows read from the inbox table at a time. */
+const READ_PAGE = 256;
+
+/**
+ * Embedded mode's inbox source for one partition: the partition's rows of the `inbox` table, in
+ * arrival order. Rows get there in the commit that accepted them (a client's append, a handler's
+ * send, a timer firing); whoever wrote them wakes this source. A settle deletes the row; a row that
+ * was never settled (the process died) is delivered again at the next start, and its completion
+ * record answers it if it had run.
+ */
+export class LocalInbox implements Checkpoint {
+  private lastSeq = 0;
+  private inFlight = 0;
+  private deliver: ((delivery: Delivery) => void) | undefined;
+  private scheduled = false;
+  private stopped = false;
+
+  constructor(
+    private readonly partition: number,
+    private readonly store: Store,
+    private readonly maxInFlight: number,
+    private readonly log: Logger,
+  ) {}
+
+  start(deliver: (delivery: Delivery) => void): void {
+    this.deliver = deliver;
+    this.wake();
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** New rows may be there: read them soon (once per turn, however many wake-ups). */
+  wake(): void {
+    if (this.scheduled || this.stopped || !this.deliver) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.read();
+    });
+  }
+
+  /** Whether it has rows not yet handled (delivered and unsettled, or not yet read). */
+  busy(): boolean {
+    return this.inFlight > 0 || this.store.readInbox(this.partition, this.lastSeq, 1).length > 0;
+  }
+
+  /** Embedded mode needs no position: handled rows are deleted. */
+  checkpoint(): number {
+    return 0;
+  }
+
+  private read(): void {
+    const deliver = this.deliver;
+    if (!deliver) return;
+    while (!this.stopped && this.inFlight < this.maxInFlight) {
+      const rows = this.store.readInbox(this.partition, this.lastSeq, Math.min(READ_PAGE, this.maxInFlight - this.inFlight));
+      if (rows.length === 0) return;
+      for (const { key, row } of rows) {
+        this.lastSeq = key[1];
+        this.inFlight++;
+        let handled = false;
+        const done = (): boolean => {
+          if (handled) return false;
+          handled = true;
+          this.inFlight--;
+          this.wake();
+          return true;
+        };
+        deliver({
+          parsed: { ok: true, envelope: row.envelope },
+          data: row.data,
+          settle: () => {
+            if (!done()) return;
+            this.store.removeInbox([key]).catch((err: unknown) => this.log.warn({ err, key }, "could not delete a handled inbox row; it is answered from its completion when read again"));
+          },
+          // The row stays: the next start delivers it again.
+          abandon: () => void done(),
+          flush: async () => undefined,
+        });
+      }
+    }
+  }
+}
+
+/** The local inboxes of the partitions this process serves, so that a commit can wake the ones it wrote to. */
+export class LocalInboxes {
+  private readonly inboxes = new Map<number, LocalInbox>();
+
+  add(partition: number, inbox: LocalInbox): void {
+    this.inboxes.set(partition, inbox);
+  }
+
+  remove(partition: number, inbox: LocalInbox): void {
+    if (this.inboxes.get(partition) === inbox) this.inboxes.delete(partition);
+  }
+
+  wake(partition: number): void {
+    this.inboxes.get(partition)?.wake();
+  }
+}

@@ -1,0 +1,13 @@
+export { FencedError, PartitionLog, ensureLogStream, logStreamName, logSubject } from "./changelog/index.js";
+export { type LogEntry, decodeLogEntry, encodeLogEntry } from "./changelog/index.js";
+export { SnapshotStore, snapshotBucketName } from "./changelog/index.js";
+export { type TakeOverReport, takeOver } from "./changelog/index.js";
+export type { EntryView } from "./changelog/index.js";
+export { inspectChangelog, skipCorruptEntries } from "./changelog/index.js";
+export type { LeaseOptions } from "./leases.js";
+export { LeaseOwnership, leaseBucketName, readLeases } from "./leases.js";
+export { OutboxRelay } from "./outbox-relay.js";
+export { PartitionConsumer, ensureInboxStream } from "./streams.js";
+export { isConsumerInTheWay, isNotFound, isWrongLastSequence } from "./jetstream-errors.js";
+export { isClientReplySubject, parseEnvelope } from "./envelope.js";
+export { natsTransport } from "./nats-host.js";

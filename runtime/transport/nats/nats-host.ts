@@ -1,0 +1,87 @@
+import { connect as natsConnect } from "nats";
+import { connect } from "../../../sdk/client/index.js";
+import { JetStreamPublisher, natsClientOptions } from "../../../sdk/internal.js";
+import type { HostTransport, TransportContext } from "../../host-transport.js";
+import { withDeadline } from "../../timing.js";
+import { SnapshotStore, ensureLogStream } from "./changelog/index.js";
+import { LeaseOwnership } from "./leases.js";
+import { NatsPartition } from "./nats-partition.js";
+import { OutboxRelay } from "./outbox-relay.js";
+import { NatsReplier, RelayRouter } from "./replier.js";
+import { ensureInboxStream } from "./streams.js";
+import type { NatsConnection } from "../../../sdk/internal.js";
+
+/** Room for the headers of a changelog entry within the server's max_payload. */
+const ENTRY_HEADROOM_BYTES = 4096;
+
+/**
+ * NATS mode: connects, creates or checks the inbox stream, the changelog stream and the snapshot
+ * store, and serves the partitions whose leases this host holds.
+ */
+export async function natsTransport(context: TransportContext, nats: NatsConnection): Promise<HostTransport> {
+  const { config, store, hostId, census, stack, log, signal } = context;
+  const grace = (work: Promise<unknown>) => withDeadline(work, config.shutdownGraceMs);
+  const nc = await natsConnect(natsClientOptions(nats, "cairn-host"));
+  stack.push(async () => {
+    // A drain can wait forever on a server that is gone; close() does not.
+    await grace(nc.drain().catch(() => undefined));
+    if (!nc.isClosed()) await nc.close();
+  });
+  const jsm = await nc.jetstreamManager();
+  const stream = await ensureInboxStream(jsm, config.namespace, config.partitions, config.replicas);
+  await ensureLogStream(jsm, config.namespace, config.replicas);
+  const js = nc.jetstream();
+  const snapshots = await SnapshotStore.open(js, config.namespace, config.replicas);
+  // A PubAck missing for 3 s most likely went down with a NATS node: appends and sends find out
+  // whether the message landed and retry, instead of waiting out a longer timeout.
+  const publisher = new JetStreamPublisher(nc, { ackTimeoutMs: 3000, inboxPrefix: nats.inboxPrefix });
+  stack.push(() => publisher.close());
+  const relay = new OutboxRelay(publisher, store, config.namespace, log.child({ component: "outbox" }));
+  stack.push(async () => {
+    // Whatever the relay cannot publish in time stays in the outbox and goes out at the next start.
+    await grace(relay.drain());
+    relay.stop();
+  });
+  const ownership = new LeaseOwnership({
+    nc,
+    namespace: config.namespace,
+    hostId,
+    partitions: config.partitions,
+    leaseTtlMs: config.leaseTtlMs,
+    replicas: config.replicas,
+    log: log.child({ component: "leases" }),
+  });
+  const client = await connect({ ...nats, namespace: config.namespace });
+  stack.push(() => client.close());
+  const maxEntryBytes = (nc.info?.max_payload ?? 1024 * 1024) - ENTRY_HEADROOM_BYTES;
+  return {
+    ownership,
+    router: new RelayRouter(relay),
+    replier: new NatsReplier(nc, log.child({ component: "replies" })),
+    client,
+    worker: (partition, epoch, processor) =>
+      new NatsPartition(partition, epoch, {
+        nc,
+        js,
+        jsm,
+        stream,
+        store,
+        snapshots,
+        publisher,
+        relay,
+        hostId,
+        maxEntryBytes,
+        onFenced: (p, e) => void ownership.drop(p, e),
+        census,
+        config,
+        processor,
+        signal,
+        log,
+      }),
+    // A handoff publishes the partition's committed sends before its lease goes; the next owner
+    // would publish them too (deduplicated), only later.
+    released: async (partition, how) => {
+      if (how === "handoff") await grace(relay.drainPartition(partition));
+    },
+  };
+}

@@ -1,0 +1,44 @@
+import { type MsgHdrs, headers as natsHeaders } from "nats";
+import { TerminalError } from "../../errors.js";
+import { type Envelope, messageDedupId, objectKeyProblem, targetLabel } from "../../protocol/index.js";
+
+/**
+ * Over NATS, the metadata of an invocation travels in headers, so that a host can name the target
+ * and answer the caller even when the body does not decode. The body is the msgpack-encoded input.
+ */
+export const Header = {
+  InvocationId: "Cairn-Invocation-Id",
+  Target: "Cairn-Target",
+  Key: "Cairn-Key",
+  ReplyTo: "Cairn-Reply-To",
+  CallId: "Cairn-Call-Id",
+  DelayMs: "Cairn-Delay-Ms",
+  MsgId: "Nats-Msg-Id",
+} as const;
+
+/**
+ * Headers of an inbox message. With `dedupData` (the message's body), JetStream drops a copy of
+ * the same message published again (`Nats-Msg-Id`, see `messageDedupId`). Only a NATS reply
+ * address can travel: an in-process caller cannot be answered over NATS.
+ */
+export function envelopeHeaders(envelope: Envelope, dedupData?: Uint8Array): MsgHdrs {
+  const h = natsHeaders();
+  if (dedupData) h.set(Header.MsgId, messageDedupId(envelope.invocationId, targetLabel(envelope.target), dedupData));
+  h.set(Header.InvocationId, envelope.invocationId);
+  const { target, replyTo } = envelope;
+  h.set(Header.Target, `${target.type}:${target.name}.${target.handler}`);
+  if (target.type === "object") {
+    // A key with a lone surrogate has no UTF-8 form: refused with a TerminalError, not encodeURIComponent's URIError.
+    const problem = objectKeyProblem(target.key);
+    if (problem !== undefined) throw new TerminalError(`${target.name}.${target.handler}: ${problem}`, { errorCode: 400 });
+    // Keys are arbitrary strings; header values may not hold CR/LF, so they travel URI-encoded.
+    h.set(Header.Key, encodeURIComponent(target.key));
+  }
+  if (replyTo) {
+    if (replyTo.kind !== "nats") throw new Error(`${targetLabel(target)}: an in-process caller cannot be answered over NATS`);
+    h.set(Header.ReplyTo, replyTo.subject);
+    h.set(Header.CallId, replyTo.callId);
+  }
+  if (envelope.delayMs !== undefined && envelope.delayMs > 0) h.set(Header.DelayMs, String(envelope.delayMs));
+  return h;
+}
