@@ -1,7 +1,8 @@
 /**
  * What the runtime reads time from. The system clock in production; `cairn/testing` drives a test
  * clock instead, so that everything that waits on time (timers, expiry) moves only when a test
- * moves it. Nothing in the runtime calls `Date.now()` but the system clock below.
+ * moves it. Nothing in the runtime calls `Date.now()` but the system clock below; durations (lease
+ * renewals, deadlines) are measured with the monotonic `performance.now()`.
  */
 export interface Clock {
   now(): number;

@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import { type KV, type KvEntry, KvWatchInclude, type NatsConnection, type QueuedIterator } from "nats";
 import type { Logger } from "pino";
 import { namespaceToken } from "../../../sdk/internal.js";
@@ -193,7 +194,7 @@ export class LeaseOwnership implements PartitionOwnership {
     const membership = this.stopped
       ? undefined
       : kv.put(`h.${hostId}`, encoder.encode(JSON.stringify({ hostId }))).catch((err: unknown) => log.warn({ err }, "host membership refresh failed"));
-    const now = Date.now();
+    const now = performance.now();
     const leases: Array<[number, Lease, boolean]> = [
       ...[...this.held].map(([p, lease]): [number, Lease, boolean] => [p, lease, true]),
       ...[...this.releasing].map(([p, r]): [number, Lease, boolean] => [p, r.lease, false]),
@@ -202,7 +203,7 @@ export class LeaseOwnership implements PartitionOwnership {
       leases.map(async ([p, lease, held]) => {
         try {
           lease.revision = await kv.update(`p.${p}`, this.value(lease.epoch), lease.revision);
-          lease.renewedAtMs = Date.now();
+          lease.renewedAtMs = performance.now();
         } catch (error) {
           if (isWrongLastSequence(error) && (await this.stillMine(kv, p, lease))) return;
           if (held && (isWrongLastSequence(error) || now - lease.renewedAtMs > leaseTtlMs * 0.8)) {
@@ -222,7 +223,7 @@ export class LeaseOwnership implements PartitionOwnership {
     const holder = entry?.operation === "PUT" ? parseHolder(entry.value) : undefined;
     if (!entry || holder?.hostId !== this.options.hostId || holder.epoch !== lease.epoch) return false;
     lease.revision = entry.revision;
-    lease.renewedAtMs = Date.now();
+    lease.renewedAtMs = performance.now();
     return true;
   }
 
@@ -244,7 +245,7 @@ export class LeaseOwnership implements PartitionOwnership {
       if (lease.hostId !== hostId || this.held.has(lease.partition) || this.releasing.has(lease.partition) || this.stopped) continue;
       try {
         const revision = await kv.update(`p.${lease.partition}`, this.value(0), lease.revision);
-        this.held.set(lease.partition, { revision, epoch: revision, renewedAtMs: Date.now() });
+        this.held.set(lease.partition, { revision, epoch: revision, renewedAtMs: performance.now() });
         acquired.push([lease.partition, revision]);
       } catch {
         // changed meanwhile (expired, or taken): the next round sees how
@@ -254,11 +255,11 @@ export class LeaseOwnership implements PartitionOwnership {
       if (this.stopped) break;
       // A lease that expired in the bucket while NATS was unreachable looks free, but this host still
       // runs its partition: the renewal finds out and releases it first; only then is it taken anew.
-      if (this.held.has(p) || this.releasing.has(p) || (this.retryAfter.get(p)?.atMs ?? 0) > Date.now()) continue;
+      if (this.held.has(p) || this.releasing.has(p) || (this.retryAfter.get(p)?.atMs ?? 0) > performance.now()) continue;
       try {
         const revision = await kv.create(`p.${p}`, this.value(0));
         // The creating revision is the epoch; written into the value on the next renewal.
-        this.held.set(p, { revision, epoch: revision, renewedAtMs: Date.now() });
+        this.held.set(p, { revision, epoch: revision, renewedAtMs: performance.now() });
         acquired.push([p, revision]);
       } catch {
         // another host was faster
@@ -276,7 +277,7 @@ export class LeaseOwnership implements PartitionOwnership {
       if (this.held.get(partition)?.epoch !== epoch) return; // lost while starting; already released
       const failures = (this.retryAfter.get(partition)?.failures ?? 0) + 1;
       const backoffMs = Math.min(30_000, 500 * 2 ** (failures - 1));
-      this.retryAfter.set(partition, { atMs: Date.now() + backoffMs, failures });
+      this.retryAfter.set(partition, { atMs: performance.now() + backoffMs, failures });
       this.options.log.error({ err, partition, retryInMs: backoffMs }, "could not start a partition; giving its lease back");
       await this.release(partition, "handoff");
     }
