@@ -197,14 +197,11 @@ function servePartitions(transport: HostTransport, processor: ProcessorFactory, 
     },
     /** Until a whole pass over the workers finds each idle: work moves between partitions. */
     idle: async () => {
-      for (let quiet = false; !quiet; ) {
-        quiet = true;
-        for (const worker of [...workers.values()]) {
-          const before = performance.now();
-          await worker.idle();
-          if (performance.now() - before > 0.5) quiet = false;
-        }
-      }
+      do {
+        await Promise.all([...workers.values()].map((worker) => worker.idle()));
+        // Let wake-ups scheduled by the last commits run before looking again.
+        await new Promise((resolve) => setImmediate(resolve));
+      } while ([...workers.values()].some((worker) => worker.busy()));
     },
   };
 }

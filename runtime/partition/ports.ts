@@ -68,4 +68,6 @@ export interface PartitionWorker {
   stop(graceMs: number): Promise<void>;
   /** Resolves when nothing of the partition is being processed. */
   idle(): Promise<void>;
+  /** Whether anything of the partition is queued, running or being committed now. */
+  busy(): boolean;
 }

@@ -67,9 +67,9 @@ export class PartitionProcessor {
     } while (this.queue.size > 0);
   }
 
-  /** Messages queued or running. */
-  get inFlight(): number {
-    return this.queue.size;
+  /** Whether messages are queued or running, or timers being fired. */
+  get busy(): boolean {
+    return this.queue.size > 0 || this.timers.firing;
   }
 
   /** When the partition's earliest timer is due (infinite: none). */

@@ -32,7 +32,7 @@ export interface TimerDeps {
 export class PartitionTimers {
   private cancelWake: (() => void) | undefined;
   private wakeAtMs = Number.POSITIVE_INFINITY;
-  private firing: Promise<void> | undefined;
+  private firingNow: Promise<void> | undefined;
   private stopped = false;
 
   constructor(private readonly deps: TimerDeps) {}
@@ -55,7 +55,12 @@ export class PartitionTimers {
 
   /** Resolves when no firing is in progress. */
   async idle(): Promise<void> {
-    while (this.firing) await this.firing;
+    while (this.firingNow) await this.firingNow;
+  }
+
+  /** Whether timers are being fired now. */
+  get firing(): boolean {
+    return this.firingNow !== undefined;
   }
 
   /** The next wake-up, for inspection (infinite: none). */
@@ -84,9 +89,9 @@ export class PartitionTimers {
   private fire(): void {
     this.cancelWake = undefined;
     this.wakeAtMs = Number.POSITIVE_INFINITY;
-    if (this.stopped || this.firing) return; // a firing in progress re-arms when it ends
-    this.firing = this.fireDue().finally(() => {
-      this.firing = undefined;
+    if (this.stopped || this.firingNow) return; // a firing in progress re-arms when it ends
+    this.firingNow = this.fireDue().finally(() => {
+      this.firingNow = undefined;
       if (!this.stopped) this.rearm();
     });
   }

@@ -46,6 +46,10 @@ export class LocalPartition implements PartitionWorker {
       await this.committer.idle();
       // An inbox wake-up may be pending (a row written this turn): let it read before checking.
       await new Promise((resolve) => setImmediate(resolve));
-    } while (this.inbox.busy() || this.processor.inFlight > 0);
+    } while (this.busy());
+  }
+
+  busy(): boolean {
+    return this.processor.busy || this.inbox.busy();
   }
 }

@@ -227,6 +227,10 @@ export class NatsPartition implements PartitionWorker, Checkpoint {
     await this.processor?.idle();
   }
 
+  busy(): boolean {
+    return this.processor?.busy ?? false;
+  }
+
   private receive(msg: JsMsg): void {
     // Delivered after the stop began (a pull already on its way): left unacked for the next owner.
     if (this.stopping || !this.processor) return;

@@ -1,0 +1,3 @@
+export type { TestEnvironment, TestEnvironmentOptions, Duration } from "./environment.js";
+export { createTestEnvironment } from "./environment.js";
+export { TestClock } from "./test-clock.js";
