@@ -35,6 +35,18 @@ const HostOptionsSchema = z.object({
    */
   nats: HostNatsConnectionSchema.optional(),
   /**
+   * Serve an HTTP ingress (API.md "HTTP ingress") on `port`; 0 picks a free port, which
+   * `host.ingressUrl` then names. `host` is the interface it binds: @default "127.0.0.1" (loopback
+   * only). Without this option there is no ingress.
+   */
+  ingress: z
+    .object({
+      port: z.number().int().min(0).max(65535),
+      host: z.string().min(1).default("127.0.0.1"),
+    })
+    .strict()
+    .optional(),
+  /**
    * The inbox prefixes of the clients this host answers: a call whose reply subject is not
    * `<prefix>.<token>…` for one of them is refused and never answered, so that no message can make
    * the host publish into its own streams. @default ["_INBOX"]

@@ -53,6 +53,14 @@ export class Registry {
     return [...this.definitions.keys()];
   }
 
+  /**
+   * Whether `name` is an object or a service here, or `undefined` when this host serves no such
+   * thing: what tells a path's key segment from its handler segment before a target exists.
+   */
+  typeOf(name: string): AnyDefinition["type"] | undefined {
+    return this.definitions.get(name)?.type;
+  }
+
   /** The handler for a target, or a `TerminalError` that says what exists. */
   resolve(target: Target): ResolvedHandler | TerminalError {
     const label = `${target.name}.${target.handler}`;

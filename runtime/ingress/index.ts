@@ -1,0 +1,2 @@
+export type { IngressOptions, Ingress } from "./server.js";
+export { startIngress } from "./server.js";
