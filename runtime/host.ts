@@ -7,6 +7,8 @@ import type { CairnClient } from "../sdk/client/index.js";
 import { type Clock, systemClock } from "./clock.js";
 import { type HostOptions, parseHostOptions } from "./config.js";
 import type { HostTransport, TransportContext } from "./host-transport.js";
+import { targetInvoker } from "../sdk/internal.js";
+import { startIngress } from "./ingress/index.js";
 import { DEFAULT_RETRY_POLICY, Registry, resolveRetryPolicy } from "./invoke/index.js";
 import { type PartitionLease, PartitionProcessor, type PartitionWorker, type ProcessorFactory, WorkerCensus } from "./partition/index.js";
 import { Store, claimDataDir } from "./store/index.js";
@@ -22,6 +24,8 @@ export interface Host {
   readonly client: CairnClient;
   /** `"embedded"` without `nats` (one process, no server), else `"nats"`. */
   readonly mode: "embedded" | "nats";
+  /** Where the HTTP ingress listens (`http://127.0.0.1:8080`), when the host has one (option `ingress`). */
+  readonly ingressUrl: string | undefined;
   /** The partitions this host processes now. */
   ownedPartitions(): number[];
   /** Which host holds each partition, and its epoch (in embedded mode: this one, all of them). */
@@ -118,14 +122,29 @@ export async function startHostWith(options: HostOptions, internals: HostInterna
       abort.abort();
     });
     await transport.ownership.start(workers.handlers);
+    let ingressUrl: string | undefined;
+    if (config.ingress) {
+      const ingress = await startIngress({
+        invoker: targetInvoker(transport.client),
+        registry,
+        port: config.ingress.port,
+        host: config.ingress.host,
+        maxPayloadBytes: config.maxPayloadBytes,
+        logger: log,
+      });
+      // Stopped first: no new request may reach a host that is closing.
+      stack.push(() => ingress.close());
+      ingressUrl = ingress.url;
+    }
     const sweep = setInterval(() => void sweepCompletions(store, clock, hostLog), EXPIRY_SWEEP_MS);
     sweep.unref();
     stack.push(() => clearInterval(sweep));
     const mode = embedded ? "embedded" : "nats";
-    hostLog.info({ hostId, mode, partitions: transport.ownership.owned().length, services: registry.names(), dataDir: config.dataDir }, "host started");
+    hostLog.info({ hostId, mode, ingress: ingressUrl, partitions: transport.ownership.owned().length, services: registry.names(), dataDir: config.dataDir }, "host started");
     return {
       hostId,
       mode,
+      ingressUrl,
       client: transport.client,
       ownedPartitions: () => transport.ownership.owned(),
       assignment: () => transport.ownership.assignment(),
