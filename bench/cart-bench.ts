@@ -10,22 +10,13 @@ import { shoppingCart } from "../examples/shopping-cart.js";
 import { tempDir, uniqueNamespace } from "../test/helpers/host.js";
 import { startHostProcess } from "../test/helpers/host-process.js";
 import { startNatsServer } from "../test/helpers/nats-server.js";
-import { cpuSeconds, percentile, rssMiB } from "./measure.js";
+import { cpuSeconds, percentile, rssMiB, runPool } from "./measure.js";
 
 const CARTS = Number(process.env.BENCH_CARTS ?? 1000);
 const CALLS = Number(process.env.BENCH_CALLS ?? 20_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const WARMUP = 1000;
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-
-async function runPool(total: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < total) await task(next++);
-    }),
-  );
-}
 
 interface CartResult {
   rate: number;

@@ -23,6 +23,12 @@ export interface Delivery {
   abandon(): void;
   /** Resolves once the settle has reached the transport (crash tests make it reach it before dying). */
   flush(): Promise<void>;
+  /**
+   * Set when the message is delivered before its inbox write is durable (embedded mode hands a
+   * client's call to the partition while that write is being synced): nothing is committed for it
+   * before this resolves, and it is abandoned if this rejects (the write failed: the caller was told).
+   */
+  readonly accepted?: Promise<void>;
 }
 
 /** What was committed: the record (as committed: a record too large for the log becomes its failure), and where its sends wait. */

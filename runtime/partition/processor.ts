@@ -196,6 +196,7 @@ export class PartitionProcessor {
     }
     if (!result.outcome.ok) log().warn({ error: result.outcome.error.message, attempts: result.attempts }, "invocation failed terminally");
 
+    if (delivery.accepted && !(await delivery.accepted.then(() => true, () => false))) return delivery.abandon();
     crashPoint(CrashPoint.BeforeCommit);
     const record = this.invocationRecord(envelope, result);
     const committed = await this.commit(record);
@@ -224,6 +225,7 @@ export class PartitionProcessor {
       send: { partition: deps.partition, envelope: { invocationId, target }, data: delivery.data },
     };
     const record: TimersRecord = { kind: "timers", partition: deps.partition, added: [timer], fired: [], outbox: [], position: deps.inbox.checkpoint() };
+    if (delivery.accepted && !(await delivery.accepted.then(() => true, () => false))) return delivery.abandon();
     const committed = await this.commit(record);
     if (!committed) return delivery.abandon();
     this.timers.added([timer]);

@@ -228,15 +228,15 @@ export class Store {
 
   /**
    * Embedded mode: appends invocations from outside (a client's calls and sends) to inboxes, in one
-   * transaction; resolves once it is durable. Returns where each landed.
+   * transaction. Says at once where each row lands; `written` resolves once it is durable.
    */
-  async appendInbox(rows: ReadonlyArray<{ partition: number; row: InboxRow }>): Promise<InboxKey[]> {
+  appendInbox(rows: ReadonlyArray<{ partition: number; row: InboxRow }>): { keys: InboxKey[]; written: Promise<void> } {
     let keys: InboxKey[] = [];
+    // lmdb-js runs the callback now (the keys are known) and commits it with the next transaction.
     const writing = this.root.batch(() => {
       keys = rows.map(({ partition, row }) => this.putInbox(partition, row));
     });
-    await this.written(writing);
-    return keys;
+    return { keys, written: this.written(writing).then(() => undefined) };
   }
 
   /** Forgets handled inbox rows; joins the next transaction (a row seen again is answered from its completion). */

@@ -1,5 +1,5 @@
 import type { ClientTransport, Envelope, Reply, ReplyAddress } from "../../../sdk/internal.js";
-import type { Store } from "../../store/index.js";
+import type { InboxKey, Store } from "../../store/index.js";
 import type { LocalInboxes } from "./local-inbox.js";
 import type { LocalReplier } from "./local-replier.js";
 
@@ -30,10 +30,16 @@ export class LocalClientTransport implements ClientTransport {
     return { kind: "local", callId };
   }
 
-  /** A resent copy needs no dedup here: it has the same invocation id, which its completion answers. */
+  /**
+   * The partition gets the message at once, while its inbox write is being synced: the handler runs
+   * meanwhile, and its commit waits for that write (see `Delivery.accepted`). A resent copy needs no
+   * dedup here: it has the same invocation id, which its completion answers.
+   */
   async append(partition: number, envelope: Envelope, data: Uint8Array): Promise<void> {
-    await this.store.appendInbox([{ partition, row: { envelope, data } }]);
-    this.inboxes.wake(partition);
+    const row = { envelope, data };
+    const { keys, written } = this.store.appendInbox([{ partition, row }]);
+    this.inboxes.accept(partition, keys[0] as InboxKey, row, written);
+    await written;
   }
 
   mayHaveLanded(): boolean {

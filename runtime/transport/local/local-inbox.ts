@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Checkpoint, Delivery } from "../../partition/index.js";
-import type { Store } from "../../store/index.js";
+import type { InboxKey, InboxRow, Store } from "../../store/index.js";
 
 /** Rows read from the inbox table at a time. */
 const READ_PAGE = 256;
@@ -45,6 +45,20 @@ export class LocalInbox implements Checkpoint {
     });
   }
 
+  /**
+   * A row a client is appending (its transaction not yet durable): delivered at once when nothing
+   * is ahead of it in this inbox, else read in its turn once written. Either way its commit waits
+   * for `written` (see `Delivery.accepted`).
+   */
+  accept(key: InboxKey, row: InboxRow, written: Promise<void>): void {
+    if (this.stopped || !this.deliver || this.lastSeq !== key[1] - 1 || this.inFlight >= this.maxInFlight) {
+      written.then(() => this.wake(), () => undefined);
+      return;
+    }
+    this.lastSeq = key[1];
+    this.handOver(this.deliver, key, row, written);
+  }
+
   /** Whether it has rows not yet handled (delivered and unsettled, or not yet read). */
   busy(): boolean {
     return this.inFlight > 0 || this.store.readInbox(this.partition, this.lastSeq, 1).length > 0;
@@ -63,28 +77,33 @@ export class LocalInbox implements Checkpoint {
       if (rows.length === 0) return;
       for (const { key, row } of rows) {
         this.lastSeq = key[1];
-        this.inFlight++;
-        let handled = false;
-        const done = (): boolean => {
-          if (handled) return false;
-          handled = true;
-          this.inFlight--;
-          this.wake();
-          return true;
-        };
-        deliver({
-          parsed: { ok: true, envelope: row.envelope },
-          data: row.data,
-          settle: () => {
-            if (!done()) return;
-            this.store.removeInbox([key]).catch((err: unknown) => this.log.warn({ err, key }, "could not delete a handled inbox row; it is answered from its completion when read again"));
-          },
-          // The row stays: the next start delivers it again.
-          abandon: () => void done(),
-          flush: async () => undefined,
-        });
+        this.handOver(deliver, key, row, undefined);
       }
     }
+  }
+
+  private handOver(deliver: (delivery: Delivery) => void, key: InboxKey, row: InboxRow, accepted: Promise<void> | undefined): void {
+    this.inFlight++;
+    let handled = false;
+    const done = (): boolean => {
+      if (handled) return false;
+      handled = true;
+      this.inFlight--;
+      this.wake();
+      return true;
+    };
+    deliver({
+      parsed: { ok: true, envelope: row.envelope },
+      data: row.data,
+      settle: () => {
+        if (!done()) return;
+        this.store.removeInbox([key]).catch((err: unknown) => this.log.warn({ err, key }, "could not delete a handled inbox row; it is answered from its completion when read again"));
+      },
+      // The row stays: the next start delivers it again.
+      abandon: () => void done(),
+      flush: async () => undefined,
+      ...(accepted ? { accepted } : {}),
+    });
   }
 }
 
@@ -102,5 +121,11 @@ export class LocalInboxes {
 
   wake(partition: number): void {
     this.inboxes.get(partition)?.wake();
+  }
+
+  /** A client's row being appended (see {@link LocalInbox.accept}); read once written when the partition is not served. */
+  accept(partition: number, key: InboxKey, row: InboxRow, written: Promise<void>): void {
+    const inbox = this.inboxes.get(partition);
+    if (inbox) inbox.accept(key, row, written);
   }
 }

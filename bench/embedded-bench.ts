@@ -1,0 +1,84 @@
+// `npm run bench` (embedded part): the cart scenario against an embedded host in this process,
+// through host.client (no server: every commit is a synced LMDB transaction), one hot key, and the
+// synced-LMDB ceiling they stand on, measured in the same run.
+import { rmSync } from "node:fs";
+import { performance } from "node:perf_hooks";
+import { open } from "lmdb";
+import { startHost } from "cairn/runtime";
+import { shoppingCart } from "../examples/shopping-cart.js";
+import { tempDir } from "../test/helpers/host.js";
+import { cpuSeconds, medianByRate, rssMiB, runPool, timedCalls } from "./measure.js";
+
+const CARTS = Number(process.env.BENCH_CARTS ?? 1000);
+const CALLS = Number(process.env.BENCH_CALLS ?? 20_000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const HOT_CALLS = Number(process.env.BENCH_HOT_CALLS ?? 5000);
+const HOT_CONCURRENCY = 16;
+const WARMUP = 1000;
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+
+interface Result {
+  rate: number;
+  p50: number;
+  p99: number;
+  cpu: number;
+  rss: number;
+}
+
+const item = (i: number) => ({ sku: `sku-${i}`, qty: 1, priceCents: 100 });
+
+/** One run on a fresh data dir: `calls` addItem calls over `keys` carts, `concurrency` at a time. */
+async function scenario(keys: number, calls: number, concurrency: number): Promise<Result> {
+  const dataDir = tempDir("cairn-embedded-bench-");
+  const host = await startHost({ services: [shoppingCart], dataDir, logLevel: "warn" });
+  try {
+    const call = (i: number) => host.client.objectClient(shoppingCart, `cart-${i % keys}`).addItem(item(i), { idempotencyKey: `k-${i}` });
+    await runPool(WARMUP, concurrency, async (i) => void (await call(calls + i)));
+    const cpu0 = cpuSeconds(process.pid);
+    const r = await timedCalls(calls, concurrency, call);
+    return { rate: r.rate, p50: r.p50, p99: r.p99, cpu: (cpuSeconds(process.pid) - cpu0) / r.seconds, rss: rssMiB(process.pid) };
+  } finally {
+    await host.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** LMDB alone: synced transactions of `perCommit` puts, `concurrency` commits in flight. */
+async function lmdbCeiling(perCommit: number, concurrency: number): Promise<number> {
+  const dir = tempDir("cairn-lmdb-bench-");
+  const db = open({ path: dir });
+  const commits = perCommit === 1 ? 3000 : 300;
+  const started = performance.now();
+  await runPool(commits, concurrency, async (c) => {
+    await db.transaction(() => {
+      for (let i = 0; i < perCommit; i++) db.put(c * perCommit + i, { items: [{ sku: `sku-${i}`, qty: 1, priceCents: 100 }] });
+    });
+  });
+  const rate = (commits * perCommit) / ((performance.now() - started) / 1000);
+  await db.close();
+  rmSync(dir, { recursive: true, force: true });
+  return rate;
+}
+
+function report(name: string, runs: Result[]): Result {
+  const r = medianByRate(runs);
+  console.log(`  ${name} (median of ${runs.length}): ${r.rate.toFixed(0)} calls/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, CPU ${(100 * r.cpu).toFixed(0)}% of a core, RSS ${r.rss.toFixed(0)} MiB`);
+  return r;
+}
+
+console.log(`embedded: ${CARTS} carts, ${CALLS} addItem calls through host.client (after ${WARMUP} warm-up), concurrency ${CONCURRENCY}; every commit a synced LMDB transaction`);
+const carts: Result[] = [];
+for (let run = 1; run <= RUNS; run++) {
+  const r = await scenario(CARTS, CALLS, CONCURRENCY);
+  console.log(`  run ${run}/${RUNS}: ${r.rate.toFixed(0)} calls/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms`);
+  carts.push(r);
+}
+const cart = report("cart", carts);
+console.log(`embedded, one hot key: ${HOT_CALLS} addItem calls to one cart, concurrency ${HOT_CONCURRENCY}`);
+const hot: Result[] = [];
+for (let run = 1; run <= RUNS; run++) hot.push(await scenario(1, HOT_CALLS, HOT_CONCURRENCY));
+const hotKey = report("hot key", hot);
+const single = await lmdbCeiling(1, 1);
+const grouped = await lmdbCeiling(100, 4);
+console.log(`  ceiling: LMDB synced commits, one at a time ${single.toFixed(0)} commits/s; 100 puts per commit, 4 in flight ${grouped.toFixed(0)} puts/s`);
+console.log(`  cart = ${((100 * cart.rate) / grouped).toFixed(0)}% of the grouped ceiling, ${(cart.rate / single).toFixed(1)}× the one-at-a-time one; hot key = ${(hotKey.rate / single).toFixed(2)}× one-at-a-time`);
