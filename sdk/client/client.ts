@@ -1,6 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { connect as natsConnect } from "nats";
-import { z } from "zod";
 import type { CallClient, CallOptions, SendClient, SendClientOptions, SendOptions, SendReceipt, TargetInvoker } from "../client-types.js";
 import type { AnyDefinition, ObjectDefinition, ServiceDefinition } from "../definitions.js";
 import { CallTimeoutError, CancelledError, TerminalError, TimeoutError } from "../errors.js";
@@ -17,24 +15,7 @@ import {
   partitionOfTarget,
   targetLabel,
 } from "../protocol/index.js";
-import { NatsClientTransport, checkCredentials, natsClientOptions, natsConnectionFields } from "./nats/index.js";
 import type { ClientTransport } from "./transport.js";
-
-const ConnectOptionsSchema = z
-  .object({
-    ...natsConnectionFields,
-    /** Subject and stream namespace; must match the hosts'. @default "cairn" */
-    namespace: z.string().regex(/^[A-Za-z0-9_-]+$/).default("cairn"),
-    /** How long a call waits for its result. @default 30000 */
-    timeoutMs: z.number().int().positive().default(30_000),
-    /** The NATS connection name, shown by `nats-server` monitoring. @default "cairn-client" */
-    name: z.string().default("cairn-client"),
-  })
-  .strict()
-  .superRefine(checkCredentials);
-
-/** Options of {@link connect}. */
-export type ConnectOptions = z.input<typeof ConnectOptionsSchema>;
 
 /** An external client: calls and sends to objects and services from outside any handler. */
 export interface CairnClient {
@@ -58,21 +39,6 @@ export interface CairnClient {
 interface Pending {
   resolve(value: unknown): void;
   reject(error: Error): void;
-}
-
-/**
- * Connects an external client to the NATS servers the hosts use.
- *
- * @example
- * const cairn = await connect({ servers: "nats://127.0.0.1:4222" });
- * const { itemCount } = await cairn.objectClient(shoppingCart, "user-1").addItem(item, { idempotencyKey: "req-42" });
- */
-export async function connect(options: ConnectOptions): Promise<CairnClient> {
-  const parsed = ConnectOptionsSchema.safeParse(options);
-  if (!parsed.success) throw new TypeError(`invalid connect options:\n${z.prettifyError(parsed.error)}`);
-  const config = parsed.data;
-  const nc = await natsConnect(natsClientOptions(config, config.name));
-  return new Client(new NatsClientTransport(nc, { namespace: config.namespace, inboxPrefix: config.inboxPrefix }), config);
 }
 
 /**
