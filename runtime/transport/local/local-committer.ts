@@ -9,18 +9,19 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
-/** Records in one transaction at most; more wait for the next. */
-const MAX_RECORDS_PER_COMMIT = 512;
-
 /**
- * Embedded mode's commit path: the records of every invocation that completed while the previous
- * transaction was being written become ONE synced LMDB transaction (state, completions, timers, and
- * sends written straight into their targets' inboxes); each record's commit resolves once it is on
- * disk. LMDB is the only copy here, so `applied` simply counts the partition's transactions.
+ * Embedded mode's commit path: the records committed during one turn of the event loop become one
+ * write (state, completions, timers, and sends written straight into their targets' inboxes), and
+ * lmdb-js puts the writes of a turn, all partitions', into ONE synced transaction; each record's
+ * commit resolves once that is on disk. Writes are not held back behind the previous transaction:
+ * LMDB commits them in order, and the records that must follow one another (an exclusive key's
+ * invocations, a partition's timer firings) are only committed once the one before resolved. LMDB is
+ * the only copy here, so `applied` simply counts the partition's writes.
  */
 export class LocalCommitter implements CommitLog {
   private queue: Pending[] = [];
-  private running: Promise<void> | undefined;
+  private scheduled = false;
+  private readonly writing = new Set<Promise<void>>();
 
   constructor(
     private readonly options: {
@@ -36,25 +37,33 @@ export class LocalCommitter implements CommitLog {
     return new Promise((resolve, reject) => {
       if (this.options.signal.aborted) return reject(new HostClosedError(`partition ${this.options.partition} stopped before its commit`));
       this.queue.push({ record, resolve, reject });
-      this.running ??= this.run().finally(() => (this.running = undefined));
+      if (this.scheduled) return;
+      this.scheduled = true;
+      queueMicrotask(() => this.write());
     });
   }
 
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    while (this.scheduled || this.writing.size > 0) {
+      await Promise.all(this.writing);
+      if (this.scheduled) await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
-  private async run(): Promise<void> {
+  private write(): void {
+    this.scheduled = false;
+    const batch = this.queue.splice(0);
+    if (batch.length === 0) return;
     const { store, partition, signal, logger } = this.options;
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, MAX_RECORDS_PER_COMMIT);
-      try {
-        await applyUntilWritten(store, partition, store.appliedLogSeq(partition) + 1, batch.map((p) => p.record), { signal, logger });
+    const writing = applyUntilWritten(store, partition, store.appliedLogSeq(partition) + 1, batch.map((p) => p.record), { signal, logger }).then(
+      () => {
         for (const p of batch) p.resolve({ record: p.record, outboxKeys: [] });
-      } catch (error) {
+      },
+      (error: unknown) => {
         for (const p of batch) p.reject(error);
-        if (signal.aborted) for (const p of this.queue.splice(0)) p.reject(error);
-      }
-    }
+      },
+    );
+    this.writing.add(writing);
+    void writing.finally(() => this.writing.delete(writing));
   }
 }
