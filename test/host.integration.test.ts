@@ -76,21 +76,6 @@ describe("one host per data dir", () => {
   });
 });
 
-describe("services", () => {
-  it("calls a service and validates its input", async () => {
-    expect(await client.serviceClient(echo).shout("hi")).toBe("HI");
-    expect(await terminal(client.serviceClient(echo).shout(42 as unknown as string))).toMatch(/^Echo\.shout: invalid input: input: /);
-  });
-
-  it("delivers a service's one-way send to an object, and a send to a service", async () => {
-    await client.serviceClient(echo).forward({ key: "from-service", value: 7 });
-    const { invocationId } = await client.serviceSendClient(echo).forward({ key: "from-service", value: 8 });
-    expect(invocationId).toMatch(/^inv_/);
-    expect(await eventually(async () => (await client.objectClient(probe, "from-service").list()).length === 2)).toBe(true);
-    expect((await client.objectClient(probe, "from-service").list()).sort()).toEqual([7, 8]);
-  });
-});
-
 describe("state and handler rules", () => {
   it("fails an invocation whose commit is larger than NATS takes in one message, and keeps other keys working", async () => {
     const big = client.objectClient(probe, "too-big");
@@ -100,41 +85,8 @@ describe("state and handler rules", () => {
     expect(await client.objectClient(probe, "next-to-big").list()).toEqual([1]);
   });
 
-  it("lists, clears and rewrites state", async () => {
-    const p = client.objectClient(probe, "state-ops");
-    expect(await p.fill()).toEqual(["a", "b", "c"]);
-    expect(await p.keys()).toEqual(["a", "b", "c"]);
-    expect(await p.wipe()).toEqual({ keys: ["z"], a: null });
-    expect(await p.keys()).toEqual(["z"]);
-  });
-
   it("refuses a state write from a shared handler at run time", async () => {
     expect(await terminal(client.objectClient(probe, "rules").sharedWrite())).toBe("ctx.set(...) may only be called from an exclusive handler");
-  });
-
-  it("refuses keys and state names too long to store, and input whose schema throws", async () => {
-    expect(await terminal(client.objectClient(probe, "k".repeat(1100)).list())).toMatch(/the object key is over 1024 bytes/);
-    expect(await terminal(client.objectClient(probe, "rules").longName())).toMatch(/a state name must be a non-empty string of at most 256 bytes/);
-    expect(await terminal(client.serviceClient(echo).parse("{bad"))).toMatch(/^Echo\.parse: invalid input: /);
-    expect(await client.serviceClient(echo).parse('{"ok":1}')).toEqual({ ok: 1 });
-  });
-
-  it("retries an attempt that runs past timeoutMs, and fails once the attempts are used", async () => {
-    observed.reset();
-    expect(await client.objectClient(probe, "slow-first").slowFirst()).toBe(2);
-    expect(await terminal(client.objectClient(probe, "always-slow").alwaysSlow())).toBe(
-      "Probe.alwaysSlow: failed after 2 attempts: AttemptTimeoutError: Probe.alwaysSlow: the attempt ran past its timeoutMs of 50 ms",
-    );
-  });
-
-  it("refuses a result that fails the output schema", async () => {
-    expect(await terminal(client.objectClient(probe, "rules").badOutput())).toMatch(/^Probe\.badOutput: invalid output: output: /);
-  });
-
-  it("fails with a TerminalError carrying the last cause once maxAttempts are used", async () => {
-    observed.reset();
-    expect(await terminal(client.objectClient(probe, "exhaust").alwaysFails())).toBe("Probe.alwaysFails: failed after 3 attempts: Error: still broken");
-    expect(observed.runs.get("alwaysFails:exhaust")).toBe(3);
   });
 });
 

@@ -142,14 +142,6 @@ describe("strings that are not well-formed UTF-16", () => {
     client = await connect({ servers: nats.url, namespace });
   });
 
-  it("are refused as object keys by the client before publishing, with a TerminalError naming the call", async () => {
-    const call = await terminalError(client.objectClient(probe, LONE).append(1));
-    expect(call.message).toBe("objectClient(Probe, key).append: the object key holds a lone surrogate at index 4; an object key must be well-formed UTF-16");
-    expect(call.errorCode).toBe(400);
-    const send = await terminalError(client.objectSendClient(probe, LONE).append(1));
-    expect(send.message).toBe("objectSendClient(Probe, key).append: the object key holds a lone surrogate at index 4; an object key must be well-formed UTF-16");
-  });
-
   it("are refused as object keys by ctx.objectSendClient, and the attempt's other sends are not committed", async () => {
     const refused = await terminalError(client.objectClient(relay, "r1").sendTo({ lone: true, key: "after-lone", value: 7 }));
     expect(refused.message).toBe("ctx.objectSendClient(Probe, key): the object key holds a lone surrogate at index 4; an object key must be well-formed UTF-16");

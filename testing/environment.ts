@@ -64,7 +64,7 @@ export interface TestEnvironment {
  */
 export async function createTestEnvironment(options: TestEnvironmentOptions): Promise<TestEnvironment> {
   const { dataDir: given, startTimeMs, ...hostOptions } = options;
-  const dataDir = given ?? mkdtempSync(join(process.env.CAIRN_TEST_TMP ?? tmpdir(), "cairn-test-env-"));
+  const dataDir = given ?? mkdtempSync(join(tmpdir(), "cairn-test-env-"));
   const clock = new TestClock(startTimeMs ?? Date.now());
   let host: Awaited<ReturnType<typeof startHostWith>>;
   try {

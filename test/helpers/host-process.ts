@@ -16,17 +16,27 @@ export function startHostProcess(
   },
   nodeArgs: string[] = [],
 ): Promise<ChildProcess> {
-  const proc = spawn(
-    process.execPath,
-    [...nodeArgs, "--conditions=source", "--import", "tsx", "test/fixtures/host-main.ts", args.natsUrl, args.namespace, args.dataDir, String(args.partitions)],
-    { stdio: ["ignore", "pipe", args.onStderr ? "pipe" : "inherit"], env: { ...process.env, ...args.env } },
-  );
-  const onStderr = args.onStderr;
+  const { natsUrl, namespace, dataDir, partitions, ...options } = args;
+  return startFixtureProcess("test/fixtures/host-main.ts", [natsUrl, namespace, dataDir, String(partitions)], options, nodeArgs);
+}
+
+/** Starts a fixture script under tsx in a child process and resolves once it has printed "ready". */
+export function startFixtureProcess(
+  script: string,
+  args: string[],
+  options: { env?: Record<string, string>; onStderr?: (text: string) => void } = {},
+  nodeArgs: string[] = [],
+): Promise<ChildProcess> {
+  const proc = spawn(process.execPath, [...nodeArgs, "--conditions=source", "--import", "tsx", script, ...args], {
+    stdio: ["ignore", "pipe", options.onStderr ? "pipe" : "inherit"],
+    env: { ...process.env, ...options.env },
+  });
+  const onStderr = options.onStderr;
   if (onStderr) proc.stderr?.on("data", (chunk: Buffer) => onStderr(chunk.toString()));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill("SIGKILL");
-      reject(new Error("host did not become ready within 30 s"));
+      reject(new Error(`${script} did not become ready within 30 s`));
     }, 30_000);
     proc.stdout?.on("data", (chunk: Buffer) => {
       if (chunk.toString().includes("ready")) {
@@ -36,7 +46,7 @@ export function startHostProcess(
     });
     proc.once("exit", (code) => {
       clearTimeout(timer);
-      reject(new Error(`host exited with ${code} before it was ready`));
+      reject(new Error(`${script} exited with ${code} before it was ready`));
     });
   });
 }

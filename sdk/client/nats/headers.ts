@@ -23,7 +23,10 @@ export const Header = {
  */
 export function envelopeHeaders(envelope: Envelope, dedupData?: Uint8Array): MsgHdrs {
   const h = natsHeaders();
-  if (dedupData) h.set(Header.MsgId, messageDedupId(envelope.invocationId, targetLabel(envelope.target), dedupData));
+  // A delayed send and the send its timer releases later are two messages: their ids differ, or
+  // JetStream would drop the second as a copy of the first within its duplicate window.
+  const delay = envelope.delayMs ? ` after ${envelope.delayMs} ms` : "";
+  if (dedupData) h.set(Header.MsgId, messageDedupId(envelope.invocationId, `${targetLabel(envelope.target)}${delay}`, dedupData));
   h.set(Header.InvocationId, envelope.invocationId);
   const { target, replyTo } = envelope;
   h.set(Header.Target, `${target.type}:${target.name}.${target.handler}`);
