@@ -91,4 +91,22 @@ describe("Store", () => {
     expect(store.readCompletion(0, old.invocationId)).toBeUndefined();
     expect(store.readCompletion(0, fresh.invocationId)).toBeDefined();
   });
+
+  it("never uses an inbox sequence twice, also after every row was handled and the store reopened", async () => {
+    const dir = tempDir();
+    const store = new Store(dir, { sync: true, routing: "inbox" });
+    const row = { envelope: { invocationId: newInvocationId(), target: { type: "service" as const, name: "S", handler: "h" } }, data: new Uint8Array([1]) };
+    const first = store.appendInbox([{ partition: 2, row }, { partition: 2, row }]);
+    await first.written;
+    expect(first.keys).toEqual([[2, 1], [2, 2]]);
+    await store.removeInbox(first.keys);
+    await store.close();
+    // A reader that got to sequence 2 before the restart looks for rows after it.
+    const reopened = new Store(dir, { sync: true, routing: "inbox" });
+    stores.push(reopened);
+    const next = reopened.appendInbox([{ partition: 2, row }]);
+    await next.written;
+    expect(next.keys).toEqual([[2, 3]]);
+    expect(reopened.readInbox(2, 2, 10).map((r) => r.key)).toEqual([[2, 3]]);
+  });
 });

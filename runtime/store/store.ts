@@ -80,6 +80,8 @@ export class Store {
   private readonly meta: Database<number, string>;
   private readonly timers: Database<TimerEntry, TimerKey>;
   private readonly inbox: Database<InboxRow, InboxKey>;
+  /** The last inbox sequence ever used per partition: rows are deleted once handled, and a sequence is never used twice. */
+  private readonly inboxSeq: Database<number, number>;
   private readonly positionCache = new Map<number, number>();
   /** The last inbox sequence used per partition (embedded mode), read from the db on first use. */
   private readonly inboxSeqs = new Map<number, number>();
@@ -110,6 +112,7 @@ export class Store {
     this.meta = this.root.openDB({ name: "meta" });
     this.timers = this.root.openDB({ name: "timers" });
     this.inbox = this.root.openDB({ name: "inbox" });
+    this.inboxSeq = this.root.openDB({ name: "inbox-seq" });
     this.ensureFormat(path, log);
   }
 
@@ -121,7 +124,7 @@ export class Store {
   private ensureFormat(path: string, log: Logger | undefined): void {
     const found = this.meta.get("format");
     if (found === STORE_FORMAT) return;
-    const dbs = [this.state, this.completions, this.expiry, this.outbox, this.positions, this.applied, this.timers, this.inbox] as const;
+    const dbs = [this.state, this.completions, this.expiry, this.outbox, this.positions, this.applied, this.timers, this.inbox, this.inboxSeq] as const;
     if (dbs.some((db) => db.getKeysCount({ limit: 1 }) > 0)) {
       // The marker goes last: a crash half-way leaves an unmarked data dir, cleared again at the next start.
       for (const db of dbs) db.clearSync();
@@ -244,14 +247,14 @@ export class Store {
     await Promise.all(keys.map((key) => this.written(this.inbox.remove(key))));
   }
 
+  /**
+   * Sequences only grow, across restarts too: a reader that has passed a sequence never looks
+   * behind it again, so one used anew after its rows were deleted would never be read.
+   */
   private putInbox(partition: number, row: InboxRow): InboxKey {
-    let seq = this.inboxSeqs.get(partition);
-    if (seq === undefined) {
-      seq = 0;
-      for (const key of this.inbox.getKeys({ start: [partition, Number.MAX_SAFE_INTEGER], end: [partition, 0], reverse: true, limit: 1 })) seq = key[1];
-    }
-    seq++;
+    const seq = (this.inboxSeqs.get(partition) ?? this.inboxSeq.get(partition) ?? 0) + 1;
     this.inboxSeqs.set(partition, seq);
+    this.inboxSeq.put(partition, seq);
     const key: InboxKey = [partition, seq];
     this.inbox.put(key, row);
     return key;
