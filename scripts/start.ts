@@ -100,17 +100,20 @@ const STOP_DEADLINE_MS = 20_000;
 
 /**
  * Calls `stop` once on SIGINT, SIGTERM, SIGHUP, or when this process's parent (npm, which does not
- * pass SIGHUP on) is gone. A second Ctrl-C exits at once; other repeats are ignored, because one
- * `kill` can arrive twice (npm passes SIGTERM on to a process that got it from its group already).
+ * pass SIGHUP on) is gone. A Ctrl-C pressed again exits at once; a signal within a second of the
+ * first is the same one arriving twice (from the terminal's process group and again from npm, which
+ * passes SIGINT and SIGTERM on to its child) and is ignored.
  */
 function watchForStop(stop: () => Promise<unknown>): void {
   let requested = false;
+  let firstAt = 0;
   const begin = (reason: string) => {
     if (requested) {
-      if (reason !== "SIGINT") return;
+      if (reason !== "SIGINT" || Date.now() - firstAt < 1000) return;
       console.error("SIGINT again: exiting now");
       process.exit(1);
     }
+    firstAt = Date.now();
     requested = true;
     console.error(`${reason}: stopping…`);
     setTimeout(() => {
