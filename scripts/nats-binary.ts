@@ -14,9 +14,14 @@ export const NATS_INSTALL_COMMAND = "apt-get install -y nats-server";
  * {@link NATS_SERVER_DIRS}; `undefined` when there is none.
  */
 export function findNatsServer(path = process.env.PATH ?? ""): string | undefined {
-  const dirs = [...path.split(delimiter).filter((dir) => dir.length > 0), ...NATS_SERVER_DIRS];
+  return findExecutable("nats-server", path, NATS_SERVER_DIRS);
+}
+
+/** The first executable file called `name` on `path` (a PATH value), then in `moreDirs`. */
+export function findExecutable(name: string, path: string, moreDirs: readonly string[] = []): string | undefined {
+  const dirs = [...path.split(delimiter).filter((dir) => dir.length > 0), ...moreDirs];
   for (const dir of dirs) {
-    const file = join(dir, "nats-server");
+    const file = join(dir, name);
     if (isExecutableFile(file)) return file;
   }
   return undefined;

@@ -65,13 +65,16 @@ async function npmStart(args: string[], env: Record<string, string>): Promise<St
   });
   const deadline = Date.now() + 60_000;
   while (!output.includes("Ctrl-C stops the host")) {
+    started.natsPid ??= Number(/started nats-server \(pid (\d+)\)/.exec(output)?.[1]) || undefined;
     if (npm.exitCode !== null || Date.now() > deadline) throw new Error(`npm start did not come up:\n${output}`);
     await sleep(100);
   }
-  const nodePid = Number(/"pid":(\d+).*"msg":"host started"/.exec(output)?.[1]);
   const natsMatch = /started nats-server \(pid (\d+)\)/.exec(output);
-  expect(nodePid).toBeGreaterThan(0);
-  return { ...started, npm, output: () => output, stateDir, nodePid, natsPid: natsMatch ? Number(natsMatch[1]) : undefined };
+  // Set on `started` itself, which the clean-up reads.
+  started.natsPid = natsMatch ? Number(natsMatch[1]) : undefined;
+  started.nodePid = Number(/"pid":(\d+).*"msg":"host started"/.exec(output)?.[1]);
+  expect(started.nodePid).toBeGreaterThan(0);
+  return { npm, output: () => output, stateDir, nodePid: started.nodePid, natsPid: started.natsPid };
 }
 
 const stops = [
