@@ -20,6 +20,6 @@ Run hosts against it with 3 replicas, e.g.:
     CAIRN_NATS_URL=${cluster.urls.join(",")} npm run partitions
 
 Ctrl-C stops it.`);
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(signal, () => void cluster.stop().then(() => process.exit(0)));
 }
