@@ -7,14 +7,25 @@ type Level = (typeof LevelSchema)[number];
 
 /**
  * A pino logger writing to stderr: through pino-pretty (colours, local time, no pid/hostname) when
- * stderr is a terminal, as pino's JSON lines when it is a file or a pipe, so that a log collector
+ * stderr is a terminal (one line per entry, the component before the message), as pino's JSON lines when it is a file or a pipe, so that a log collector
  * still gets one object per line. Level: `CAIRN_LOG_LEVEL`, default info.
  */
 export function scriptLogger(env: NodeJS.ProcessEnv = process.env, terminal = process.stderr.isTTY === true): Logger {
   const level = parseLevel(env.CAIRN_LOG_LEVEL);
   if (!terminal) return pino({ level }, pino.destination(2));
   // Synchronous, in this thread: a worker transport would lose the last lines of a process that exits.
-  return pino({ level }, pretty({ destination: 2, sync: true, colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" }));
+  return pino(
+    { level },
+    pretty({
+      destination: 2,
+      sync: true,
+      colorize: true,
+      translateTime: "SYS:HH:MM:ss.l",
+      ignore: "pid,hostname,component",
+      messageFormat: "{if component}{component}: {end}{msg}",
+      singleLine: true,
+    }),
+  );
 }
 
 function parseLevel(value: string | undefined): Level {
