@@ -60,3 +60,11 @@ export class CorruptPartitionDataError extends Error {
     this.partition = options.partition;
   }
 }
+
+/**
+ * The NATS server the host connects to has no JetStream (started without `-js`, or the connecting
+ * account has none): Cairn's inbox, changelogs and leases are JetStream streams, so it cannot run there.
+ */
+export class JetStreamUnavailableError extends Error {
+  override name = "JetStreamUnavailableError";
+}

@@ -1,45 +1,51 @@
-// `npm run call -- Type/key/handler [JSON]` (objects) or `Type/handler [JSON]` (services).
-import { object, service } from "cairn";
+// `npm run call -- Type/key/handler [JSON]` (objects) or `Type/handler [JSON]` (services): over the
+// host's HTTP ingress by default, over NATS with --nats. Prints the JSON result; an error as one line.
 import { connect } from "cairn/client";
+import { type TargetInvoker, targetInvoker } from "../sdk/internal.js";
+import { exitOnError } from "./cli.js";
+import { CALL_USAGE, type CallRequest, parseCallArgs } from "./call-options.js";
+import { httpInvoker } from "./http-invoker.js";
+import { ScriptError } from "./local-nats.js";
 import { natsFromEnv } from "./nats-auth.js";
 
-const [address, json] = process.argv.slice(2);
-const parts = address?.split("/") ?? [];
-if (parts.length < 2 || parts.length > 3 || parts.some((p) => p.length === 0)) {
-  console.error("usage: npm run call -- Type/key/handler [JSON]   (or Type/handler [JSON] for a service)");
-  process.exit(2);
-}
-let input: unknown;
+let request: CallRequest;
 try {
-  input = json === undefined ? undefined : JSON.parse(json);
+  request = parseCallArgs(process.argv.slice(2));
 } catch (error) {
-  console.error(`the input is not JSON: ${(error as Error).message}`);
-  process.exit(2);
+  exitOnError(error, CALL_USAGE);
 }
-// The client needs only names; the host holds the real definitions and validates the input.
-const noop = async () => undefined;
-// As the client user: what a caller may do under nats-auth.conf, and no more.
-const options = natsFromEnv("client");
-const client = await connect({ ...options, timeoutMs: 10_000 }).catch((error: unknown) => {
-  console.error(`cannot connect to NATS at ${String(options.servers)} as ${options.user ?? "an anonymous user"}: ${error instanceof Error ? error.message : String(error)}`);
-  console.error("Is `npm start` running? Set CAIRN_NATS_URL, and CAIRN_NATS_USER/CAIRN_NATS_PASSWORD for another server.");
-  process.exit(1);
-});
+
+const { invoker, close } = await open(request).catch((error: unknown) => exitOnError(error));
 try {
-  let result: unknown;
-  if (parts.length === 3) {
-    const [name = "", key = "", handler = ""] = parts;
-    const def = object({ name, handlers: { [handler]: noop } });
-    result = await client.objectClient(def, key)[handler]?.(input as never);
-  } else {
-    const [name = "", handler = ""] = parts;
-    const def = service({ name, handlers: { [handler]: noop } });
-    result = await client.serviceClient(def)[handler]?.(input as never);
+  const { target, input, idempotencyKey, send } = request;
+  const result = send
+    ? await invoker.send(target, input, { idempotencyKey, ...(send.delayMs > 0 ? { delayMs: send.delayMs } : {}) })
+    : await invoker.call(target, input, { idempotencyKey });
+  console.log(JSON.stringify(result, null, 2) ?? "null");
+} catch (error) {
+  await close();
+  exitOnError(error);
+}
+await close();
+
+async function open(request: CallRequest): Promise<{ invoker: TargetInvoker; close(): Promise<void> }> {
+  const transport = request.transport;
+  switch (transport.type) {
+    case "http":
+      return { invoker: httpInvoker(transport.url), close: async () => undefined };
+    case "nats": {
+      // As the client user: what a caller may do under nats-auth.conf, and no more.
+      const options = natsFromEnv("client", { ...process.env, CAIRN_NATS_URL: transport.url });
+      const client = await connect({ ...options, timeoutMs: 10_000 }).catch((error: unknown) => {
+        throw new ScriptError(
+          `cannot connect to NATS at ${transport.url} as ${options.user ?? "an anonymous user"} (${error instanceof Error ? error.message : String(error)}). Is \`npm start -- --nats …\` running? CAIRN_NATS_USER/CAIRN_NATS_PASSWORD give credentials for another server.`,
+        );
+      });
+      return { invoker: targetInvoker(client), close: () => client.close() };
+    }
+    default: {
+      const unknownTransport: never = transport;
+      throw new Error(`unknown transport ${JSON.stringify(unknownTransport)}`);
+    }
   }
-  console.log(JSON.stringify(result, null, 2));
-} catch (error) {
-  console.error(`${(error as Error).name}: ${(error as Error).message}`);
-  process.exitCode = 1;
-} finally {
-  await client.close();
 }

@@ -2,11 +2,22 @@
 // file `npm start` writes when it starts its own nats-server.
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import type { NatsConnectionOptions } from "cairn/client";
 
 export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
-const LOCAL_AUTH_FILE = ".cairn/nats-auth.json";
+
+/**
+ * Where the scripts keep what they make on this machine (the host's data dir, the local
+ * nats-server's store, log and passwords): `CAIRN_STATE_DIR`, default `.cairn`.
+ */
+export function stateDir(env = process.env): string {
+  return env.CAIRN_STATE_DIR ?? ".cairn";
+}
+
+function localAuthFile(env = process.env): string {
+  return join(stateDir(env), "nats-auth.json");
+}
 
 /** The passwords of the `cairn-host` and `cairn-client` users of nats-auth.conf. */
 export interface LocalAuth {
@@ -23,7 +34,7 @@ export function newPassword(): string {
 }
 
 /** Reads the local server's passwords, making them (readable by this user only) the first time. */
-export function localAuth(file = LOCAL_AUTH_FILE): LocalAuth {
+export function localAuth(file = localAuthFile()): LocalAuth {
   if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as LocalAuth;
   const auth = { hostPassword: newPassword(), clientPassword: newPassword() };
   mkdirSync(dirname(file), { recursive: true });
@@ -48,8 +59,8 @@ export function natsFromEnv(role: "host" | "client", env = process.env): NatsCon
   else if (env.CAIRN_NATS_TOKEN) options.token = env.CAIRN_NATS_TOKEN;
   else if (env.CAIRN_NATS_CREDS) options.credsFile = env.CAIRN_NATS_CREDS;
   else if (env.CAIRN_NATS_NKEY_SEED) options.nkeySeed = env.CAIRN_NATS_NKEY_SEED;
-  else if (existsSync(LOCAL_AUTH_FILE)) {
-    const auth = localAuth();
+  else if (existsSync(localAuthFile(env))) {
+    const auth = localAuth(localAuthFile(env));
     Object.assign(options, role === "host" ? { user: "cairn-host", pass: auth.hostPassword } : { user: "cairn-client", pass: auth.clientPassword });
   }
   if (env.CAIRN_NATS_TLS_CA || env.CAIRN_NATS_TLS_CERT || env.CAIRN_NATS_TLS_KEY) {

@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -7,6 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { connect } from "nats";
 import type { NatsConnectionOptions } from "cairn/client";
 import { newPassword } from "../../scripts/nats-auth.js";
+import { requireNatsServer } from "../../scripts/nats-binary.js";
 
 /** The users and permissions Cairn ships (nats.conf and nats-cluster/node.conf include them). */
 export const AUTH_CONFIG = resolve(import.meta.dirname, "../../nats-auth.conf");
@@ -39,19 +40,11 @@ export function freePort(): Promise<number> {
   });
 }
 
-function requireBinary(): void {
-  try {
-    execFileSync("nats-server", ["--version"], { stdio: "ignore" });
-  } catch {
-    throw new Error("nats-server is not installed: run `apt-get install -y nats-server` (Debian/Ubuntu) and try again");
-  }
-}
-
 type Users = ReturnType<typeof shippedUsers>;
 
 /** Spawns `nats-server -c conf` and resolves once it answers on `url` (as the host user, with `users`). */
 async function spawnServer(conf: string, url: string, users: Users | undefined): Promise<ChildProcess> {
-  const child: ChildProcess = spawn("nats-server", ["-c", conf], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...users?.env } });
+  const child: ChildProcess = spawn(requireNatsServer(), ["-c", conf], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...users?.env } });
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const deadline = Date.now() + 10_000;
@@ -72,10 +65,11 @@ async function spawnServer(conf: string, url: string, users: Users | undefined):
 }
 
 /** With `users`, the server runs under the users and permissions Cairn ships (nats-auth.conf). */
-function writeConfig(dir: string, port: number, users: Users | undefined): string {
+function writeConfig(dir: string, port: number, users: Users | undefined, jetstream = true): string {
   const conf = join(dir, "nats.conf");
   if (users) copyFileSync(AUTH_CONFIG, join(dir, "nats-auth.conf"));
-  writeFileSync(conf, `listen: 127.0.0.1:${port}\nmax_payload: 8MB\njetstream { store_dir: "${join(dir, "js")}" }\n${users ? "include ./nats-auth.conf\n" : ""}`);
+  const jetstreamBlock = jetstream ? `jetstream { store_dir: "${join(dir, "js")}" }\n` : "";
+  writeFileSync(conf, `listen: 127.0.0.1:${port}\nmax_payload: 8MB\n${jetstreamBlock}${users ? "include ./nats-auth.conf\n" : ""}`);
   return conf;
 }
 
@@ -89,15 +83,15 @@ async function terminate(child: ChildProcess): Promise<void> {
 
 /**
  * Starts a real `nats-server` with JetStream on a free loopback port and a temporary store; with
- * `auth`, under the users and permissions Cairn ships (nats-auth.conf), with fresh passwords.
+ * `auth`, under the users and permissions Cairn ships (nats-auth.conf), with fresh passwords;
+ * with `jetstream: false`, a plain server without JetStream.
  */
-export async function startNatsServer(options: { auth?: boolean } = {}): Promise<NatsServer> {
-  requireBinary();
+export async function startNatsServer(options: { auth?: boolean; jetstream?: boolean } = {}): Promise<NatsServer> {
   const dir = mkdtempSync(join(tmpdir(), "cairn-nats-"));
   const port = await freePort();
   const url = `nats://127.0.0.1:${port}`;
   const users = options.auth ? shippedUsers() : undefined;
-  const child = await spawnServer(writeConfig(dir, port, users), url, users);
+  const child = await spawnServer(writeConfig(dir, port, users, options.jetstream), url, users);
   const stop = async () => {
     await terminate(child);
     rmSync(dir, { recursive: true, force: true });
@@ -119,7 +113,6 @@ export interface RestartableNatsServer extends NatsServer {
 
 /** Like `startNatsServer`, for tests that crash or pause the server itself. */
 export async function startRestartableNatsServer(): Promise<RestartableNatsServer> {
-  requireBinary();
   const dir = mkdtempSync(join(tmpdir(), "cairn-nats-"));
   const port = await freePort();
   const url = `nats://127.0.0.1:${port}`;

@@ -11,3 +11,4 @@ export { PartitionConsumer, ensureInboxStream } from "./streams.js";
 export { isConsumerInTheWay, isNotFound, isWrongLastSequence } from "./jetstream-errors.js";
 export { isClientReplySubject, parseEnvelope } from "./envelope.js";
 export { natsTransport } from "./nats-host.js";
+export { requireJetStream } from "./jetstream-check.js";

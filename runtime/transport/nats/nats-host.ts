@@ -9,6 +9,7 @@ import { NatsPartition } from "./nats-partition.js";
 import { OutboxRelay } from "./outbox-relay.js";
 import { NatsReplier, RelayRouter } from "./replier.js";
 import { ensureInboxStream } from "./streams.js";
+import { requireJetStream } from "./jetstream-check.js";
 import type { NatsConnection } from "../../../sdk/internal.js";
 
 /** Room for the headers of a changelog entry within the server's max_payload. */
@@ -27,7 +28,7 @@ export async function natsTransport(context: TransportContext, nats: NatsConnect
     await grace(nc.drain().catch(() => undefined));
     if (!nc.isClosed()) await nc.close();
   });
-  const jsm = await nc.jetstreamManager();
+  const jsm = await requireJetStream(nc);
   const stream = await ensureInboxStream(jsm, config.namespace, config.partitions, config.replicas);
   await ensureLogStream(jsm, config.namespace, config.replicas);
   const js = nc.jetstream();
