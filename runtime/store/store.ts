@@ -244,7 +244,11 @@ export class Store {
 
   /** Forgets handled inbox rows; joins the next transaction (a row seen again is answered from its completion). */
   async removeInbox(keys: readonly InboxKey[]): Promise<void> {
-    await Promise.all(keys.map((key) => this.written(this.inbox.remove(key))));
+    await this.written(
+      this.root.batch(() => {
+        for (const key of keys) this.inbox.remove(key);
+      }),
+    );
   }
 
   /**

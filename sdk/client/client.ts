@@ -48,6 +48,12 @@ interface Pending {
 export class Client implements CairnClient {
   private readonly pending = new Map<string, Pending>();
   private closed = false;
+  /**
+   * Call ids only tell this client's answers apart (they come back on its own reply address): a
+   * counter after a random prefix, so that an answer meant for an earlier client is not taken.
+   */
+  private readonly callIdPrefix = randomBytes(6).toString("hex");
+  private calls = 0;
 
   constructor(
     private readonly transport: ClientTransport,
@@ -105,7 +111,7 @@ export class Client implements CairnClient {
 
   private readonly call = async (target: Target, input: unknown, options: CallOptions | undefined): Promise<unknown> => {
     const invocationId = this.invocationId(target, options?.idempotencyKey);
-    const callId = randomBytes(8).toString("hex");
+    const callId = `${this.callIdPrefix}${(this.calls++).toString(36)}`;
     const timeoutMs = options?.timeoutMs ?? this.config.timeoutMs;
     const advice =
       options?.idempotencyKey === undefined

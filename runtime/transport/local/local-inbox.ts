@@ -18,6 +18,8 @@ export class LocalInbox implements Checkpoint {
   private deliver: ((delivery: Delivery) => void) | undefined;
   private scheduled = false;
   private stopped = false;
+  private handled: InboxKey[] = [];
+  private readonly deleting = new Set<Promise<void>>();
 
   constructor(
     private readonly partition: number,
@@ -82,6 +84,26 @@ export class LocalInbox implements Checkpoint {
     }
   }
 
+  /** Deletes handled rows, those settled in one turn together. */
+  private forget(key: InboxKey): void {
+    this.handled.push(key);
+    if (this.handled.length > 1) return;
+    queueMicrotask(() => {
+      const keys = this.handled.splice(0);
+      const deleting = this.store
+        .removeInbox(keys)
+        .catch((err: unknown) => this.log.warn({ err, rows: keys.length }, "could not delete handled inbox rows; each is answered from its completion when read again"))
+        .finally(() => this.deleting.delete(deleting));
+      this.deleting.add(deleting);
+    });
+  }
+
+  /** Resolves once the deletions of the rows settled so far are written (before the store closes). */
+  async flushed(): Promise<void> {
+    await Promise.resolve(); // a deletion queued in this turn starts first
+    await Promise.all(this.deleting);
+  }
+
   private handOver(deliver: (delivery: Delivery) => void, key: InboxKey, row: InboxRow, accepted: Promise<void> | undefined): void {
     this.inFlight++;
     let handled = false;
@@ -97,7 +119,7 @@ export class LocalInbox implements Checkpoint {
       data: row.data,
       settle: () => {
         if (!done()) return;
-        this.store.removeInbox([key]).catch((err: unknown) => this.log.warn({ err, key }, "could not delete a handled inbox row; it is answered from its completion when read again"));
+        this.forget(key);
       },
       // The row stays: the next start delivers it again.
       abandon: () => void done(),

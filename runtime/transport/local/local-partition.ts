@@ -37,6 +37,7 @@ export class LocalPartition implements PartitionWorker {
     this.halt.abort();
     this.processor.stop();
     await this.committer.idle();
+    await this.inbox.flushed();
   }
 
   /** Resolves once nothing is queued in the partition's inbox or running (timers that fired included). */
