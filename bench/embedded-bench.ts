@@ -4,6 +4,7 @@
 import { rmSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { open } from "lmdb";
+import { type ObjectContext, object } from "cairn";
 import { startHost } from "cairn/runtime";
 import { shoppingCart } from "../examples/shopping-cart.js";
 import { tempDir } from "../test/helpers/host.js";
@@ -27,12 +28,31 @@ interface Result {
 
 const item = (i: number) => ({ sku: `sku-${i}`, qty: 1, priceCents: 100 });
 
-/** One run on a fresh data dir: `calls` addItem calls over `keys` carts, `concurrency` at a time. */
-async function scenario(keys: number, calls: number, concurrency: number): Promise<Result> {
+/**
+ * The hot key's object: one number per key. A cart would grow by an item per call, and its
+ * throughput would measure msgpack on an ever longer list, not the one-at-a-time commit path.
+ */
+const tally = object({
+  name: "Tally",
+  handlers: {
+    add: async (ctx: ObjectContext, n: number) => {
+      const total = ((await ctx.get<number>("total")) ?? 0) + n;
+      ctx.set("total", total);
+      return total;
+    },
+  },
+});
+
+type Call = (client: Awaited<ReturnType<typeof startHost>>["client"], i: number) => Promise<unknown>;
+const addItem = (keys: number): Call => (client, i) => client.objectClient(shoppingCart, `cart-${i % keys}`).addItem(item(i), { idempotencyKey: `k-${i}` });
+const addToTally: Call = (client, i) => client.objectClient(tally, "hot").add(1, { idempotencyKey: `t-${i}` });
+
+/** One run on a fresh data dir: `calls` calls, `concurrency` at a time. */
+async function scenario(run: Call, calls: number, concurrency: number): Promise<Result> {
   const dataDir = tempDir("cairn-embedded-bench-");
-  const host = await startHost({ services: [shoppingCart], dataDir, logLevel: "warn" });
+  const host = await startHost({ services: [shoppingCart, tally], dataDir, logLevel: "warn" });
   try {
-    const call = (i: number) => host.client.objectClient(shoppingCart, `cart-${i % keys}`).addItem(item(i), { idempotencyKey: `k-${i}` });
+    const call = (i: number) => run(host.client, i);
     await runPool(WARMUP, concurrency, async (i) => void (await call(calls + i)));
     const cpu0 = cpuSeconds(process.pid);
     const r = await timedCalls(calls, concurrency, call);
@@ -69,14 +89,14 @@ function report(name: string, runs: Result[]): Result {
 console.log(`embedded: ${CARTS} carts, ${CALLS} addItem calls through host.client (after ${WARMUP} warm-up), concurrency ${CONCURRENCY}; every commit a synced LMDB transaction`);
 const carts: Result[] = [];
 for (let run = 1; run <= RUNS; run++) {
-  const r = await scenario(CARTS, CALLS, CONCURRENCY);
+  const r = await scenario(addItem(CARTS), CALLS, CONCURRENCY);
   console.log(`  run ${run}/${RUNS}: ${r.rate.toFixed(0)} calls/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms`);
   carts.push(r);
 }
 const cart = report("cart", carts);
-console.log(`embedded, one hot key: ${HOT_CALLS} addItem calls to one cart, concurrency ${HOT_CONCURRENCY}`);
+console.log(`embedded, one hot key: ${HOT_CALLS} Tally.add calls to one key, concurrency ${HOT_CONCURRENCY} (exclusive: one at a time, each waiting for the last one's synced commit)`);
 const hot: Result[] = [];
-for (let run = 1; run <= RUNS; run++) hot.push(await scenario(1, HOT_CALLS, HOT_CONCURRENCY));
+for (let run = 1; run <= RUNS; run++) hot.push(await scenario(addToTally, HOT_CALLS, HOT_CONCURRENCY));
 const hotKey = report("hot key", hot);
 const single = await lmdbCeiling(1, 1);
 const grouped = await lmdbCeiling(100, 4);
