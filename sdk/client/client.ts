@@ -164,6 +164,10 @@ export class Client implements CairnClient {
 
   private async append(envelope: Envelope, input: unknown, dedup: boolean): Promise<void> {
     if (this.closed) throw new Error("cairn client is closed");
+    const { target } = envelope;
+    // Also for targets named at run time (the ingress, the CLI), which skip the typed clients' check.
+    const keyProblem = target.type === "object" ? objectKeyProblem(target.key) : undefined;
+    if (keyProblem !== undefined) throw new TerminalError(`${target.name}.${target.handler}: ${keyProblem}`, { errorCode: 400 });
     const partition = partitionOfTarget(envelope.target, envelope.invocationId, await this.transport.partitions());
     const data = encodeData(input, `${targetLabel(envelope.target)}: the input`, "input", 400);
     const max = this.transport.maxInputBytes();
