@@ -30,7 +30,7 @@ const ledger = object({
   },
 });
 
-async function withEnvironment<T>(options: { dataDir?: string }, body: (env: TestEnvironment) => Promise<T>): Promise<T> {
+async function withEnvironment<T>(options: { dataDir?: string; partitions?: number }, body: (env: TestEnvironment) => Promise<T>): Promise<T> {
   const env = await createTestEnvironment({ services: [ledger, counter, mirror], ...options });
   try {
     return await body(env);
@@ -87,6 +87,20 @@ describe("cairn/testing", () => {
       expect(await env.client.objectClient(ledger, "order").entries()).toEqual(["first", "second", "third"]);
       expect(await env.client.objectClient(counter, "chained").total()).toBe(5);
       expect(await env.client.objectClient(mirror, "chained").total()).toBe(5);
+    });
+  });
+
+  it("keeps one clock wake-up per partition for thousands of pending timers, and fires them all in due order", async () => {
+    await withEnvironment({ partitions: 4 }, async (env) => {
+      const TIMERS = 2000;
+      // Due in an order unlike the order they were sent in.
+      const due = Array.from({ length: TIMERS }, (_, i) => ((i * 7919) % TIMERS) + 1);
+      await Promise.all(due.map((minutes) => env.client.objectSendClient(ledger, "many", { delayMs: minutes * 60_000 }).record(String(minutes))));
+      expect(env.clock.pending(), "wake-ups pending for 2000 timers on 4 partitions").toBeLessThanOrEqual(4);
+      await env.advanceTime({ minutes: TIMERS });
+      const entries = await env.client.objectClient(ledger, "many").entries();
+      expect(entries).toEqual(Array.from({ length: TIMERS }, (_, i) => String(i + 1)));
+      expect(env.clock.pending()).toBe(0);
     });
   });
 

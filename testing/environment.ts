@@ -41,6 +41,8 @@ export interface TestEnvironment {
   readonly client: CairnClient;
   /** The embedded host underneath. */
   readonly host: Host;
+  /** The test clock every timer of the host reads. */
+  readonly clock: TestClock;
   /** The test clock's time, in ms since the epoch. */
   now(): number;
   /**
@@ -89,6 +91,7 @@ export async function createTestEnvironment(options: TestEnvironmentOptions): Pr
   return {
     client: host.client,
     host,
+    clock,
     now: () => clock.now(),
     advanceTime: (duration) => {
       const ms = toMs(duration);

@@ -29,6 +29,11 @@ export class TestClock implements Clock {
     return () => this.wakeups.delete(wakeup);
   }
 
+  /** How many wake-ups are pending (the runtime keeps one per partition with timers, however many timers). */
+  pending(): number {
+    return this.wakeups.size;
+  }
+
   /** When the earliest pending wake-up is due (infinite: none). */
   next(): number {
     let earliest = Number.POSITIVE_INFINITY;
