@@ -17,5 +17,4 @@ export type { StateKey } from "./state-keys.js";
 export { Store } from "./store.js";
 export { encodeStateKey, decodeStateKey } from "./state-keys.js";
 export { claimDataDir } from "./data-dir-lock.js";
-export { applyUntilWritten } from "./apply-until-written.js";
 export type { SendRouting, StoreOptions } from "./store.js";

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import { HostClosedError } from "../../errors.js";
-import type { CommitLog, Committed } from "../../partition/index.js";
-import { type CommitRecord, type Store, applyUntilWritten } from "../../store/index.js";
+import { type CommitLog, type Committed, applyUntilWritten } from "../../partition/index.js";
+import type { CommitRecord, Store } from "../../store/index.js";
 
 interface Pending {
   record: CommitRecord;

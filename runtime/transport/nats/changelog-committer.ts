@@ -5,8 +5,8 @@ import { FencedError, type PartitionLog, type SnapshotStore, encodeLogEntry } fr
 import { HostClosedError } from "../../errors.js";
 import { backoffMs, terminalOutcome } from "../../invoke/index.js";
 import { INTERNAL_RETRY } from "../../timing.js";
-import { type CommitRecord, type Store, applyUntilWritten } from "../../store/index.js";
-import type { CommitLog, Committed } from "../../partition/index.js";
+import type { CommitRecord, Store } from "../../store/index.js";
+import { type CommitLog, type Committed, applyUntilWritten } from "../../partition/index.js";
 
 export interface CommitterOptions {
   partition: number;

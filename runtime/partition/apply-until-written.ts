@@ -4,8 +4,7 @@ import type { Logger } from "pino";
 import { StoreWriteError, HostClosedError } from "../errors.js";
 import { backoffMs } from "../invoke/index.js";
 import { INTERNAL_RETRY } from "../timing.js";
-import type { CommitRecord, OutboxKey } from "./records.js";
-import type { Store } from "./store.js";
+import type { CommitRecord, OutboxKey, Store } from "../store/index.js";
 
 /** A partition whose LMDB writes keep failing (a full disk) says so this often, not at every retry. */
 const FAILURE_LOG_EVERY_MS = 30_000;
