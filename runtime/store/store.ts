@@ -206,7 +206,7 @@ export class Store {
 
   /** The partition's earliest timer, if any. */
   earliestTimer(partition: number): TimerEntry | undefined {
-    for (const { value } of this.timers.getRange({ start: [partition, 0, ""], end: [partition, Number.MAX_SAFE_INTEGER, ""], limit: 1 })) return value;
+    for (const { value } of this.timers.getRange({ ...timerRange(partition), limit: 1 })) return value;
     return undefined;
   }
 
@@ -217,7 +217,7 @@ export class Store {
 
   /** How many timers the partition holds. */
   countTimers(partition: number): number {
-    return this.timers.getKeysCount({ start: [partition, 0, ""], end: [partition, Number.MAX_SAFE_INTEGER, ""] });
+    return this.timers.getKeysCount(timerRange(partition));
   }
 
   /** Embedded mode: inbox rows of `partition` after `afterSeq`, in arrival order. */
@@ -355,7 +355,7 @@ export class Store {
         state: [],
         completions: [],
         outbox: [],
-        timers: [...this.timers.getRange({ start: [partition, 0, ""], end: [partition, Number.MAX_SAFE_INTEGER, ""] })].map(({ value }) => value),
+        timers: [...this.timers.getRange(timerRange(partition))].map(({ value }) => value),
       };
       const prefix = partitionPrefix(partition);
       for (const { key, value } of this.state.getRange({ start: prefix, end: prefixEnd(prefix) })) {
@@ -385,7 +385,7 @@ export class Store {
         this.completions.remove(key);
       }
       for (const k of this.outbox.getKeys({ start: [p, 0], end: [p, OUTBOX_END] })) this.outbox.remove(k);
-      for (const k of this.timers.getKeys({ start: [p, 0, ""], end: [p, Number.MAX_SAFE_INTEGER, ""] })) this.timers.remove(k);
+      for (const k of this.timers.getKeys(timerRange(p))) this.timers.remove(k);
       for (const timer of snapshot.timers ?? []) this.timers.put([p, timer.dueMs, timer.id], timer);
       for (const [key, value] of state) this.state.put(key, value);
       for (const [invocationId, record] of snapshot.completions) {
@@ -418,4 +418,12 @@ export class Store {
     await this.root.close();
     this.releaseGuard();
   }
+}
+
+/**
+ * All of a partition's timer keys. Bounded by the next partition, not by a largest due time: a
+ * delay of up to Number.MAX_SAFE_INTEGER ms is accepted, and its due time lies beyond that.
+ */
+function timerRange(partition: number): { start: TimerKey; end: TimerKey } {
+  return { start: [partition, 0, ""], end: [partition + 1, 0, ""] };
 }
