@@ -104,6 +104,23 @@ describe("cairn/testing", () => {
     });
   });
 
+  it("advanceTime waits for sends the test did not await, whose inbox rows are read only once written", async () => {
+    const dataDir = tempDir();
+    const keys = Array.from({ length: 8 }, (_, i) => `again-${i}`);
+    await withEnvironment({ dataDir }, async (env) => {
+      // Every partition handles (and deletes) a row: after the restart, its next row is read once written.
+      await Promise.all(keys.map((key) => env.client.objectClient(ledger, key).entries()));
+    });
+    await withEnvironment({ dataDir }, async (env) => {
+      // Not awaited, as API.md's example does: advanceTime must see them accepted before it moves the clock.
+      const sent = keys.map((key) => env.client.objectSendClient(ledger, key, { delayMs: 1000 }).record("one second later"));
+      await env.advanceTime({ seconds: 2 });
+      await Promise.all(sent);
+      const fired = await Promise.all(keys.map((key) => env.client.objectClient(ledger, key).entries()));
+      expect(keys.filter((_, i) => fired[i]?.length !== 1), "sends that had not fired").toEqual([]);
+    });
+  });
+
   it("close() removes the temporary data dir it made, and keeps one that was given", async () => {
     const given = tempDir();
     await withEnvironment({ dataDir: given }, async (env) => {

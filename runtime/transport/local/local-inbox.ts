@@ -20,6 +20,8 @@ export class LocalInbox implements Checkpoint {
   private stopped = false;
   private handled: InboxKey[] = [];
   private readonly deleting = new Set<Promise<void>>();
+  /** Client rows being written: not yet readable, but work the partition is about to have. */
+  private readonly appending = new Set<Promise<void>>();
 
   constructor(
     private readonly partition: number,
@@ -53,6 +55,12 @@ export class LocalInbox implements Checkpoint {
    * for `written` (see `Delivery.accepted`).
    */
   accept(key: InboxKey, row: InboxRow, written: Promise<void>): void {
+    const appending = written.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.appending.add(appending);
+    void appending.finally(() => this.appending.delete(appending));
     if (this.stopped || !this.deliver || this.lastSeq !== key[1] - 1 || this.inFlight >= this.maxInFlight) {
       written.then(() => this.wake(), () => undefined);
       return;
@@ -61,9 +69,14 @@ export class LocalInbox implements Checkpoint {
     this.handOver(this.deliver, key, row, written);
   }
 
-  /** Whether it has rows not yet handled (delivered and unsettled, or not yet read). */
+  /** Whether it has rows not yet handled (delivered and unsettled, being written, or not yet read). */
   busy(): boolean {
-    return this.inFlight > 0 || this.store.readInbox(this.partition, this.lastSeq, 1).length > 0;
+    return this.inFlight > 0 || this.appending.size > 0 || this.store.readInbox(this.partition, this.lastSeq, 1).length > 0;
+  }
+
+  /** Resolves once the client rows being appended now are written (or failed). */
+  async appended(): Promise<void> {
+    await Promise.all(this.appending);
   }
 
   /** Embedded mode needs no position: handled rows are deleted. */

@@ -45,6 +45,8 @@ export class LocalPartition implements PartitionWorker {
     do {
       await this.processor.idle();
       await this.committer.idle();
+      // A client's row still being written is not readable yet, but is work to wait for.
+      await this.inbox.appended();
       // An inbox wake-up may be pending (a row written this turn): let it read before checking.
       await new Promise((resolve) => setImmediate(resolve));
     } while (this.busy());
