@@ -96,12 +96,7 @@ describe("cairn/testing under pressure", () => {
     expect(settled).not.toBe("timeout");
   });
 
-  // Known gap, not fixed: a handler's retry backoff sleeps in real time (runtime/invoke/invoker.ts),
-  // and advanceTime waits for the host to be idle, so it waits out the backoff (capped at 10 s by
-  // the default maxIntervalMs) in real time. Moving it onto the clock needs the invoker to sleep on
-  // the clock AND host.idle() to count an invocation parked on the clock as idle, else advanceTime
-  // would wait for a wake-up only it can cause. Skipped so the suite stays fast; remove .skip to see it fail.
-  it.skip("waits out a handler's retry backoff on the test clock, not in real time", async () => {
+  it("waits out a handler's retry backoff on the test clock, not in real time", async () => {
     await withEnv(async (env) => {
       failuresLeft = 1;
       await env.client.objectSendClient(journal, "f").flaky();

@@ -49,7 +49,8 @@ export class TestClock implements Clock {
     this.nowMs = Math.max(this.nowMs, toMs);
     const due = [...this.wakeups].filter((w) => w.atMs <= this.nowMs).sort((a, b) => a.atMs - b.atMs || a.order - b.order);
     for (const w of due) {
-      this.wakeups.delete(w);
+      // Cancelled by a wake-up that fired before it in this same move.
+      if (!this.wakeups.delete(w)) continue;
       w.fire();
     }
     return due.length;

@@ -14,7 +14,11 @@ export interface InvokeOptions {
   retryPolicy: ResolvedRetryPolicy;
   /** Aborted when the host closes: a backing-off invocation stops and is redelivered later. */
   signal: AbortSignal;
+  /** Waits out a retry's backoff; rejects when `signal` aborts. @default a real-time timer */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
+
+const realTimeSleep = (ms: number, signal: AbortSignal): Promise<void> => sleep(ms, undefined, { signal });
 
 /** A successful attempt's effects, encoded: committing them cannot fail on a value. */
 export interface EncodedEffects {
@@ -139,7 +143,7 @@ export async function invoke(handler: ResolvedHandler, data: Uint8Array, scope: 
       if (action.type === "fail") return { outcome: action.outcome, effects: undefined, attempts: attempt };
       logRetry(scope.log, error, attempt, action.delayMs);
       try {
-        await sleep(action.delayMs, undefined, { signal: options.signal });
+        await (options.sleep ?? realTimeSleep)(action.delayMs, options.signal);
       } catch {
         throw new HostClosedError(`${label}: host closed while waiting to retry`);
       }

@@ -7,12 +7,16 @@ export class KeyQueue {
   private active = 0;
   private idleWaiters: Array<() => void> = [];
 
+  /** `onTaskDone` hears each task's end, once the queue no longer counts it. */
+  constructor(private readonly onTaskDone?: () => void) {}
+
   run(key: string, task: () => Promise<void>): void {
     this.active++;
     const previous = this.tails.get(key) ?? Promise.resolve();
     const next = previous.then(task).catch(() => undefined).finally(() => {
       if (this.tails.get(key) === next) this.tails.delete(key);
       if (--this.active === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+      this.onTaskDone?.();
     });
     this.tails.set(key, next);
   }

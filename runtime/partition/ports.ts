@@ -72,8 +72,8 @@ export interface PartitionWorker {
   start(): Promise<void>;
   /** Stops taking messages and lets running ones finish within `graceMs` (0: at once); the rest are left for the next owner. */
   stop(graceMs: number): Promise<void>;
-  /** Resolves when nothing of the partition is being processed. */
+  /** Resolves when nothing of the partition is being processed but invocations waiting on the clock. */
   idle(): Promise<void>;
-  /** Whether anything of the partition is queued, running or being committed now. */
+  /** Whether anything of the partition is queued, running or being committed now (waiting on the clock aside). */
   busy(): boolean;
 }

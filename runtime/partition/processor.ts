@@ -41,9 +41,12 @@ export type ProcessorFactory = (ports: { partition: number; commitLog: CommitLog
  * settled, and its caller answered. Also owns the partition's timers.
  */
 export class PartitionProcessor {
-  private readonly queue = new KeyQueue();
+  private readonly queue = new KeyQueue(() => this.changed());
   private readonly timers: PartitionTimers;
   private readonly log: Logger;
+  /** Invocations waiting out a retry's backoff on the clock. */
+  private parked = 0;
+  private changeWaiters: Array<() => void> = [];
 
   constructor(private readonly deps: ProcessorDeps) {
     this.log = deps.log;
@@ -67,10 +70,48 @@ export class PartitionProcessor {
     } while (this.queue.size > 0);
   }
 
-  /** Whether messages are queued or running, or timers being fired. */
-  get busy(): boolean {
-    return this.queue.size > 0 || this.timers.firing;
+  /**
+   * Resolves when nothing runs but invocations waiting on the clock (a retry's backoff): what a
+   * test clock must move for. `idle()` waits for those too.
+   */
+  async settled(): Promise<void> {
+    for (;;) {
+      await this.timers.idle();
+      if (!this.busy) return;
+      await new Promise<void>((resolve) => this.changeWaiters.push(resolve));
+    }
   }
+
+  /** Whether messages are queued or running (other than waiting on the clock), or timers being fired. */
+  get busy(): boolean {
+    return this.queue.size > this.parked || this.timers.firing;
+  }
+
+  private changed(): void {
+    for (const resolve of this.changeWaiters.splice(0)) resolve();
+  }
+
+  /** A retry's backoff, on the partition's clock: a test clock moves it, and it counts as settled meanwhile. */
+  private readonly sleepOnClock = async (ms: number, signal: AbortSignal): Promise<void> => {
+    this.parked++;
+    this.changed();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        if (signal.aborted) return reject(signal.reason);
+        const onAbort = () => {
+          cancel();
+          reject(signal.reason);
+        };
+        const cancel = this.deps.clock.wakeAt(this.deps.clock.now() + ms, () => {
+          signal.removeEventListener("abort", onAbort);
+          resolve();
+        });
+        signal.addEventListener("abort", onAbort, { once: true });
+      });
+    } finally {
+      this.parked--;
+    }
+  };
 
   /** When the partition's earliest timer is due (infinite: none). */
   get nextTimerMs(): number {
@@ -188,7 +229,7 @@ export class PartitionProcessor {
         readStateKeys: () => (target.type === "object" ? deps.store.readStateNames(deps.partition, target.name, target.key) : []),
       };
       try {
-        result = await invoke(handler, delivery.data, scope, { maxPayloadBytes: deps.config.maxPayloadBytes, retryPolicy: deps.retryPolicy, signal: deps.signal });
+        result = await invoke(handler, delivery.data, scope, { maxPayloadBytes: deps.config.maxPayloadBytes, retryPolicy: deps.retryPolicy, signal: deps.signal, sleep: this.sleepOnClock });
       } catch (error) {
         if (error instanceof HostClosedError) return delivery.abandon();
         throw error;

@@ -69,9 +69,11 @@ export class LocalInbox implements Checkpoint {
     this.handOver(this.deliver, key, row, written);
   }
 
-  /** Whether it has rows not yet handled (delivered and unsettled, being written, or not yet read). */
+  /** Whether it has rows not yet delivered (being written, or not yet read). */
   busy(): boolean {
-    return this.inFlight > 0 || this.appending.size > 0 || this.store.readInbox(this.partition, this.lastSeq, 1).length > 0;
+    // Rows delivered and not yet settled are the processor's to count: one waiting out a retry's
+    // backoff on the clock is not busy.
+    return this.appending.size > 0 || this.store.readInbox(this.partition, this.lastSeq, 1).length > 0;
   }
 
   /** Resolves once the client rows being appended now are written (or failed). */

@@ -43,7 +43,7 @@ export class LocalPartition implements PartitionWorker {
   /** Resolves once nothing is queued in the partition's inbox or running (timers that fired included). */
   async idle(): Promise<void> {
     do {
-      await this.processor.idle();
+      await this.processor.settled();
       await this.committer.idle();
       // A client's row still being written is not readable yet, but is work to wait for.
       await this.inbox.appended();

@@ -224,7 +224,7 @@ export class NatsPartition implements PartitionWorker, Checkpoint {
 
   /** Resolves when nothing of the partition is being processed. */
   async idle(): Promise<void> {
-    await this.processor?.idle();
+    await this.processor?.settled();
   }
 
   busy(): boolean {
