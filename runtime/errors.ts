@@ -13,6 +13,11 @@ export class DeadlineExceededError extends Error {
   override name = "DeadlineExceededError";
 }
 
+/** A record too large for the partition's commit log (a changelog entry over NATS's max_payload): no retry makes it fit. */
+export class CommitTooLargeError extends Error {
+  override name = "CommitTooLargeError";
+}
+
 /** An attempt ran past its handler's `timeoutMs`; retried like any transient failure. */
 export class AttemptTimeoutError extends Error {
   override name = "AttemptTimeoutError";

@@ -1,6 +1,7 @@
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect as natsConnect } from "nats";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CairnClient, connect } from "cairn/client";
 import { ConfigError, type Host, startHost } from "cairn/runtime";
@@ -83,6 +84,26 @@ describe("state and handler rules", () => {
     expect(await big.keys()).toEqual([]);
     await client.objectClient(probe, "next-to-big").append(1);
     expect(await client.objectClient(probe, "next-to-big").list()).toEqual([1]);
+  });
+
+  it("records a delayed send too large to keep as a timer as failed, instead of retrying it for ever", async () => {
+    const lines: Array<{ msg: string }> = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) });
+    const ns = uniqueNamespace();
+    // The test server takes 8 MB messages; the host, inputs of up to 16 MiB.
+    const own = await startHost({ services: [probe, echo], dataDir: tempDir(), nats: { servers: nats.url }, namespace: ns, partitions: 4, logger, maxPayloadBytes: 16 * 1024 * 1024 });
+    const sender = await connect({ servers: nats.url, namespace: ns });
+    try {
+      // Fits in one NATS message as an input; with the timer around it, not in one changelog entry.
+      await sender.objectSendClient(probe, "too-big-later", { delayMs: 60_000 }).append("x".repeat(8 * 1024 * 1024 - 4200) as unknown as number);
+      const recorded = await eventually(() => lines.some((l) => l.msg === "delayed send too large to keep; recorded as failed"), 10_000);
+      expect(recorded, JSON.stringify(lines.map((l) => l.msg).slice(-8))).toBe(true);
+      await sender.objectClient(probe, "too-big-later").append(1);
+      expect(lines.filter((l) => l.msg === "invocation failed unexpectedly; retrying")).toEqual([]);
+    } finally {
+      await sender.close();
+      await own.close();
+    }
   });
 
   it("refuses a state write from a shared handler at run time", async () => {

@@ -4,7 +4,7 @@ import { TerminalError } from "../../sdk/index.js";
 import { type Envelope, type InvocationScope, type ReplyAddress, childInvocationId, partitionOfTarget, targetLabel } from "../../sdk/internal.js";
 import type { Clock } from "../clock.js";
 import type { HostConfig } from "../config.js";
-import { HostClosedError } from "../errors.js";
+import { CommitTooLargeError, HostClosedError } from "../errors.js";
 import { CrashPoint, crashPoint, isArmed } from "../faults.js";
 import { type InvocationResult, type Registry, type ResolvedHandler, type ResolvedRetryPolicy, invoke, terminalOutcome } from "../invoke/index.js";
 import type { InvocationRecord, OutboxEntry, Outcome, StateWrite, Store, TimerEntry, TimersRecord } from "../store/index.js";
@@ -267,9 +267,31 @@ export class PartitionProcessor {
     };
     const record: TimersRecord = { kind: "timers", partition: deps.partition, added: [timer], fired: [], outbox: [], position: deps.inbox.checkpoint() };
     if (delivery.accepted && !(await delivery.accepted.then(() => true, () => false))) return delivery.abandon();
-    const committed = await this.commit(record);
+    const label = `${target.name}.${target.handler}: the delayed send ${invocationId}`;
+    const { maxPayloadBytes } = deps.config;
+    // Refused now rather than kept for its whole delay only to be refused when it comes due.
+    if (delivery.data.byteLength > maxPayloadBytes) {
+      return this.failDelayed(delivery, envelope, `${label}: payload of ${delivery.data.byteLength} bytes exceeds the maximum of ${maxPayloadBytes} bytes`);
+    }
+    let committed: Committed | undefined;
+    try {
+      committed = await this.commit(record);
+    } catch (error) {
+      // No retry makes it fit: it fails for good, as an invocation whose commit is too large does.
+      if (error instanceof CommitTooLargeError) return this.failDelayed(delivery, envelope, `${label} is too large to keep as a timer: ${error.message}`);
+      throw error;
+    }
     if (!committed) return delivery.abandon();
     this.timers.added([timer]);
+    delivery.settle();
+  }
+
+  /** Records a delayed send that cannot be kept as failed (413), like any invocation that cannot run. */
+  private async failDelayed(delivery: Delivery, envelope: Envelope, problem: string): Promise<void> {
+    this.log.warn({ invocationId: envelope.invocationId, bytes: delivery.data.byteLength, problem }, "delayed send too large to keep; recorded as failed");
+    const failure = terminalOutcome(new TerminalError(problem, { errorCode: 413 }));
+    const committed = await this.commit(this.invocationRecord(envelope, { outcome: failure, effects: undefined, attempts: 0 }));
+    if (!committed) return delivery.abandon();
     delivery.settle();
   }
 

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { TerminalError } from "../../../sdk/index.js";
 import { FencedError, type PartitionLog, type SnapshotStore, encodeLogEntry } from "./changelog/index.js";
-import { HostClosedError } from "../../errors.js";
+import { CommitTooLargeError, HostClosedError } from "../../errors.js";
 import { backoffMs, terminalOutcome } from "../../invoke/index.js";
 import { INTERNAL_RETRY } from "../../timing.js";
 import type { CommitRecord, Store } from "../../store/index.js";
@@ -130,8 +130,9 @@ export class PartitionCommitter implements CommitLog {
     }
     const [only] = items as [Pending];
     const { record } = only;
-    // A timers record is made small by its maker (see PartitionTimers); one that is not is a bug.
-    if (record.kind === "timers") throw new Error(`partition ${record.partition}: a timers record of ${bytes.byteLength} bytes exceeds the largest changelog entry (${maxEntryBytes})`);
+    // A timers record that fires timers is made small by PartitionTimers; one that accepts a delayed
+    // send near the size limit can still be too large: its maker decides what becomes of it.
+    if (record.kind === "timers") throw new CommitTooLargeError(`partition ${record.partition}: a timers record of ${bytes.byteLength} bytes exceeds the largest changelog entry (${maxEntryBytes})`);
     const problem = `${record.invocationId}: its state changes, sends and result (${bytes.byteLength} bytes) exceed what NATS takes in one message (${maxEntryBytes})`;
     this.options.logger.warn({ invocationId: record.invocationId, bytes: bytes.byteLength }, "commit too large; recorded as a failure");
     only.record = {
