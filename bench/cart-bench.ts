@@ -10,13 +10,9 @@ import { shoppingCart } from "../examples/shopping-cart.js";
 import { tempDir, uniqueNamespace } from "../test/helpers/host.js";
 import { startHostProcess } from "../test/helpers/host-process.js";
 import { startNatsServer } from "../test/helpers/nats-server.js";
-import { cpuSeconds, percentile, rssMiB, runPool } from "./measure.js";
+import { CART_SCENARIO, cpuSeconds, percentile, rssMiB, runPool } from "./measure.js";
 
-const CARTS = Number(process.env.BENCH_CARTS ?? 1000);
-const CALLS = Number(process.env.BENCH_CALLS ?? 20_000);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
-const WARMUP = 1000;
-const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const { carts: CARTS, calls: CALLS, concurrency: CONCURRENCY, warmup: WARMUP, runs: RUNS } = CART_SCENARIO;
 
 interface CartResult {
   rate: number;

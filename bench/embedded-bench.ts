@@ -8,15 +8,11 @@ import { type ObjectContext, object } from "cairn";
 import { startHost } from "cairn/runtime";
 import { shoppingCart } from "../examples/shopping-cart.js";
 import { tempDir } from "../test/helpers/host.js";
-import { cpuSeconds, medianByRate, rssMiB, runPool, timedCalls } from "./measure.js";
+import { CART_SCENARIO, cpuSeconds, medianByRate, rssMiB, runPool, timedCalls } from "./measure.js";
 
-const CARTS = Number(process.env.BENCH_CARTS ?? 1000);
-const CALLS = Number(process.env.BENCH_CALLS ?? 20_000);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const { carts: CARTS, calls: CALLS, concurrency: CONCURRENCY, warmup: WARMUP, runs: RUNS } = CART_SCENARIO;
 const HOT_CALLS = Number(process.env.BENCH_HOT_CALLS ?? 5000);
 const HOT_CONCURRENCY = 16;
-const WARMUP = 1000;
-const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
 interface Result {
   rate: number;

@@ -16,6 +16,15 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
+/** The cart scenario's shape, the same in both modes: `BENCH_CARTS`, `BENCH_CALLS`, `BENCH_CONCURRENCY`, `BENCH_RUNS`. */
+export const CART_SCENARIO = {
+  carts: Number(process.env.BENCH_CARTS ?? 1000),
+  calls: Number(process.env.BENCH_CALLS ?? 20_000),
+  concurrency: Number(process.env.BENCH_CONCURRENCY ?? 64),
+  warmup: 1000,
+  runs: Number(process.env.BENCH_RUNS ?? 3),
+};
+
 /** Runs `task(0..total-1)` with at most `concurrency` at a time. */
 export async function runPool(total: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
