@@ -136,6 +136,11 @@ export async function startHostWith(options: HostOptions, internals: HostInterna
       stack.push(() => ingress.close());
       ingressUrl = ingress.url;
     }
+    // A running host keeps its process alive until close(), as a server does: in embedded mode
+    // nothing else would (timers' wake-ups do not), and a script's pending delayed sends would wait
+    // for its next start.
+    const keepAlive = setInterval(() => undefined, 1 << 30);
+    stack.push(() => clearInterval(keepAlive));
     const sweep = setInterval(() => void sweepCompletions(store, clock, hostLog), EXPIRY_SWEEP_MS);
     sweep.unref();
     stack.push(() => clearInterval(sweep));

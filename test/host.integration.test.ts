@@ -10,6 +10,7 @@ import { encode, envelopeHeaders, newInvocationId, partitionOf } from "../sdk/in
 import { eventually, tempDir, uniqueNamespace } from "./helpers/host.js";
 import { type NatsServer, startNatsServer } from "./helpers/nats-server.js";
 import { terminalError } from "./helpers/expect.js";
+import { startFixtureProcess } from "./helpers/host-process.js";
 
 const terminal = async (promise: Promise<unknown>) => (await terminalError(promise)).message;
 
@@ -60,6 +61,25 @@ describe("startHost options", () => {
     );
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toMatch(/created with 4 partitions, but this host is configured with 8/);
+  });
+});
+
+describe("process lifetime", () => {
+  it("keeps an embedded host's process alive until close(), so that a delayed send left pending by the script runs", async () => {
+    const mark = join(tempDir(), "ran");
+    const child = await startFixtureProcess("test/fixtures/pending-send-main.ts", [tempDir(), mark]);
+    const exited = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        resolve(-1);
+      }, 15_000);
+      child.once("exit", (code) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    });
+    expect(existsSync(mark), "the delayed send ran before the process ended").toBe(true);
+    expect(exited).toBe(0);
   });
 });
 
