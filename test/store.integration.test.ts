@@ -109,4 +109,29 @@ describe("Store", () => {
     expect(next.keys).toEqual([[2, 3]]);
     expect(reopened.readInbox(2, 2, 10).map((r) => r.key)).toEqual([[2, 3]]);
   });
+
+  it("keeps a data dir to the mode that made it, and never clears embedded data of another format", async () => {
+    const row = { envelope: { invocationId: newInvocationId(), target: { type: "service" as const, name: "S", handler: "h" } }, data: new Uint8Array([1]) };
+    const embeddedDir = tempDir();
+    const embedded = new Store(embeddedDir, { sync: true, routing: "inbox" });
+    await embedded.appendInbox([{ partition: 0, row }]).written;
+    await embedded.close();
+    expect(() => new Store(embeddedDir)).toThrow(/belongs to a host in embedded mode; a host in nats mode needs a data dir of its own/);
+
+    const natsDir = tempDir();
+    const nats = new Store(natsDir);
+    await nats.applyLogged(1, 1, [record(1, Date.now() + 60_000)]);
+    await nats.close();
+    expect(() => new Store(natsDir, { sync: true, routing: "inbox" })).toThrow(/belongs to a host in nats mode/);
+
+    // An embedded data dir in another format (one a later version wrote, say) is refused and kept.
+    const { open } = await import("lmdb");
+    const raw = open({ path: embeddedDir, maxDbs: 12 });
+    await raw.openDB({ name: "meta" }).put("format", 99);
+    await raw.close();
+    expect(() => new Store(embeddedDir, { sync: true, routing: "inbox" })).toThrow(/format 99, and this version reads format 3; it is the only copy/);
+    const again = open({ path: embeddedDir, maxDbs: 12 });
+    expect(again.openDB({ name: "inbox" }).getKeysCount(), "the refused data dir's rows").toBe(1);
+    await again.close();
+  });
 });

@@ -77,7 +77,7 @@ export class Store {
   private readonly outbox: Database<OutboxEntry, OutboxKey>;
   private readonly positions: Database<number, number>;
   private readonly applied: Database<number, number>;
-  private readonly meta: Database<number, string>;
+  private readonly meta: Database<number | string, string>;
   private readonly timers: Database<TimerEntry, TimerKey>;
   private readonly inbox: Database<InboxRow, InboxKey>;
   /** The last inbox sequence ever used per partition: rows are deleted once handled, and a sequence is never used twice. */
@@ -113,24 +113,48 @@ export class Store {
     this.timers = this.root.openDB({ name: "timers" });
     this.inbox = this.root.openDB({ name: "inbox" });
     this.inboxSeq = this.root.openDB({ name: "inbox-seq" });
-    this.ensureFormat(path, log);
+    try {
+      this.ensureFormat(path, log);
+    } catch (error) {
+      // Refused: nothing of it stays open.
+      this.releaseGuard();
+      void this.root.close();
+      throw error;
+    }
   }
 
   /**
-   * A data dir written in another format is cleared, never read: its keys would mean something
-   * else. That loses nothing, because LMDB is only a working copy of the changelogs: with `applied`
-   * at 0, every partition is restored from its newest snapshot and changelog when it is taken.
+   * Which mode a data dir belongs to, and in which format it is. NATS mode: a data dir written in
+   * another format is cleared, never read (its keys would mean something else); that loses nothing,
+   * because LMDB is only a working copy of the changelogs: with `applied` at 0, every partition is
+   * restored from its newest snapshot and changelog when it is taken. Embedded mode: LMDB is the
+   * only copy, so such a data dir is refused, never cleared; and so is a data dir of the other mode,
+   * whose tables mean something else in this one.
    */
   private ensureFormat(path: string, log: Logger | undefined): void {
+    const mode = this.routing === "inbox" ? "embedded" : "nats";
     const found = this.meta.get("format");
-    if (found === STORE_FORMAT) return;
     const dbs = [this.state, this.completions, this.expiry, this.outbox, this.positions, this.applied, this.timers, this.inbox, this.inboxSeq] as const;
-    if (dbs.some((db) => db.getKeysCount({ limit: 1 }) > 0)) {
+    const holdsData = dbs.some((db) => db.getKeysCount({ limit: 1 }) > 0);
+    // Before modes were recorded: only embedded hosts recorded a partition count in the data dir.
+    const recordedMode = this.meta.get("mode") ?? (this.meta.get("partitions") !== undefined ? "embedded" : holdsData ? "nats" : undefined);
+    if (recordedMode !== undefined && recordedMode !== mode) {
+      throw new ConfigError(
+        `the data dir ${path} belongs to a host in ${recordedMode} mode; a host in ${mode} mode needs a data dir of its own (its tables mean something else there)`,
+      );
+    }
+    if (found !== STORE_FORMAT && holdsData) {
+      if (mode === "embedded") {
+        throw new ConfigError(
+          `the data dir ${path} holds embedded-mode data in format ${String(found ?? 1)}, and this version reads format ${STORE_FORMAT}; it is the only copy of that data, so it is not cleared: run the version that wrote it`,
+        );
+      }
       // The marker goes last: a crash half-way leaves an unmarked data dir, cleared again at the next start.
       for (const db of dbs) db.clearSync();
       log?.info({ path, format: found ?? 1, newFormat: STORE_FORMAT }, "LMDB data in an older format cleared; partitions are restored from their snapshots and changelogs");
     }
-    this.meta.putSync("format", STORE_FORMAT);
+    if (found !== STORE_FORMAT) this.meta.putSync("format", STORE_FORMAT);
+    if (recordedMode === undefined) this.meta.putSync("mode", mode);
   }
 
   /**
