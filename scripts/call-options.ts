@@ -11,7 +11,8 @@ export const CALL_USAGE = `usage: npm run call -- Type/key/handler [JSON] [optio
   --nats URL                call through NATS instead (CAIRN_NATS_URL; credentials from CAIRN_NATS_USER/…)
   --idempotency-key K       calls and sends with the same K run once; every retry gets the first result
   --send                    a one-way send: prints the invocation id once the host durably accepted it
-  --delay D                 a delayed send (implies --send): 500ms, 10s, 5m, 2h, 1d`;
+  --delay D                 a delayed send (implies --send): 500ms, 10s, 5m, 2h, 1d (a bare number is ms)
+  --help                    this text`;
 
 /** How the call reaches the host. */
 export type CallTransport = { type: "http"; url: string } | { type: "nats"; url: string };

@@ -8,6 +8,10 @@ import { httpInvoker } from "./http-invoker.js";
 import { ScriptError } from "./local-nats.js";
 import { natsFromEnv } from "./nats-auth.js";
 
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
+  console.log(CALL_USAGE);
+  process.exit(0);
+}
 let request: CallRequest;
 try {
   request = parseCallArgs(process.argv.slice(2));

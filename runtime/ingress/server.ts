@@ -2,6 +2,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { TargetInvoker } from "../../sdk/internal.js";
+import { ConfigError } from "../errors.js";
 import type { Registry } from "../invoke/index.js";
 import { errorAnswer, resultJson } from "./answers.js";
 import { readJsonBody } from "./body.js";
@@ -133,9 +134,13 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
     },
   );
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    const failed = (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EADDRINUSE") return reject(error);
+      reject(new ConfigError(`ingress: port ${options.port} on ${bindHost} is taken (another host, or npm start?); give ingress another port, or port 0 for a free one`, { cause: error }));
+    };
+    server.once("error", failed);
     server.listen(options.port, bindHost, () => {
-      server.off("error", reject);
+      server.off("error", failed);
       resolve();
     });
   });

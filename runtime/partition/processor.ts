@@ -62,17 +62,10 @@ export class PartitionProcessor {
     this.timers.stop();
   }
 
-  /** Resolves when no message is being processed and no timer fired. */
-  async idle(): Promise<void> {
-    do {
-      await this.queue.idle();
-      await this.timers.idle();
-    } while (this.queue.size > 0);
-  }
-
   /**
    * Resolves when nothing runs but invocations waiting on the clock (a retry's backoff): what a
-   * test clock must move for. `idle()` waits for those too.
+   * test clock must move for, and what a stop's grace period waits for (one waiting to retry is
+   * abandoned and runs again at the next start or on the next owner).
    */
   async settled(): Promise<void> {
     for (;;) {

@@ -33,7 +33,8 @@ export class LocalPartition implements PartitionWorker {
   async stop(graceMs: number): Promise<void> {
     this.inbox.stop();
     this.deps.inboxes.remove(this.partition, this.inbox);
-    await withDeadline(this.processor.idle(), graceMs);
+    // Invocations waiting out a retry's backoff are not waited for: they run again at the next start.
+    await withDeadline(this.processor.settled(), graceMs);
     this.halt.abort();
     this.processor.stop();
     await this.committer.idle();

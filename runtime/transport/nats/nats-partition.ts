@@ -211,7 +211,8 @@ export class NatsPartition implements PartitionWorker, Checkpoint {
     // good. A consume loop still running past it takes nothing: it is halted and never resets.
     const consuming = (this.messages?.close() ?? Promise.resolve()).then(() => this.loop);
     if (!(await withDeadline(consuming, STOP_CONSUMING_MS))) this.log.warn({ waitedMs: STOP_CONSUMING_MS }, "consume loop did not end in time; stopping without it");
-    await withDeadline(this.processor?.idle() ?? Promise.resolve(), graceMs);
+    // Invocations waiting out a retry's backoff are not waited for: the next owner runs them again.
+    await withDeadline(this.processor?.settled() ?? Promise.resolve(), graceMs);
     const graceful = !this.halt.signal.aborted;
     this.halt.abort();
     this.processor?.stop();
