@@ -106,11 +106,6 @@ export class PartitionProcessor {
     }
   };
 
-  /** When the partition's earliest timer is due (infinite: none). */
-  get nextTimerMs(): number {
-    return this.timers.nextWakeMs;
-  }
-
   deliver(delivery: Delivery): void {
     const { parsed } = delivery;
     try {

@@ -63,11 +63,6 @@ export class PartitionTimers {
     return this.firingNow !== undefined;
   }
 
-  /** The next wake-up, for inspection (infinite: none). */
-  get nextWakeMs(): number {
-    return this.wakeAtMs;
-  }
-
   private wakeAt(atMs: number): void {
     if (this.stopped) return;
     this.cancelWake?.();
