@@ -4,7 +4,7 @@ import type { Clock } from "../clock.js";
 import { HostClosedError } from "../errors.js";
 import { backoffMs } from "../invoke/index.js";
 import { INTERNAL_RETRY } from "../timing.js";
-import type { Store, TimerEntry, TimersRecord } from "../store/index.js";
+import { type Store, type TimerEntry, type TimersRecord, timerKey } from "../store/index.js";
 import type { Checkpoint, CommitLog, Router } from "./ports.js";
 
 /** Timers fired by one commit: few enough that their sends fit in one changelog entry. */
@@ -100,7 +100,7 @@ export class PartitionTimers {
         kind: "timers",
         partition,
         added: [],
-        fired: due.map((t) => [partition, t.dueMs, t.id]),
+        fired: due.map((t) => timerKey(partition, t)),
         outbox: due.map((t) => t.send),
         position: inbox.checkpoint(),
       };

@@ -14,7 +14,7 @@ export type {
   PartitionSnapshot,
 } from "./records.js";
 export type { StateKey } from "./state-keys.js";
-export { Store } from "./store.js";
+export { Store, timerKey } from "./store.js";
 export { encodeStateKey, decodeStateKey } from "./state-keys.js";
 export { claimDataDir } from "./data-dir-lock.js";
 export type { SendRouting, StoreOptions } from "./store.js";

@@ -1,4 +1,4 @@
-import { type Database, type RootDatabase, open } from "lmdb";
+import { type Database, type Key, type RootDatabase, open } from "lmdb";
 import type { Logger } from "pino";
 import { decode } from "../../sdk/internal.js";
 import type { CommitRecord, CompletionRecord, InboxKey, InboxRow, InvocationRecord, OutboxEntry, OutboxKey, PartitionSnapshot, StateWrite, TimerEntry, TimerKey } from "./records.js";
@@ -268,9 +268,14 @@ export class Store {
 
   /** Forgets handled inbox rows; joins the next transaction (a row seen again is answered from its completion). */
   async removeInbox(keys: readonly InboxKey[]): Promise<void> {
+    await this.removeAll(this.inbox, keys);
+  }
+
+  /** Deletes `keys` from `db` in one write, joining the next transaction. */
+  private async removeAll<K extends Key>(db: Database<unknown, K>, keys: readonly K[]): Promise<void> {
     await this.written(
       this.root.batch(() => {
-        for (const key of keys) this.inbox.remove(key);
+        for (const key of keys) db.remove(key);
       }),
     );
   }
@@ -319,7 +324,7 @@ export class Store {
 
   private applyRecord(p: number, record: CommitRecord, stateKeys: readonly Buffer[], nextKey: () => OutboxKey): OutboxKey[] {
     if (record.kind === "timers") {
-      for (const timer of record.added) this.timers.put([p, timer.dueMs, timer.id], timer);
+      for (const timer of record.added) this.timers.put(timerKey(p, timer), timer);
       for (const key of record.fired) this.timers.remove(key);
     } else {
       this.applyInvocation(p, record, stateKeys);
@@ -359,14 +364,14 @@ export class Store {
         }
       }
     }
-    for (const timer of record.timers ?? []) this.timers.put([p, timer.dueMs, timer.id], timer);
+    for (const timer of record.timers ?? []) this.timers.put(timerKey(p, timer), timer);
     this.completions.put([p, record.invocationId], record.completion);
     this.expiry.put([record.completion.expiresAtMs, p, record.invocationId], null);
   }
 
   /** Forgets published sends; joins the next group commit. Losing it only means publishing again, which dedups. */
   async removeOutbox(keys: readonly OutboxKey[]): Promise<void> {
-    await Promise.all(keys.map((key) => this.written(this.outbox.remove(key))));
+    await this.removeAll(this.outbox, keys);
   }
 
   /** Everything held for `partition`, read in one consistent view. */
@@ -410,7 +415,7 @@ export class Store {
       }
       for (const k of this.outbox.getKeys({ start: [p, 0], end: [p, OUTBOX_END] })) this.outbox.remove(k);
       for (const k of this.timers.getKeys(timerRange(p))) this.timers.remove(k);
-      for (const timer of snapshot.timers ?? []) this.timers.put([p, timer.dueMs, timer.id], timer);
+      for (const timer of snapshot.timers ?? []) this.timers.put(timerKey(p, timer), timer);
       for (const [key, value] of state) this.state.put(key, value);
       for (const [invocationId, record] of snapshot.completions) {
         this.completions.put([p, invocationId], record);
@@ -442,6 +447,11 @@ export class Store {
     await this.root.close();
     this.releaseGuard();
   }
+}
+
+/** Where a timer waits in its partition's `timers` range: due time first, so the earliest comes first. */
+export function timerKey(partition: number, timer: Pick<TimerEntry, "dueMs" | "id">): TimerKey {
+  return [partition, timer.dueMs, timer.id];
 }
 
 /**
