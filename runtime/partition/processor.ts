@@ -225,7 +225,7 @@ export class PartitionProcessor {
     }
     if (!result.outcome.ok) log().warn({ error: result.outcome.error.message, attempts: result.attempts }, "invocation failed terminally");
 
-    if (delivery.accepted && !(await delivery.accepted.then(() => true, () => false))) return delivery.abandon();
+    if (!(await inboxWriteHeld(delivery))) return delivery.abandon();
     crashPoint(CrashPoint.BeforeCommit);
     const record = this.invocationRecord(envelope, result);
     const committed = await this.commit(record);
@@ -254,7 +254,7 @@ export class PartitionProcessor {
       send: { partition: deps.partition, envelope: { invocationId, target }, data: delivery.data },
     };
     const record: TimersRecord = { kind: "timers", partition: deps.partition, added: [timer], fired: [], outbox: [], position: deps.inbox.checkpoint() };
-    if (delivery.accepted && !(await delivery.accepted.then(() => true, () => false))) return delivery.abandon();
+    if (!(await inboxWriteHeld(delivery))) return delivery.abandon();
     const label = `${target.name}.${target.handler}: the delayed send ${invocationId}`;
     const { maxPayloadBytes } = deps.config;
     // Refused now rather than kept for its whole delay only to be refused when it comes due.
@@ -334,4 +334,13 @@ export class PartitionProcessor {
   private reply(to: ReplyAddress, invocationId: string, outcome: Outcome): void {
     this.deps.replier.reply(to, { callId: to.callId, invocationId, ...outcome });
   }
+}
+
+/** Whether the delivery's inbox write is durable (it always is but in embedded mode's early hand-over): nothing commits before. */
+async function inboxWriteHeld(delivery: Delivery): Promise<boolean> {
+  if (!delivery.accepted) return true;
+  return delivery.accepted.then(
+    () => true,
+    () => false,
+  );
 }
