@@ -73,3 +73,20 @@ export class CorruptPartitionDataError extends Error {
 export class JetStreamUnavailableError extends Error {
   override name = "JetStreamUnavailableError";
 }
+
+/**
+ * A replay found the handler doing something other than what its invocation's journal recorded at
+ * that index: the code changed under a running invocation. Retried with backoff (never terminal),
+ * so that deploying the code the invocation started with resumes it.
+ */
+export class JournalMismatchError extends Error {
+  override name = "JournalMismatchError";
+  readonly index: number;
+  readonly invocationId: string;
+
+  constructor(message: string, options: ErrorOptions & { index: number; invocationId: string }) {
+    super(message, options);
+    this.index = options.index;
+    this.invocationId = options.invocationId;
+  }
+}

@@ -41,6 +41,17 @@ export type SendClient<D extends AnyDefinition> = {
   [K in keyof D["handlers"]]: (...args: Args<InputOf<D["handlers"][K]>, SendOptions>) => Promise<SendReceipt>;
 };
 
+/** Options of a call made from a handler. */
+export interface ContextCallOptions {
+  /** Calls with the same key (per target handler) run the callee once; every caller gets its one result. */
+  idempotencyKey?: string;
+}
+
+/** Request-response methods used inside a handler: the caller suspends durably until the result comes. */
+export type ContextCallClient<D extends AnyDefinition> = {
+  [K in keyof D["handlers"]]: (...args: Args<InputOf<D["handlers"][K]>, ContextCallOptions>) => Promise<OutputOf<D["handlers"][K]>>;
+};
+
 /** One-way methods used inside a handler: the send is released with the handler's commit. */
 export type ContextSendClient<D extends AnyDefinition> = {
   [K in keyof D["handlers"]]: (...args: Args<InputOf<D["handlers"][K]>, never>) => void;

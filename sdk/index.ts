@@ -1,4 +1,4 @@
-export type { Context, ObjectContext, ObjectSharedContext } from "./context.js";
+export type { Context, ObjectContext, ObjectSharedContext, RunOptions, ContextRandom, ContextDate } from "./context.js";
 export type {
   ObjectDefinition,
   ServiceDefinition,
@@ -10,5 +10,5 @@ export type {
   OutputOf,
 } from "./definitions.js";
 export { object, service, handlers, HandlerKind } from "./definitions.js";
-export type { CallClient, SendClient, ContextSendClient, CallOptions, SendOptions, SendClientOptions, SendReceipt } from "./client-types.js";
+export type { CallClient, SendClient, ContextSendClient, ContextCallClient, ContextCallOptions, CallOptions, SendOptions, SendClientOptions, SendReceipt } from "./client-types.js";
 export { TerminalError, RetryableError, TimeoutError, CancelledError, CallTimeoutError } from "./errors.js";

@@ -1,11 +1,9 @@
 // What the runtime needs from the SDK beyond its public surface. Not for users.
-export type { InvocationScope, AttemptEffects, OutgoingSend } from "./context-impl.js";
-export { ContextImpl } from "./context-impl.js";
 export type { ServiceHandlerEntry, ObjectHandlerEntry } from "./definitions.js";
 export { isHandlerDefinition } from "./definitions.js";
 export type { ThrownDescription } from "./describe-thrown.js";
 export { describeThrown } from "./describe-thrown.js";
-export type { InvocationId, Target, Envelope, ReplyAddress, Reply } from "./protocol/index.js";
+export type { InvocationId, Target, Envelope, Caller, ReplyAddress, Reply } from "./protocol/index.js";
 export {
   newInvocationId,
   idempotentInvocationId,
@@ -18,6 +16,8 @@ export {
   decode,
   partitionOf,
   partitionOfTarget,
+  awakeableId,
+  parseAwakeableId,
   targetLabel,
   inboxSubject,
   inboxStreamName,

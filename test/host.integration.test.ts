@@ -132,17 +132,19 @@ describe("state and handler rules", () => {
 });
 
 describe("what is committed", () => {
-  it("discards an attempt's state writes and sends when it fails terminally", async () => {
+  // API.md, "Context": a TerminalError ends the invocation with the writes and sends made before it.
+  it("commits an attempt's state writes and sends with the TerminalError it throws", async () => {
     expect(await terminal(client.objectClient(probe, "discard").setThenFail())).toBe("failed after writing");
+    expect(await client.objectClient(probe, "discard").written()).toEqual({ written: true, a: null });
+    expect(await eventually(async () => (await client.objectClient(probe, "discard").list()).includes(99))).toBe(true);
     await client.objectClient(probe, "discard").append(1);
-    expect(await client.objectClient(probe, "discard").written()).toEqual({ written: null, a: null });
-    expect(await client.objectClient(probe, "discard").list()).toEqual([1]);
+    expect(await client.objectClient(probe, "discard").list()).toEqual([99, 1]);
   });
 
-  it("fails an invocation whose state does not encode, committing none of its writes", async () => {
+  it("refuses a state value that does not encode at ctx.set; the writes before it commit with the failure", async () => {
     const message = await terminal(client.objectClient(probe, "unencodable").setUnencodable());
     expect(message).toMatch(/^ctx\.set\("b", value\): value\.when is a symbol; only plain data/);
-    expect(await client.objectClient(probe, "unencodable").written()).toEqual({ written: null, a: null });
+    expect(await client.objectClient(probe, "unencodable").written()).toEqual({ written: null, a: 1 });
   });
 
   it("runs an invocation once when the same message reaches the stream twice (no JetStream dedup)", async () => {

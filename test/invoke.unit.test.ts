@@ -1,8 +1,8 @@
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { type InvocationScope, encode } from "../sdk/internal.js";
-import { DEFAULT_RETRY_POLICY, Registry, invoke } from "../runtime/invoke/index.js";
+import { encode } from "../sdk/internal.js";
+import { DEFAULT_RETRY_POLICY, type InvocationScope, Registry, invoke } from "../runtime/invoke/index.js";
 import { type ThrownKind, hostile, thrownValues } from "./fixtures/hostile.js";
 
 /** A real pino logger at warn level writing into memory: its error serializer runs on every retry. */
@@ -15,7 +15,24 @@ function capturingScope(): { scope: InvocationScope; lines: Array<Record<string,
     },
   });
   const log = pino({ level: "warn" }, stream);
-  const scope: InvocationScope = { invocationId: "inv_test", kind: "exclusive", key: "k", log, readState: () => undefined, readStateKeys: () => [] };
+  const scope: InvocationScope = {
+    partition: 0,
+    target: { type: "object", name: "Hostile", key: "k", handler: "throwValue" },
+    heldKeys: ["Hostile/k"],
+    invocationId: "inv_test",
+    kind: "exclusive",
+    key: "k",
+    log,
+    readStateBytes: () => undefined,
+    readStateKeys: () => [],
+    now: () => Date.now(),
+    waitUntil: async () => undefined,
+    commit: async () => undefined,
+    awaitEntry: () => new Promise(() => undefined),
+    journal: new Map(),
+    failedAttempts: 0,
+    durable: false,
+  };
   return { scope, lines };
 }
 

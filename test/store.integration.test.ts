@@ -126,12 +126,31 @@ describe("Store", () => {
 
     // An embedded data dir in another format (one a later version wrote, say) is refused and kept.
     const { open } = await import("lmdb");
-    const raw = open({ path: embeddedDir, maxDbs: 12 });
+    const raw = open({ path: embeddedDir, maxDbs: 16 });
     await raw.openDB({ name: "meta" }).put("format", 99);
     await raw.close();
-    expect(() => new Store(embeddedDir, { sync: true, routing: "inbox" })).toThrow(/format 99, and this version reads format 3; it is the only copy/);
-    const again = open({ path: embeddedDir, maxDbs: 12 });
+    expect(() => new Store(embeddedDir, { sync: true, routing: "inbox" })).toThrow(/format 99, and this version reads format 4; it is the only copy/);
+    const again = open({ path: embeddedDir, maxDbs: 16 });
     expect(again.openDB({ name: "inbox" }).getKeysCount(), "the refused data dir's rows").toBe(1);
     await again.close();
+  });
+
+  it("upgrades a format-3 data dir in place, keeping its data: format 4 only adds the invocations and journal tables", async () => {
+    const row = { envelope: { invocationId: newInvocationId(), target: { type: "service" as const, name: "S", handler: "h" } }, data: new Uint8Array([1]) };
+    const dir = tempDir();
+    const first = new Store(dir, { sync: true, routing: "inbox" });
+    await first.appendInbox([{ partition: 0, row }]).written;
+    await first.close();
+    const { open } = await import("lmdb");
+    const raw = open({ path: dir, maxDbs: 16 });
+    await raw.openDB({ name: "meta" }).put("format", 3);
+    await raw.close();
+    const upgraded = new Store(dir, { sync: true, routing: "inbox" });
+    expect(upgraded.readInbox(0, 0, 10)).toHaveLength(1);
+    expect(upgraded.readInvocations(0)).toEqual([]);
+    await upgraded.close();
+    const check = open({ path: dir, maxDbs: 16 });
+    expect(check.openDB({ name: "meta" }).get("format")).toBe(4);
+    await check.close();
   });
 });

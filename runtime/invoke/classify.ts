@@ -33,7 +33,7 @@ export function classifyFailure(error: unknown, attempt: number, policy: Resolve
 }
 
 // `instanceof` runs a Proxy's getPrototypeOf trap, which may throw.
-function isInstance<T>(value: unknown, type: abstract new (...args: never[]) => T): value is T {
+export function isInstance<T>(value: unknown, type: abstract new (...args: never[]) => T): value is T {
   try {
     return value instanceof type;
   } catch {

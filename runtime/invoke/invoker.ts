@@ -1,59 +1,34 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { z } from "zod";
 import { TerminalError } from "../../sdk/index.js";
-import { type AttemptEffects, ContextImpl, type InvocationScope, type Target, decode, describeThrown, encodeData, targetLabel } from "../../sdk/internal.js";
-import { AttemptTimeoutError, HostClosedError } from "../errors.js";
+import { decode, describeThrown, encodeData } from "../../sdk/internal.js";
+import { HostClosedError, JournalMismatchError } from "../errors.js";
 import type { Outcome } from "../store/index.js";
-import { classifyFailure, terminalOutcome } from "./classify.js";
+import { classifyFailure, isInstance, terminalOutcome } from "./classify.js";
+import { DurableContext, type EncodedEffects, type InvocationScope, attemptEnded } from "./context.js";
+import { AttemptJournal } from "./journal.js";
 import type { ResolvedHandler } from "./registry.js";
 import { type ResolvedRetryPolicy, resolveRetryPolicy } from "./retry.js";
+import { withTimeout } from "./timeout.js";
 
 export interface InvokeOptions {
   maxPayloadBytes: number;
   retryPolicy: ResolvedRetryPolicy;
-  /** Aborted when the host closes: a backing-off invocation stops and is redelivered later. */
+  /** Aborted when the partition stops: the invocation stops where it is (what it committed stays). */
   signal: AbortSignal;
-  /** Waits out a retry's backoff; rejects when `signal` aborts. @default a real-time timer */
-  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
-const realTimeSleep = (ms: number, signal: AbortSignal): Promise<void> => sleep(ms, undefined, { signal });
+/**
+ * A retry's backoff at least this long is committed (the invocation's row says when it runs again),
+ * so that it survives a restart and holds no inbox message meanwhile; a shorter one just waits.
+ */
+export const DURABLE_BACKOFF_MS = 1000;
 
-/** A successful attempt's effects, encoded: committing them cannot fail on a value. */
-export interface EncodedEffects {
-  clearedAll: boolean;
-  /** `value: undefined` deletes the entry. */
-  writes: Array<{ name: string; value: Uint8Array | undefined }>;
-  sends: Array<{ target: Target; data: Uint8Array; delayMs?: number }>;
-}
-
-/** The end of an invocation: its outcome, and on success the effects to commit with it. */
+/** The end of an invocation: its outcome, and the effects to commit with it (made since its last suspension point). */
 export interface InvocationResult {
   outcome: Outcome;
   effects: EncodedEffects | undefined;
   attempts: number;
-}
-
-/**
- * Encodes what an attempt produced. A value that does not encode is a bug in the handler that
- * no retry can fix, so it fails the invocation; a send over the payload limit likewise.
- */
-function encodeEffects(effects: AttemptEffects, label: string, maxPayloadBytes: number): EncodedEffects {
-  const writes = [...effects.writes].map(([name, write]) => ({
-    name,
-    value: write ? encodeData(write.value, `${label}: ctx.set(${JSON.stringify(name)}, value)`, "value") : undefined,
-  }));
-  const sends = effects.sends.map(({ target, input, delayMs }) => {
-    const data = encodeData(input, `${label}: the input of the send to ${targetLabel(target)}`, "input");
-    if (data.byteLength > maxPayloadBytes) {
-      throw new TerminalError(`${label}: the send to ${targetLabel(target)} is ${data.byteLength} bytes, over the maximum of ${maxPayloadBytes} bytes`, {
-        errorCode: 413,
-      });
-    }
-    return delayMs ? { target, data, delayMs } : { target, data };
-  });
-  return { clearedAll: effects.clearedAll, writes, sends };
 }
 
 function describeIssues(error: z.ZodError, root: string): string {
@@ -76,28 +51,17 @@ function parseWith(schema: z.ZodType, value: unknown, label: string, what: "inpu
   return parsed.data;
 }
 
-async function withTimeout<T>(work: Promise<T>, timeoutMs: number | undefined, label: string): Promise<T> {
-  if (timeoutMs === undefined) return work;
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new AttemptTimeoutError(`${label}: the attempt ran past its timeoutMs of ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([work, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
  * The raw error keeps its stack and fields in the log; pino's serializer reads getters and Proxy
  * traps, so a value that throws from them is logged by its safe description instead.
  */
 function logRetry(log: Logger, error: unknown, attempt: number, retryInMs: number): void {
+  // A journal mismatch needs someone to deploy the right code: said loudly.
+  const level = isInstance(error, JournalMismatchError) ? "error" : "warn";
   try {
-    log.warn({ err: error, attempt, retryInMs }, "handler failed; retrying");
+    log[level]({ err: error, attempt, retryInMs }, "handler failed; retrying");
   } catch {
-    log.warn({ error: describeThrown(error), attempt, retryInMs }, "handler failed; retrying");
+    log[level]({ error: describeThrown(error), attempt, retryInMs }, "handler failed; retrying");
   }
 }
 
@@ -107,7 +71,8 @@ function fail(error: TerminalError): InvocationResult {
 
 /**
  * Runs one invocation to its end: refuses bad input at once, then attempts the handler until it
- * succeeds or fails terminally, waiting out the retry policy's backoff between attempts.
+ * succeeds or fails terminally, waiting out the retry policy's backoff between attempts. Each
+ * attempt replays the journal committed so far. Throws `HostClosedError` when the partition stops.
  */
 export async function invoke(handler: ResolvedHandler, data: Uint8Array, scope: InvocationScope, options: InvokeOptions): Promise<InvocationResult> {
   const { label } = handler;
@@ -131,22 +96,44 @@ export async function invoke(handler: ResolvedHandler, data: Uint8Array, scope: 
   }
 
   const policy = resolveRetryPolicy(options.retryPolicy, handler.retryPolicy);
-  for (let attempt = 1; ; attempt++) {
-    const ctx = new ContextImpl(scope);
+  const attemptOptions = { label, maxPayloadBytes: options.maxPayloadBytes, stepPolicy: options.retryPolicy };
+  for (let attempt = scope.failedAttempts + 1; ; attempt++) {
+    const ctx = new DurableContext(scope, new AttemptJournal(scope.journal, label, scope.invocationId), attemptOptions);
+    let value: unknown;
+    let failure: { error: unknown } | undefined;
     try {
-      let value = await withTimeout(Promise.resolve(handler.fn(ctx as never, input)), handler.timeoutMs, label);
-      if (handler.output) value = parseWith(handler.output, value, label, "output");
-      const result = encodeData(value === undefined ? null : value, `${label}: the result`, "result");
-      return { outcome: { ok: true, value: result }, effects: encodeEffects(ctx.effects, label, options.maxPayloadBytes), attempts: attempt };
+      value = await withTimeout(Promise.resolve(handler.fn(ctx as never, input)), handler.timeoutMs, label);
     } catch (error) {
-      const action = classifyFailure(error, attempt, policy, label);
-      if (action.type === "fail") return { outcome: action.outcome, effects: undefined, attempts: attempt };
-      logRetry(scope.log, error, attempt, action.delayMs);
+      failure = { error };
+    }
+    const effects = ctx.end(attemptEnded(label, failure ? "it failed" : "the handler returned"));
+    // A stop the handler outlived, or a journal mismatch it caught, still ends the attempt.
+    if (options.signal.aborted || isInstance(failure?.error, HostClosedError)) throw new HostClosedError(`${label}: the partition stopped`, { cause: failure?.error });
+    if (ctx.diverged) failure = { error: ctx.diverged };
+    if (!failure) {
       try {
-        await (options.sleep ?? realTimeSleep)(action.delayMs, options.signal);
-      } catch {
-        throw new HostClosedError(`${label}: host closed while waiting to retry`);
+        if (handler.output) value = parseWith(handler.output, value, label, "output");
+        const result = encodeData(value === undefined ? null : value, `${label}: the result`, "result");
+        return { outcome: { ok: true, value: result }, effects, attempts: attempt };
+      } catch (error) {
+        return { outcome: terminalOutcome(error as TerminalError), effects: undefined, attempts: attempt };
       }
     }
+    const { error } = failure;
+    // A TerminalError the handler threw ends the invocation with what it did before throwing.
+    if (isTerminal(error)) return { outcome: terminalOutcome(error), effects, attempts: attempt };
+    const action = classifyFailure(error, attempt, policy, label);
+    if (action.type === "fail") return { outcome: action.outcome, effects: undefined, attempts: attempt };
+    logRetry(scope.log, error, attempt, action.delayMs);
+    const nextAttemptAtMs = scope.now() + action.delayMs;
+    if (action.delayMs >= DURABLE_BACKOFF_MS || scope.durable) {
+      const { name, message } = describeThrown(error);
+      await scope.commit({ status: "backing-off", journal: [], effects: undefined, failedAttempts: attempt, nextAttemptAtMs, lastError: `${name}: ${message}` });
+    }
+    await scope.waitUntil(nextAttemptAtMs);
   }
+}
+
+function isTerminal(error: unknown): error is TerminalError {
+  return isInstance(error, TerminalError);
 }

@@ -17,6 +17,8 @@ export type ParsedEnvelope =
 export interface Delivery {
   readonly parsed: ParsedEnvelope;
   readonly data: Uint8Array;
+  /** Its place in the partition's inbox (a stream sequence, an inbox row's): only grows, across restarts too. */
+  readonly seq: number;
   /** Handled, its effects committed: the inbox must never deliver it again. */
   settle(): void;
   /** Not handled (the partition is stopping): left in the inbox for the partition's next owner. */

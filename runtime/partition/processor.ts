@@ -1,15 +1,39 @@
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import { TerminalError } from "../../sdk/index.js";
-import { type Envelope, type InvocationScope, type ReplyAddress, childInvocationId, partitionOfTarget, targetLabel } from "../../sdk/internal.js";
+import { type Caller, type Envelope, type ReplyAddress, childInvocationId, decode, encode, partitionOfTarget, targetLabel } from "../../sdk/internal.js";
 import type { Clock } from "../clock.js";
 import type { HostConfig } from "../config.js";
 import { CommitTooLargeError, HostClosedError } from "../errors.js";
 import { CrashPoint, crashPoint, isArmed } from "../faults.js";
-import { type InvocationResult, type Registry, type ResolvedHandler, type ResolvedRetryPolicy, invoke, terminalOutcome } from "../invoke/index.js";
-import type { InvocationRecord, OutboxEntry, Outcome, StateWrite, Store, TimerEntry, TimersRecord } from "../store/index.js";
+import {
+  type EncodedEffects,
+  type InvocationResult,
+  type InvocationScope,
+  type Progress,
+  type Registry,
+  type ResolvedHandler,
+  type ResolvedRetryPolicy,
+  invoke,
+  terminalOutcome,
+} from "../invoke/index.js";
+import type {
+  CommitRecord,
+  CompletionRecord,
+  EntryRecord,
+  InvocationRecord,
+  JournalEntry,
+  OutboxEntry,
+  Outcome,
+  ProgressRecord,
+  StateWrite,
+  Store,
+  TimerEntry,
+  TimersRecord,
+} from "../store/index.js";
 import { retryUntilAborted } from "../timing.js";
 import { KeyQueue } from "./key-queue.js";
+import { LiveInvocation } from "./live-invocation.js";
 import type { Checkpoint, CommitLog, Committed, Delivery, Replier, Router } from "./ports.js";
 import { PartitionTimers } from "./timers.js";
 
@@ -44,8 +68,14 @@ export class PartitionProcessor {
   private readonly queue = new KeyQueue(() => this.changed());
   private readonly timers: PartitionTimers;
   private readonly log: Logger;
-  /** Invocations waiting out a retry's backoff on the clock. */
-  private parked = 0;
+  /** Invocations the partition holds, by id: running, queued behind their key, suspended or backing off. */
+  private readonly live = new Map<string, LiveInvocation>();
+  /** The live invocations of each lane, in order: the first holds it. */
+  private readonly lanes = new Map<string, LiveInvocation[]>();
+  /** Lanes whose running invocation waits on the clock (a sleep, a retry's backoff), with how many waits. */
+  private readonly parkedLanes = new Map<string, number>();
+  /** Commits made beside the lanes (acceptances, complete-entry commands, answers to waiting handlers), in flight. */
+  private sideCommits = 0;
   private changeWaiters: Array<() => void> = [];
 
   constructor(private readonly deps: ProcessorDeps) {
@@ -53,9 +83,21 @@ export class PartitionProcessor {
     this.timers = new PartitionTimers(deps);
   }
 
-  /** Starts the partition's timers: call once its tables are caught up (after a take-over). */
+  /**
+   * Starts the partition's timers and resumes the invocations its tables hold, in the order they
+   * were accepted: call once the tables are caught up (after a take-over), before any delivery.
+   */
   start(): void {
     this.timers.start();
+    const { store, partition } = this.deps;
+    const rows = store.readInvocations(partition).sort((a, b) => a.row.seq - b.row.seq);
+    for (const { invocationId, row } of rows) {
+      // Never expected (a row is removed by its invocation's completion), but never run twice.
+      if (store.readCompletion(partition, invocationId)) continue;
+      const invocation = LiveInvocation.resumed(row, store.readJournal(partition, invocationId), this.answer);
+      this.schedule(invocation, this.deps.registry.resolve(row.envelope.target));
+    }
+    if (rows.length > 0) this.log.debug({ invocations: rows.length }, "resuming the partition's live invocations");
   }
 
   stop(): void {
@@ -63,9 +105,9 @@ export class PartitionProcessor {
   }
 
   /**
-   * Resolves when nothing runs but invocations waiting on the clock (a retry's backoff): what a
-   * test clock must move for, and what a stop's grace period waits for (one waiting to retry is
-   * abandoned and runs again at the next start or on the next owner).
+   * Resolves when nothing runs but invocations waiting on the clock (a sleep, a retry's backoff) and
+   * those queued behind them: what a test clock must move for, and what a stop's grace period waits
+   * for (what waits is in the partition's tables, and resumes at the next start or on the next owner).
    */
   async settled(): Promise<void> {
     for (;;) {
@@ -75,36 +117,60 @@ export class PartitionProcessor {
     }
   }
 
-  /** Whether messages are queued or running (other than waiting on the clock), or timers being fired. */
+  /** Whether invocations run (other than waiting on the clock), are being accepted, or timers fire. */
   get busy(): boolean {
-    return this.queue.size > this.parked || this.timers.firing;
+    let waiting = 0;
+    for (const lane of this.parkedLanes.keys()) waiting += this.queue.sizeOf(lane);
+    return this.queue.size > waiting || this.sideCommits > 0 || this.timers.firing;
   }
 
   private changed(): void {
     for (const resolve of this.changeWaiters.splice(0)) resolve();
   }
 
-  /** A retry's backoff, on the partition's clock: a test clock moves it, and it counts as settled meanwhile. */
-  private readonly sleepOnClock = async (ms: number, signal: AbortSignal): Promise<void> => {
-    this.parked++;
+  /** Waits for the partition's clock (a test clock moves it); the lane counts as settled meanwhile. */
+  private waitOnClock(lane: string, atMs: number): Promise<void> {
+    return this.parked(lane, (resolve) => this.deps.clock.wakeAt(atMs, () => resolve()));
+  }
+
+  /** Waits for the outcome of a call or awakeable entry; the lane counts as settled meanwhile (the work is elsewhere). */
+  private async awaitEntry(invocation: LiveInvocation, lane: string, index: number): Promise<Outcome> {
+    const known = outcomeOf(invocation.journal.get(index));
+    if (known) return known;
+    return this.parked<Outcome>(lane, (resolve) => {
+      void invocation.waitForEntry(index).then(resolve);
+      return () => undefined;
+    });
+  }
+
+  /**
+   * Waits for what `start` starts, with the lane parked: not busy, since what it waits for is the
+   * clock or another invocation. Rejects with `HostClosedError` when the partition stops; `start`
+   * returns how to cancel its wait.
+   */
+  private async parked<T>(lane: string, start: (resolve: (value: T) => void) => () => void): Promise<T> {
+    const { signal, partition } = this.deps;
+    if (signal.aborted) throw new HostClosedError(`partition ${partition} stopped`);
+    this.parkedLanes.set(lane, (this.parkedLanes.get(lane) ?? 0) + 1);
     this.changed();
     try {
-      await new Promise<void>((resolve, reject) => {
-        if (signal.aborted) return reject(signal.reason);
+      return await new Promise<T>((resolve, reject) => {
         const onAbort = () => {
           cancel();
-          reject(signal.reason);
+          reject(new HostClosedError(`partition ${partition} stopped`));
         };
-        const cancel = this.deps.clock.wakeAt(this.deps.clock.now() + ms, () => {
+        const cancel = start((value) => {
           signal.removeEventListener("abort", onAbort);
-          resolve();
+          resolve(value);
         });
         signal.addEventListener("abort", onAbort, { once: true });
       });
     } finally {
-      this.parked--;
+      const left = (this.parkedLanes.get(lane) ?? 1) - 1;
+      if (left === 0) this.parkedLanes.delete(lane);
+      else this.parkedLanes.set(lane, left);
     }
-  };
+  }
 
   deliver(delivery: Delivery): void {
     const { parsed } = delivery;
@@ -122,18 +188,24 @@ export class PartitionProcessor {
         const problem = `${target.name}.${target.handler}: sent to partition ${this.deps.partition}, which does not hold this target; is the client configured with another partition count?`;
         return this.refuse(delivery, envelope, problem, 400, "misrouted inbox message refused");
       }
-      if (envelope.delayMs !== undefined && envelope.replyTo) {
+      if (envelope.delayMs !== undefined && (envelope.replyTo || envelope.caller)) {
         return this.refuse(delivery, envelope, `${target.name}.${target.handler}: a call cannot be delayed; only a send can`, 400, "delayed call refused");
       }
-      const handler = this.deps.registry.resolve(target);
-      // Exclusive invocations of one key share a lane; everything else (a delayed send being
-      // accepted included) gets a lane per invocation id, which also keeps a duplicate delivery
-      // from running beside the original.
-      const lane =
-        envelope.delayMs === undefined && target.type === "object" && !(handler instanceof TerminalError) && handler.kind === "exclusive"
-          ? `k:${target.name}\u0000${target.key}`
-          : `i:${invocationId}`;
-      this.queue.run(lane, () => this.processHoldingLane(delivery, envelope, handler));
+      if (envelope.completes) return this.completeEntry(delivery, envelope, envelope.completes);
+      const running = this.live.get(invocationId);
+      if (running) {
+        if (targetLabel(running.envelope.target) !== targetLabel(target)) return this.refuseReusedId(delivery, envelope, targetLabel(running.envelope.target));
+        running.attach({ ...delivery, parsed });
+        return;
+      }
+      if (envelope.delayMs !== undefined) {
+        // Its own lane, which also keeps a duplicate from being accepted beside the original.
+        this.queue.run(`i:${invocationId}`, () => this.holdingLane(() => this.processDelayed(delivery, envelope), () => delivery.abandon(), invocationId));
+        return;
+      }
+      const done = this.deps.store.readCompletion(this.deps.partition, invocationId);
+      if (done) return this.answerFromCompletion(delivery, envelope, done);
+      this.schedule(LiveInvocation.delivered({ ...delivery, parsed }, delivery.seq, this.answer), this.deps.registry.resolve(target));
     } catch (error) {
       // Never let one message end the inbox source's loop; left for the next owner (or a redelivery).
       this.log.error({ err: error }, "inbox message could not be scheduled");
@@ -141,10 +213,159 @@ export class PartitionProcessor {
     }
   }
 
+  /**
+   * Puts a live invocation on its lane: exclusive invocations of one key share one, in acceptance
+   * order; anything else gets its own. One that must wait behind its key is accepted into the
+   * partition's tables at once, so its message does not stay unsettled while the key is held.
+   */
+  private schedule(invocation: LiveInvocation, handler: ResolvedHandler | TerminalError): void {
+    const { target, invocationId } = invocation.envelope;
+    const lane = target.type === "object" && !(handler instanceof TerminalError) && handler.kind === "exclusive" ? `k:${target.name}\u0000${target.key}` : `i:${invocationId}`;
+    this.live.set(invocationId, invocation);
+    const inLane = this.lanes.get(lane) ?? [];
+    inLane.push(invocation);
+    this.lanes.set(lane, inLane);
+    // Accepted together with every one ahead of it that has no row yet (the one running now, say):
+    // a restart then resumes them in the order they arrived.
+    if (inLane.length > 1) for (const waiting of inLane) if (!waiting.hasRow && !waiting.completing) this.accept(waiting);
+    this.queue.run(lane, async () => {
+      try {
+        await this.holdingLane(
+          () => this.process(invocation, handler, lane),
+          () => this.drop(invocation),
+          invocationId,
+        );
+      } finally {
+        const left = (this.lanes.get(lane) ?? []).filter((other) => other !== invocation);
+        if (left.length > 0) this.lanes.set(lane, left);
+        else this.lanes.delete(lane);
+      }
+    });
+  }
+
+  /** Commits an invocation that waits for its key (or holds it) as `queued`: from then on the tables hold it. */
+  private accept(invocation: LiveInvocation): void {
+    const { deps } = this;
+    invocation.hasRow = true; // its later commits land after this one
+    this.sideCommits++;
+    const record: ProgressRecord = {
+      kind: "progress",
+      partition: deps.partition,
+      invocationId: invocation.invocationId,
+      row: invocation.row({ status: "queued" }),
+      journal: [],
+      stateWrites: [],
+      outbox: [],
+      position: deps.inbox.checkpoint(),
+    };
+    void (async () => {
+      try {
+        if (!(await invocation.inboxWriteHeld())) return;
+        if (await this.commit(record)) invocation.recorded();
+      } catch (err) {
+        // Its own turn on the lane commits it anyway; only the early settle is lost.
+        this.log.warn({ err, invocationId: invocation.invocationId }, "could not accept an invocation queued behind its key");
+      } finally {
+        this.sideCommits--;
+        this.changed();
+      }
+    })();
+  }
+
+  /**
+   * A commit beside the lanes for one message: `work` commits and settles it. Left for the next
+   * owner when the partition stops first, or when it fails (a redelivery tries again).
+   */
+  private sideCommit(delivery: Delivery, work: () => Promise<void>): void {
+    this.sideCommits++;
+    void (async () => {
+      try {
+        if (!(await inboxWriteHeld(delivery))) return delivery.abandon();
+        await work();
+      } catch (err) {
+        this.log.warn({ err }, "could not commit an inbox message; it is delivered again");
+        delivery.abandon();
+      } finally {
+        this.sideCommits--;
+        this.changed();
+      }
+    })();
+  }
+
+  /**
+   * A complete-entry command: the outcome of a call (from its callee) or of an awakeable, for an
+   * invocation of this partition that waits for it. Written into that invocation's journal, then
+   * the invocation goes on. One for an invocation that is no longer live, or for an entry that has
+   * its outcome already (a duplicate), is dropped.
+   */
+  private completeEntry(delivery: Delivery, envelope: Envelope, completes: { index: number; from?: string }): void {
+    const { deps } = this;
+    const { invocationId } = envelope;
+    const { index, from } = completes;
+    const outcome = decodeOutcome(delivery.data);
+    const invocation = this.live.get(invocationId);
+    const entry = invocation?.journal.get(index);
+    let completed: JournalEntry | undefined;
+    if (!outcome) this.log.warn({ invocationId, index }, "complete-entry command whose outcome does not decode; dropped");
+    else if (!invocation) this.log.debug({ invocationId, index }, "complete-entry command for an invocation that is not live; dropped");
+    else if (entry?.type === "call" && entry.callee !== from) this.log.warn({ invocationId, index, from, callee: entry.callee }, "complete-entry command from another invocation than the callee; refused");
+    else if (entry?.type === "call" || entry?.type === "awakeable") completed = entry.outcome ? undefined : { ...entry, outcome };
+    // An awakeable resolved before its entry committed (its id leaked early): kept for it.
+    else if (entry === undefined && from === undefined) completed = { type: "awakeable", outcome };
+    else this.log.warn({ invocationId, index, entry: entry?.type }, "complete-entry command for an entry that waits for nothing; dropped");
+    if (!invocation || !completed || !outcome) return delivery.settle();
+    invocation.journal.set(index, completed);
+    const record: EntryRecord = { kind: "entry", partition: deps.partition, invocationId, index, entry: completed, outbox: [], position: deps.inbox.checkpoint() };
+    this.sideCommit(delivery, async () => {
+      if (!(await this.commit(record))) return delivery.abandon();
+      delivery.settle();
+      invocation.entryCompleted(index, outcome);
+    });
+  }
+
+  /**
+   * Settles a message with the answer it gets without running: over the replier to a client, or, for
+   * a handler waiting for it, as a complete-entry command committed first (a handler's wait is durable).
+   */
+  private conclude(delivery: Delivery, envelope: Envelope, outcome: Outcome): void {
+    const { caller, replyTo, invocationId } = envelope;
+    if (!caller) {
+      delivery.settle();
+      if (replyTo) this.reply(replyTo, invocationId, outcome);
+      return;
+    }
+    const { deps } = this;
+    const record: TimersRecord = { kind: "timers", partition: deps.partition, added: [], fired: [], outbox: [completionMessage(caller, invocationId, outcome)], position: deps.inbox.checkpoint() };
+    this.sideCommit(delivery, async () => {
+      const committed = await this.commit(record);
+      if (!committed) return delivery.abandon();
+      deps.router.release(deps.partition, committed);
+      delivery.settle();
+    });
+  }
+
+  /** Leaves an invocation to the partition's next start or owner: what it committed stays in the tables. */
+  private drop(invocation: LiveInvocation): void {
+    if (this.live.get(invocation.invocationId) === invocation) this.live.delete(invocation.invocationId);
+    invocation.abandon();
+  }
+
   private refuse(delivery: Delivery, envelope: Envelope, problem: string, code: number, what: string): void {
     this.log.warn({ problem, invocationId: envelope.invocationId }, what);
-    delivery.settle();
-    if (envelope.replyTo) this.reply(envelope.replyTo, envelope.invocationId, terminalOutcome(new TerminalError(problem, { errorCode: code })));
+    this.conclude(delivery, envelope, terminalOutcome(new TerminalError(problem, { errorCode: code })));
+  }
+
+  /** An invocation id answers for one target only: anything else would hand one handler's result to a caller of another. */
+  private refuseReusedId(delivery: Delivery, envelope: Envelope, usedFor: string): void {
+    const { target, invocationId } = envelope;
+    const problem = `${target.name}.${target.handler}: invocation id ${invocationId} was already used for ${usedFor}; an id (or idempotency key) belongs to one target`;
+    this.refuse(delivery, envelope, problem, 409, "invocation id reused for another target; refused");
+  }
+
+  private answerFromCompletion(delivery: Delivery, envelope: Envelope, done: CompletionRecord): void {
+    if (done.target !== undefined && done.target !== targetLabel(envelope.target)) return this.refuseReusedId(delivery, envelope, done.target);
+    this.invocationLog(envelope)().debug("duplicate delivery of a completed invocation; re-sending its result");
+    this.conclude(delivery, envelope, done.outcome);
   }
 
   /** A child logger for one invocation, made on first use: most invocations never log. */
@@ -162,86 +383,142 @@ export class PartitionProcessor {
 
   /**
    * An unexpected failure (an LMDB read error, say) is retried in place, holding the lane: moving on
-   * would let later invocations of the key overtake this one.
+   * would let later invocations of the key overtake this one. Given up only when the partition stops.
    */
-  private async processHoldingLane(delivery: Delivery, envelope: Envelope, handler: ResolvedHandler | TerminalError): Promise<void> {
-    const done = await retryUntilAborted(
-      () => this.process(delivery, envelope, handler),
-      this.deps.signal,
-      (err, attempt, retryInMs) => this.log.error({ err, invocationId: envelope.invocationId, attempt, retryInMs }, "invocation failed unexpectedly; retrying"),
+  private async holdingLane(work: () => Promise<void>, giveUp: () => void, invocationId: string): Promise<void> {
+    const done = await retryUntilAborted(work, this.deps.signal, (err, attempt, retryInMs) =>
+      this.log.error({ err, invocationId, attempt, retryInMs }, "invocation failed unexpectedly; retrying"),
     );
-    if (!done) delivery.abandon();
+    if (!done) giveUp();
   }
 
   /**
-   * Runs one invocation on its lane. Once the partition is stopping, the lane's remaining messages
-   * are abandoned, in order, so that the partition's next owner runs them in arrival order.
+   * Runs one invocation on its lane to its completion, committing its suspension points on the way.
+   * Once the partition is stopping, it stops where it is: what it committed stays in the tables, and
+   * an invocation that committed nothing leaves its message for the partition's next owner.
    */
-  private async process(delivery: Delivery, envelope: Envelope, handler: ResolvedHandler | TerminalError): Promise<void> {
+  private async process(invocation: LiveInvocation, handler: ResolvedHandler | TerminalError, lane: string): Promise<void> {
     const { deps } = this;
+    const { envelope } = invocation;
     const { target, invocationId } = envelope;
     const log = this.invocationLog(envelope);
-    if (deps.signal.aborted) return delivery.abandon();
-
-    const done = deps.store.readCompletion(deps.partition, invocationId);
-    if (done) {
-      if (done.target !== undefined && done.target !== targetLabel(target)) {
-        // An invocation id answers for one target only: anything else would hand one handler's
-        // result to a caller of another (or let a stray message swallow a real call).
-        const problem = `${target.name}.${target.handler}: invocation id ${invocationId} was already used for ${done.target}; an id (or idempotency key) belongs to one target`;
-        log().warn({ usedFor: done.target }, "invocation id reused for another target; refused");
-        delivery.settle();
-        if (envelope.replyTo) this.reply(envelope.replyTo, invocationId, terminalOutcome(new TerminalError(problem, { errorCode: 409 })));
-        return;
-      }
-      log().debug("duplicate delivery of a completed invocation; re-sending its result");
-      delivery.settle();
-      if (envelope.replyTo) this.reply(envelope.replyTo, invocationId, done.outcome);
-      return;
-    }
-    if (envelope.delayMs !== undefined) return this.acceptDelayed(delivery, envelope);
+    if (deps.signal.aborted) return this.drop(invocation);
 
     const startedAt = performance.now();
     let result: InvocationResult;
     if (handler instanceof TerminalError) {
       result = { outcome: terminalOutcome(handler), effects: undefined, attempts: 0 };
     } else {
-      const scope: InvocationScope = {
-        invocationId,
-        kind: handler.kind,
-        key: target.type === "object" ? target.key : undefined,
-        get log() {
-          return log();
-        },
-        readState: (name) => (target.type === "object" ? deps.store.readState(deps.partition, target.name, target.key, name) : undefined),
-        readStateKeys: () => (target.type === "object" ? deps.store.readStateNames(deps.partition, target.name, target.key) : []),
-      };
       try {
-        result = await invoke(handler, delivery.data, scope, { maxPayloadBytes: deps.config.maxPayloadBytes, retryPolicy: deps.retryPolicy, signal: deps.signal, sleep: this.sleepOnClock });
+        const { nextAttemptAtMs } = invocation;
+        if (nextAttemptAtMs !== undefined) {
+          await this.waitOnClock(lane, nextAttemptAtMs);
+          invocation.nextAttemptAtMs = undefined;
+        }
+        const ownKey = target.type === "object" && handler.kind === "exclusive" ? [`${target.name}/${target.key}`] : [];
+        const scope: InvocationScope = {
+          partition: deps.partition,
+          target,
+          heldKeys: [...(envelope.chain ?? []), ...ownKey],
+          invocationId,
+          kind: handler.kind,
+          key: target.type === "object" ? target.key : undefined,
+          get log() {
+            return log();
+          },
+          readStateBytes: (name) => (target.type === "object" ? deps.store.readStateBytes(deps.partition, target.name, target.key, name) : undefined),
+          readStateKeys: () => (target.type === "object" ? deps.store.readStateNames(deps.partition, target.name, target.key) : []),
+          now: () => deps.clock.now(),
+          waitUntil: (atMs) => this.waitOnClock(lane, atMs),
+          commit: (progress) => this.commitProgress(invocation, handler.label, progress, scope.heldKeys),
+          awaitEntry: (index) => this.awaitEntry(invocation, lane, index),
+          journal: invocation.journal,
+          failedAttempts: invocation.failedAttempts,
+          get durable() {
+            return invocation.hasRow;
+          },
+        };
+        result = await invoke(handler, invocation.data, scope, { maxPayloadBytes: deps.config.maxPayloadBytes, retryPolicy: deps.retryPolicy, signal: deps.signal });
       } catch (error) {
-        if (error instanceof HostClosedError) return delivery.abandon();
+        if (error instanceof HostClosedError) return this.drop(invocation);
         throw error;
       }
     }
     if (!result.outcome.ok) log().warn({ error: result.outcome.error.message, attempts: result.attempts }, "invocation failed terminally");
 
-    if (!(await inboxWriteHeld(delivery))) return delivery.abandon();
+    invocation.completing = true;
+    if (!(await invocation.inboxWriteHeld())) return this.drop(invocation);
     crashPoint(CrashPoint.BeforeCommit);
-    const record = this.invocationRecord(envelope, result);
+    const record = this.completionRecord(envelope, result, invocation.hasRow, invocation.waitingCallers);
     const committed = await this.commit(record);
-    if (!committed) return delivery.abandon();
+    if (!committed) return this.drop(invocation);
     crashPoint(CrashPoint.AfterCommit);
     // Committed: from here on nothing may undo it, and nothing that fails may hold the others up.
     deps.router.release(deps.partition, committed);
     this.timers.added(record.timers);
-    delivery.settle();
-    if (isArmed(CrashPoint.AfterAck)) await delivery.flush(); // the settle must reach the transport first
+    this.live.delete(invocationId);
+    const outcome = committed.record.kind === "invocation" || committed.record.kind === undefined ? committed.record.completion.outcome : result.outcome;
+    if (isArmed(CrashPoint.AfterAck)) {
+      invocation.recorded();
+      await invocation.flush(); // the settle must reach the transport first
+    }
     crashPoint(CrashPoint.AfterAck);
-    const { outcome } = committed.record.kind === "timers" ? result : committed.record.completion;
-    if (envelope.replyTo) this.reply(envelope.replyTo, invocationId, outcome);
+    invocation.completed(outcome);
     if (this.log.isLevelEnabled("debug")) {
       log().debug({ outcome: outcome.ok ? "ok" : outcome.error.name, attempts: result.attempts, tookMs: Math.round(performance.now() - startedAt) }, "invocation finished");
     }
+  }
+
+  /**
+   * Commits a suspension point (or a durable backoff): the invocation's row, its journal entries
+   * since the last one, and the state writes and sends made meanwhile, whose sends then leave.
+   */
+  private async commitProgress(invocation: LiveInvocation, label: string, progress: Progress, heldKeys: readonly string[]): Promise<void> {
+    const { deps } = this;
+    if (!(await invocation.inboxWriteHeld())) throw new HostClosedError(`${label}: its inbox write failed`);
+    invocation.failedAttempts = progress.failedAttempts;
+    const { status, wakeAtMs, nextAttemptAtMs, lastError } = progress;
+    const row = invocation.row({ status, failedAttempts: progress.failedAttempts });
+    if (wakeAtMs !== undefined) row.wakeAtMs = wakeAtMs;
+    if (nextAttemptAtMs !== undefined) row.nextAttemptAtMs = nextAttemptAtMs;
+    if (lastError !== undefined) row.lastError = lastError;
+    // An awakeable resolved before its entry was committed keeps its outcome.
+    const journal = progress.journal.map(([index, entry]): [number, JournalEntry] => {
+      const known = invocation.journal.get(index);
+      return entry.type === "awakeable" && known?.type === "awakeable" && known.outcome ? [index, known] : [index, entry];
+    });
+    const record: ProgressRecord = {
+      kind: "progress",
+      partition: deps.partition,
+      invocationId: invocation.invocationId,
+      row,
+      journal,
+      ...this.effectRecords(invocation.envelope, progress.effects, heldKeys),
+      position: deps.inbox.checkpoint(),
+    };
+    invocation.hasRow = true;
+    let committed: Committed | undefined;
+    try {
+      committed = await this.commit(record);
+    } catch (error) {
+      // No retry makes it fit: the handler gets a TerminalError where it suspended.
+      if (error instanceof CommitTooLargeError) throw new TerminalError(`${label}: ${error.message}`, { errorCode: 413 });
+      throw error;
+    }
+    if (!committed) throw new HostClosedError(`${label}: the partition stopped before its commit`);
+    deps.router.release(deps.partition, committed);
+    this.timers.added(record.timers);
+    for (const [index, entry] of journal) if (!outcomeOf(invocation.journal.get(index))) invocation.journal.set(index, entry);
+    invocation.recorded();
+  }
+
+  /** A delayed send, unless it completed already. */
+  private async processDelayed(delivery: Delivery, envelope: Envelope): Promise<void> {
+    const { deps } = this;
+    if (deps.signal.aborted) return delivery.abandon();
+    const done = deps.store.readCompletion(deps.partition, envelope.invocationId);
+    if (done) return this.answerFromCompletion(delivery, envelope, done);
+    return this.acceptDelayed(delivery, envelope);
   }
 
   /** A delayed send: kept as a timer of this partition, committed before the message is settled. */
@@ -278,7 +555,7 @@ export class PartitionProcessor {
   private async failDelayed(delivery: Delivery, envelope: Envelope, problem: string): Promise<void> {
     this.log.warn({ invocationId: envelope.invocationId, bytes: delivery.data.byteLength, problem }, "delayed send too large to keep; recorded as failed");
     const failure = terminalOutcome(new TerminalError(problem, { errorCode: 413 }));
-    const committed = await this.commit(this.invocationRecord(envelope, { outcome: failure, effects: undefined, attempts: 0 }));
+    const committed = await this.commit(this.completionRecord(envelope, { outcome: failure, effects: undefined, attempts: 0 }, false, []));
     if (!committed) return delivery.abandon();
     delivery.settle();
   }
@@ -288,7 +565,7 @@ export class PartitionProcessor {
    * waits, so no later invocation of the key can commit first. Undefined when the partition stopped
    * or was fenced before the commit: the message is left for the next owner.
    */
-  private async commit(record: InvocationRecord | TimersRecord): Promise<Committed | undefined> {
+  private async commit(record: CommitRecord): Promise<Committed | undefined> {
     try {
       return await this.deps.commitLog.commit(record);
     } catch (error) {
@@ -297,13 +574,16 @@ export class PartitionProcessor {
     }
   }
 
-  private invocationRecord(envelope: Envelope, result: InvocationResult): InvocationRecord {
+  /**
+   * The state writes, sends and delayed sends of an attempt's effects, as a record holds them. A call
+   * carries where its result goes and the keys held up its chain (`heldKeys`).
+   */
+  private effectRecords(envelope: Envelope, effects: EncodedEffects | undefined, heldKeys: readonly string[]): { stateWrites: StateWrite[]; outbox: OutboxEntry[]; timers?: TimerEntry[] } {
     const { deps } = this;
     const { target, invocationId } = envelope;
     const stateWrites: StateWrite[] = [];
     const outbox: OutboxEntry[] = [];
     const timers: TimerEntry[] = [];
-    const { effects } = result;
     if (effects && target.type === "object") {
       const base = { object: target.name, key: target.key };
       if (effects.clearedAll) stateWrites.push({ type: "clearAll", ...base });
@@ -312,28 +592,79 @@ export class PartitionProcessor {
       }
     }
     const now = deps.clock.now();
-    effects?.sends.forEach((send, index) => {
-      const childId = childInvocationId(invocationId, index);
-      const entry: OutboxEntry = { partition: partitionOfTarget(send.target, childId, deps.config.partitions), envelope: { invocationId: childId, target: send.target }, data: send.data };
+    for (const send of effects?.sends ?? []) {
+      if (send.completes) {
+        outbox.push({ partition: send.completes.partition, envelope: { invocationId: send.completes.invocationId, target: send.target, completes: { index: send.completes.index } }, data: send.data });
+        continue;
+      }
+      // Named by its journal entry: the same id on every attempt, so a send made again is one invocation.
+      const childId = (send.call?.callee ?? childInvocationId(invocationId, send.index)) as Envelope["invocationId"];
+      const childEnvelope: Envelope = { invocationId: childId, target: send.target };
+      if (send.call) {
+        childEnvelope.caller = { partition: deps.partition, invocationId, target, index: send.index };
+        if (heldKeys.length > 0) childEnvelope.chain = [...heldKeys];
+      }
+      const entry: OutboxEntry = { partition: partitionOfTarget(send.target, childId, deps.config.partitions), envelope: childEnvelope, data: send.data };
       if (send.delayMs) timers.push({ dueMs: now + send.delayMs, id: childId, send: entry });
       else outbox.push(entry);
-    });
+    }
+    return timers.length > 0 ? { stateWrites, outbox, timers } : { stateWrites, outbox };
+  }
+
+  /** An invocation's completion, with its last effects and its result for every handler waiting for it. */
+  private completionRecord(envelope: Envelope, result: InvocationResult, endsRow: boolean, waitingCallers: readonly Caller[]): InvocationRecord {
+    const { deps } = this;
+    const { target, invocationId } = envelope;
+    // The held keys are only needed by calls, which are never among a completion's effects.
+    const effects = this.effectRecords(envelope, result.effects, []);
+    effects.outbox.push(...waitingCallers.map((caller) => completionMessage(caller, invocationId, result.outcome)));
     const record: InvocationRecord = {
       kind: "invocation",
       partition: deps.partition,
       invocationId,
-      completion: { outcome: result.outcome, target: targetLabel(target), expiresAtMs: now + deps.config.idempotencyRetentionMs },
-      stateWrites,
-      outbox,
+      completion: { outcome: result.outcome, target: targetLabel(target), expiresAtMs: deps.clock.now() + deps.config.idempotencyRetentionMs },
+      ...effects,
       position: deps.inbox.checkpoint(),
     };
-    if (timers.length > 0) record.timers = timers;
+    if (endsRow) record.endsRow = true;
     return record;
   }
 
-  private reply(to: ReplyAddress, invocationId: string, outcome: Outcome): void {
+  private readonly answer = (to: ReplyAddress, invocationId: string, outcome: Outcome): void => {
     this.deps.replier.reply(to, { callId: to.callId, invocationId, ...outcome });
+  };
+
+  private reply(to: ReplyAddress, invocationId: string, outcome: Outcome): void {
+    this.answer(to, invocationId, outcome);
   }
+}
+
+/** The complete-entry command that hands `outcome` of invocation `from` to the handler waiting for it. */
+function completionMessage(caller: Caller, from: string, outcome: Outcome): OutboxEntry {
+  return { partition: caller.partition, envelope: { invocationId: caller.invocationId, target: caller.target, completes: { index: caller.index, from } }, data: encode(outcome) };
+}
+
+/** The outcome a call or awakeable entry holds, if it has one. */
+function outcomeOf(entry: JournalEntry | undefined): Outcome | undefined {
+  return entry?.type === "call" || entry?.type === "awakeable" ? entry.outcome : undefined;
+}
+
+/** A complete-entry command's body as an outcome, or `undefined` when it is not one. */
+function decodeOutcome(data: Uint8Array): Outcome | undefined {
+  let value: unknown;
+  try {
+    value = decode(data);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  const o = value as Record<string, unknown>;
+  if (o.ok === true && o.value instanceof Uint8Array) return { ok: true, value: o.value };
+  const error = o.error as Record<string, unknown> | undefined;
+  if (o.ok === false && typeof error === "object" && error !== null && typeof error.name === "string" && typeof error.message === "string" && typeof error.code === "number") {
+    return { ok: false, error: { name: error.name, message: error.message, code: error.code } };
+  }
+  return undefined;
 }
 
 /** Whether the delivery's inbox write is durable (it always is but in embedded mode's early hand-over): nothing commits before. */

@@ -61,6 +61,85 @@ export type StateWrite =
   | { type: "delete"; object: string; key: string; name: string }
   | { type: "clearAll"; object: string; key: string };
 
+/**
+ * Where a live invocation stands, as its partition keeps it (the `invocations` table) from the first
+ * commit that makes it durable (queued behind its key, a suspension point, a durable backoff) to the
+ * commit that completes it. A new owner, or the next start, resumes every row in `seq` order.
+ */
+export type InvocationStatus = "queued" | "running" | "suspended" | "backing-off";
+
+export interface InvocationRow {
+  /** Where the invocation's message sat in the partition's inbox: lanes are rebuilt in this order. */
+  seq: number;
+  /** Its id, target and first caller (answered when it completes, also after a restart). */
+  envelope: Envelope;
+  /** Its input, as it arrived. */
+  data: Uint8Array;
+  status: InvocationStatus;
+  /** Attempts that failed so far: the retry policy's `maxAttempts` counts across restarts. */
+  failedAttempts: number;
+  /** `backing-off`: when the next attempt runs. */
+  nextAttemptAtMs?: number;
+  /** `suspended` on a sleep: when it wakes. */
+  wakeAtMs?: number;
+  /** The last failed attempt's error, as `Name: message`. */
+  lastError?: string;
+}
+
+/**
+ * One entry of an invocation's journal: what one context action did, so that a replay returns what
+ * the first run saw. Entries are numbered from 0 in the order the handler made the actions.
+ */
+export type JournalEntry =
+  /** `ctx.run(name, fn)`: its result (msgpack, empty for `undefined`) or terminal failure. */
+  | { type: "run"; name: string; outcome: Outcome }
+  /** `ctx.get(name)`: the value read (msgpack), or null. */
+  | { type: "get"; name: string; value: Uint8Array | null }
+  | { type: "state-keys"; names: string[] }
+  | { type: "set"; name: string }
+  | { type: "clear"; name: string }
+  | { type: "clear-all" }
+  /** A one-way send (`target` is its label); its message left with the commit that recorded it. */
+  | { type: "send"; target: string }
+  | { type: "sleep"; wakeAtMs: number }
+  | { type: "now"; value: number }
+  /** A call awaiting `callee` (an invocation id): its outcome once the callee's complete-entry command came. */
+  | { type: "call"; target: string; callee: string; outcome?: Outcome }
+  /** An awakeable: its outcome once something resolved or rejected it. */
+  | { type: "awakeable"; outcome?: Outcome };
+
+export type JournalEntryType = JournalEntry["type"];
+
+/**
+ * A suspension point of a live invocation (or its acceptance behind a busy key, or a durable
+ * backoff): its row, the journal entries made since the last one, and the state writes and sends
+ * made meanwhile, committed together.
+ */
+export interface ProgressRecord {
+  kind: "progress";
+  partition: number;
+  invocationId: string;
+  row: InvocationRow;
+  journal: Array<[index: number, entry: JournalEntry]>;
+  stateWrites: StateWrite[];
+  outbox: OutboxEntry[];
+  /** Delayed sends, kept in this partition until due. */
+  timers?: TimerEntry[];
+  position: number;
+}
+
+/** A complete-entry command: the outcome of a call or an awakeable, written into the waiting invocation's journal. */
+export interface EntryRecord {
+  kind: "entry";
+  partition: number;
+  invocationId: string;
+  index: number;
+  entry: JournalEntry;
+  /** Always empty: here so that every record has sends to route. */
+  outbox: OutboxEntry[];
+  position: number;
+}
+
 /** Everything one completed invocation changes, committed together. */
 export interface InvocationRecord {
   /** Absent in records written before timers existed. */
@@ -72,6 +151,8 @@ export interface InvocationRecord {
   outbox: OutboxEntry[];
   /** Delayed sends, kept in this partition until due. */
   timers?: TimerEntry[];
+  /** The invocation has a row (and maybe a journal) in the tables, which this commit removes. */
+  endsRow?: true;
   /** Every inbox message at or below this stream sequence has committed. */
   position: number;
 }
@@ -90,7 +171,7 @@ export interface TimersRecord {
 }
 
 /** One change to a partition's tables, made by its committer. */
-export type CommitRecord = InvocationRecord | TimersRecord;
+export type CommitRecord = InvocationRecord | ProgressRecord | EntryRecord | TimersRecord;
 
 /** Where a committed send waits: its changelog entry's sequence and its index among that entry's sends. */
 export type OutboxKey = [partition: number, logSeq: number, index: number];
@@ -108,4 +189,7 @@ export interface PartitionSnapshot {
   outbox: Array<[logSeq: number, index: number, entry: OutboxEntry]>;
   /** Absent in snapshots written before timers existed. */
   timers?: TimerEntry[];
+  /** Live invocations and their journals; absent in snapshots written before durable execution. */
+  invocations?: Array<[invocationId: string, row: InvocationRow]>;
+  journal?: Array<[invocationId: string, index: number, entry: JournalEntry]>;
 }

@@ -1,21 +1,26 @@
 import { type Database, type Key, type RootDatabase, open } from "lmdb";
 import type { Logger } from "pino";
 import { decode } from "../../sdk/internal.js";
-import type { CommitRecord, CompletionRecord, InboxKey, InboxRow, InvocationRecord, OutboxEntry, OutboxKey, PartitionSnapshot, StateWrite, TimerEntry, TimerKey } from "./records.js";
+import type { CommitRecord, CompletionRecord, InboxKey, InboxRow, InvocationRecord, InvocationRow, JournalEntry, OutboxEntry, OutboxKey, PartitionSnapshot, StateWrite, TimerEntry, TimerKey } from "./records.js";
 import { decodeStateKey, encodeStateKey, objectKeyPrefix, partitionPrefix, prefixEnd } from "./state-keys.js";
 import { ConfigError } from "../errors.js";
 import { guardOrphanCommitFailures, storeWrite } from "./write-failure.js";
 
 type CompletionKey = [partition: number, invocationId: string];
 type ExpiryKey = [expiresAtMs: number, partition: number, invocationId: string];
+type InvocationKey = [partition: number, invocationId: string];
+type JournalKey = [partition: number, invocationId: string, index: number];
 const OUTBOX_END = Number.MAX_SAFE_INTEGER;
 
 /**
- * The layout this code reads and writes, kept in the `meta` db. 3: outbox entries name their target
+ * The layout this code reads and writes, kept in the `meta` db. 4: `invocations` and `journal` dbs
+ * (a format-3 data dir is upgraded in place: they start empty). 3: outbox entries name their target
  * partition, `timers` and `inbox` dbs. 2: binary `state` keys (see state-keys.ts); before it,
  * lmdb-js array keys, which let keys holding NUL collide.
  */
-const STORE_FORMAT = 3;
+const STORE_FORMAT = 4;
+/** Formats this code upgrades in place by marking them: they only lack dbs that start empty. */
+const UPGRADABLE_FORMATS: ReadonlySet<unknown> = new Set([3]);
 
 /** Where a commit puts its sends: the outbox, for a relay to publish (NATS), or straight into the targets' inboxes (embedded). */
 export type SendRouting = "outbox" | "inbox";
@@ -60,6 +65,10 @@ function stateWriteKey(partition: number, write: StateWrite): Buffer {
  * | `positions`   | partition                             | inbox stream sequence |
  * | `applied`     | partition                             | changelog sequence    |
  * | `meta`        | "format"                              | {@link STORE_FORMAT}  |
+ * | `timers`      | [partition, dueMs, id]                | TimerEntry            |
+ * | `invocations` | [partition, invocationId]             | InvocationRow         |
+ * | `journal`     | [partition, invocationId, index]      | JournalEntry          |
+ * | `inbox`       | [partition, seq] (embedded mode)      | InboxRow              |
  *
  * `state` keys are built by state-keys.ts: length-prefixed UTF-8, so that no object key's range
  * reaches into another's. The other keys hold numbers and invocation ids (a checked pattern).
@@ -82,6 +91,8 @@ export class Store {
   private readonly inbox: Database<InboxRow, InboxKey>;
   /** The last inbox sequence ever used per partition: rows are deleted once handled, and a sequence is never used twice. */
   private readonly inboxSeq: Database<number, number>;
+  private readonly invocations: Database<InvocationRow, InvocationKey>;
+  private readonly journal: Database<JournalEntry, JournalKey>;
   private readonly positionCache = new Map<number, number>();
   /** The last inbox sequence used per partition (embedded mode), read from the db on first use. */
   private readonly inboxSeqs = new Map<number, number>();
@@ -100,7 +111,7 @@ export class Store {
     // uncommitted for good (seen: a partition's last commits hanging under load). The rejection of
     // its per-turn commit promise, which nobody holds, is dropped by `guardOrphanCommitFailures`.
     // Embedded mode has no changelog: there, every transaction is synced (one fsync per group commit).
-    this.root = open({ path, maxDbs: 12, noSync: !options.sync, compression: false });
+    this.root = open({ path, maxDbs: 16, noSync: !options.sync, compression: false });
     this.releaseGuard = guardOrphanCommitFailures();
     // State values are stored as the msgpack bytes the invocation produced (see StateWrite).
     this.state = this.root.openDB({ name: "state", encoding: "binary", keyEncoding: "binary" });
@@ -113,6 +124,8 @@ export class Store {
     this.timers = this.root.openDB({ name: "timers" });
     this.inbox = this.root.openDB({ name: "inbox" });
     this.inboxSeq = this.root.openDB({ name: "inbox-seq" });
+    this.invocations = this.root.openDB({ name: "invocations" });
+    this.journal = this.root.openDB({ name: "journal" });
     try {
       this.ensureFormat(path, log);
     } catch (error) {
@@ -134,7 +147,7 @@ export class Store {
   private ensureFormat(path: string, log: Logger | undefined): void {
     const mode = this.routing === "inbox" ? "embedded" : "nats";
     const found = this.meta.get("format");
-    const dbs = [this.state, this.completions, this.expiry, this.outbox, this.positions, this.applied, this.timers, this.inbox, this.inboxSeq] as const;
+    const dbs = [this.state, this.completions, this.expiry, this.outbox, this.positions, this.applied, this.timers, this.inbox, this.inboxSeq, this.invocations, this.journal] as const;
     const holdsData = dbs.some((db) => db.getKeysCount({ limit: 1 }) > 0);
     // Before modes were recorded: only embedded hosts recorded a partition count in the data dir.
     const recordedMode = this.meta.get("mode") ?? (this.meta.get("partitions") !== undefined ? "embedded" : holdsData ? "nats" : undefined);
@@ -143,7 +156,7 @@ export class Store {
         `the data dir ${path} belongs to a host in ${recordedMode} mode; a host in ${mode} mode needs a data dir of its own (its tables mean something else there)`,
       );
     }
-    if (found !== STORE_FORMAT && holdsData) {
+    if (found !== STORE_FORMAT && holdsData && !UPGRADABLE_FORMATS.has(found)) {
       if (mode === "embedded") {
         throw new ConfigError(
           `the data dir ${path} holds embedded-mode data in format ${String(found ?? 1)}, and this version reads format ${STORE_FORMAT}; it is the only copy of that data, so it is not cleared: run the version that wrote it`,
@@ -191,6 +204,11 @@ export class Store {
   /** The changelog sequence of the last entry applied to this partition (0: none). */
   appliedLogSeq(partition: number): number {
     return this.applied.get(partition) ?? 0;
+  }
+
+  /** One state entry's value as stored (msgpack), or `undefined`. */
+  readStateBytes(partition: number, object: string, key: string, name: string): Uint8Array | undefined {
+    return this.state.get(encodeStateKey({ partition, object, key, name }));
   }
 
   /** The decoded value of one state entry, or `undefined`. */
@@ -242,6 +260,18 @@ export class Store {
   /** How many timers the partition holds. */
   countTimers(partition: number): number {
     return this.timers.getKeysCount(timerRange(partition));
+  }
+
+  /** The partition's live invocations (see {@link InvocationRow}), in no particular order. */
+  readInvocations(partition: number): Array<{ invocationId: string; row: InvocationRow }> {
+    return [...this.invocations.getRange({ start: [partition], end: [partition + 1] })].map(({ key, value }) => ({ invocationId: key[1], row: value }));
+  }
+
+  /** An invocation's journal, by index. */
+  readJournal(partition: number, invocationId: string): Map<number, JournalEntry> {
+    const entries = new Map<number, JournalEntry>();
+    for (const { key, value } of this.journal.getRange(journalRange(partition, invocationId))) entries.set(key[2], value);
+    return entries;
   }
 
   /** Embedded mode: inbox rows of `partition` after `afterSeq`, in arrival order. */
@@ -309,7 +339,7 @@ export class Store {
     const last = entries.at(-1);
     if (!last) return [];
     // Encoded before the batch: lmdb-js commits the writes a batch made before one that throws.
-    const stateKeys = entries.map(({ records }) => records.map((record) => (record.kind === "timers" ? [] : record.stateWrites.map((write) => stateWriteKey(partition, write)))));
+    const stateKeys = entries.map(({ records }) => records.map((record) => (record.kind === "timers" || record.kind === "entry" ? [] : record.stateWrites.map((write) => stateWriteKey(partition, write)))));
     let keys: OutboxKey[][][] = [];
     const writing = this.root.batch(() => {
       keys = entries.map(({ logSeq, records }, e) => {
@@ -323,11 +353,28 @@ export class Store {
   }
 
   private applyRecord(p: number, record: CommitRecord, stateKeys: readonly Buffer[], nextKey: () => OutboxKey): OutboxKey[] {
-    if (record.kind === "timers") {
-      for (const timer of record.added) this.timers.put(timerKey(p, timer), timer);
-      for (const key of record.fired) this.timers.remove(key);
-    } else {
-      this.applyInvocation(p, record, stateKeys);
+    switch (record.kind) {
+      case "timers":
+        for (const timer of record.added) this.timers.put(timerKey(p, timer), timer);
+        for (const key of record.fired) this.timers.remove(key);
+        break;
+      case "progress":
+        this.applyStateWrites(record.stateWrites, stateKeys);
+        for (const timer of record.timers ?? []) this.timers.put(timerKey(p, timer), timer);
+        this.invocations.put([p, record.invocationId], record.row);
+        for (const [index, entry] of record.journal) this.journal.put([p, record.invocationId, index], entry);
+        break;
+      case "entry":
+        this.journal.put([p, record.invocationId, record.index], record.entry);
+        break;
+      case "invocation":
+      case undefined:
+        this.applyInvocation(p, record, stateKeys);
+        break;
+      default: {
+        const unreachable: never = record;
+        throw new Error(`unknown record ${String(unreachable)}`);
+      }
     }
     // Blocks queued together read the same committed value, so the maximum is kept here.
     if (record.position > this.readPosition(p)) {
@@ -346,7 +393,18 @@ export class Store {
   }
 
   private applyInvocation(p: number, record: InvocationRecord, stateKeys: readonly Buffer[]): void {
-    for (const [i, write] of record.stateWrites.entries()) {
+    this.applyStateWrites(record.stateWrites, stateKeys);
+    for (const timer of record.timers ?? []) this.timers.put(timerKey(p, timer), timer);
+    this.completions.put([p, record.invocationId], record.completion);
+    this.expiry.put([record.completion.expiresAtMs, p, record.invocationId], null);
+    if (record.endsRow) {
+      this.invocations.remove([p, record.invocationId]);
+      for (const key of this.journal.getKeys(journalRange(p, record.invocationId))) this.journal.remove(key);
+    }
+  }
+
+  private applyStateWrites(writes: readonly StateWrite[], stateKeys: readonly Buffer[]): void {
+    for (const [i, write] of writes.entries()) {
       const key = stateKeys[i] as Buffer;
       switch (write.type) {
         case "set":
@@ -364,9 +422,6 @@ export class Store {
         }
       }
     }
-    for (const timer of record.timers ?? []) this.timers.put(timerKey(p, timer), timer);
-    this.completions.put([p, record.invocationId], record.completion);
-    this.expiry.put([record.completion.expiresAtMs, p, record.invocationId], null);
   }
 
   /** Forgets published sends; joins the next group commit. Losing it only means publishing again, which dedups. */
@@ -385,6 +440,8 @@ export class Store {
         completions: [],
         outbox: [],
         timers: [...this.timers.getRange(timerRange(partition))].map(({ value }) => value),
+        invocations: this.readInvocations(partition).map(({ invocationId, row }) => [invocationId, row]),
+        journal: [...this.journal.getRange({ start: [partition], end: [partition + 1] })].map(({ key, value }) => [key[1], key[2], value]),
       };
       const prefix = partitionPrefix(partition);
       for (const { key, value } of this.state.getRange({ start: prefix, end: prefixEnd(prefix) })) {
@@ -416,6 +473,10 @@ export class Store {
       for (const k of this.outbox.getKeys({ start: [p, 0], end: [p, OUTBOX_END] })) this.outbox.remove(k);
       for (const k of this.timers.getKeys(timerRange(p))) this.timers.remove(k);
       for (const timer of snapshot.timers ?? []) this.timers.put(timerKey(p, timer), timer);
+      for (const k of this.invocations.getKeys({ start: [p], end: [p + 1] })) this.invocations.remove(k);
+      for (const k of this.journal.getKeys({ start: [p], end: [p + 1] })) this.journal.remove(k);
+      for (const [invocationId, row] of snapshot.invocations ?? []) this.invocations.put([p, invocationId], row);
+      for (const [invocationId, index, entry] of snapshot.journal ?? []) this.journal.put([p, invocationId, index], entry);
       for (const [key, value] of state) this.state.put(key, value);
       for (const [invocationId, record] of snapshot.completions) {
         this.completions.put([p, invocationId], record);
@@ -460,4 +521,9 @@ export function timerKey(partition: number, timer: Pick<TimerEntry, "dueMs" | "i
  */
 function timerRange(partition: number): { start: TimerKey; end: TimerKey } {
   return { start: [partition, 0, ""], end: [partition + 1, 0, ""] };
+}
+
+/** All journal keys of one invocation. */
+function journalRange(partition: number, invocationId: string): { start: JournalKey; end: JournalKey } {
+  return { start: [partition, invocationId, 0], end: [partition, invocationId, Number.MAX_SAFE_INTEGER] };
 }

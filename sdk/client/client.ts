@@ -8,10 +8,12 @@ import {
   type Reply,
   type Target,
   decode,
+  encode,
   encodeData,
   idempotentInvocationId,
   newInvocationId,
   objectKeyProblem,
+  parseAwakeableId,
   partitionOfTarget,
   targetLabel,
 } from "../protocol/index.js";
@@ -32,6 +34,14 @@ export interface CairnClient {
   objectSendClient<D extends ObjectDefinition>(definition: D, key: string, options?: SendClientOptions): SendClient<D>;
   serviceClient<D extends ServiceDefinition>(definition: D): CallClient<D>;
   serviceSendClient<D extends ServiceDefinition>(definition: D, options?: SendClientOptions): SendClient<D>;
+  /**
+   * Resolves an awakeable (`ctx.awakeable()`): the invocation waiting on it goes on with `value`.
+   * Resolves once the waiting partition's inbox durably holds it. Completing an awakeable that has
+   * an outcome already changes nothing; an id that is not an awakeable's is refused (`TerminalError`, 400).
+   */
+  resolveAwakeable<T>(id: string, value: T): Promise<void>;
+  /** Rejects an awakeable: the invocation waiting on it gets a `TerminalError` with `reason`. */
+  rejectAwakeable(id: string, reason: string): Promise<void>;
   /** Rejects calls still waiting and closes the connection. */
   close(): Promise<void>;
 }
@@ -87,6 +97,23 @@ export class Client implements CairnClient {
   private sendWith(clientOptions: SendClientOptions | undefined): (target: Target, input: unknown, options: SendOptions | undefined) => Promise<SendReceipt> {
     if (clientOptions?.delayMs === undefined) return this.send;
     return (target, input, options) => this.send(target, input, { ...options, delayMs: clientOptions.delayMs });
+  }
+
+  async resolveAwakeable<T>(id: string, value: T): Promise<void> {
+    const result = encodeData(value === undefined ? null : value, "resolveAwakeable(id, value): the value", "value", 400);
+    await this.completeAwakeable("resolveAwakeable", id, { ok: true, value: result });
+  }
+
+  async rejectAwakeable(id: string, reason: string): Promise<void> {
+    await this.completeAwakeable("rejectAwakeable", id, { ok: false, error: { name: "TerminalError", message: String(reason), code: 500 } });
+  }
+
+  private async completeAwakeable(method: string, id: string, outcome: unknown): Promise<void> {
+    if (this.closed) throw new Error("cairn client is closed");
+    const waiting = parseAwakeableId(id);
+    if (!waiting) throw new TerminalError(`${method}(id, ...): ${JSON.stringify(String(id).slice(0, 80))} is not an awakeable id`, { errorCode: 400 });
+    const envelope: Envelope = { invocationId: waiting.invocationId, target: waiting.target, completes: { index: waiting.index } };
+    await this.transport.append(waiting.partition, envelope, encode(outcome), { dedup: true });
   }
 
   async close(): Promise<void> {

@@ -19,6 +19,17 @@ export function targetLabel(target: Target): string {
  */
 export type ReplyAddress = { kind: "nats"; subject: string; callId: string } | { kind: "local"; callId: string };
 
+/**
+ * The invocation waiting for a call's result, and at which entry of its journal: when the call
+ * completes, its result goes back to the caller's partition as a complete-entry command.
+ */
+export interface Caller {
+  partition: number;
+  invocationId: InvocationId;
+  target: Target;
+  index: number;
+}
+
 export interface Envelope {
   invocationId: InvocationId;
   target: Target;
@@ -28,6 +39,19 @@ export interface Envelope {
    * long after accepting it. Never set on a message a timer delivers.
    */
   delayMs?: number;
+  /** A call from a handler: where its result goes (durably, unlike `replyTo`). */
+  caller?: Caller;
+  /**
+   * The exclusive keys (`Name/key`) held by the invocations up the call chain of a handler's call:
+   * a call that would wait on one of them would wait forever, and is refused instead.
+   */
+  chain?: string[];
+  /**
+   * A complete-entry command, not an invocation: the body is the result (an outcome, msgpack) of
+   * entry `index` of invocation `invocationId` (a call's, or an awakeable's). `from` is the callee
+   * whose result it is, checked against the call the entry recorded.
+   */
+  completes?: { index: number; from?: string };
 }
 
 /**

@@ -132,6 +132,7 @@ export class LocalInbox implements Checkpoint {
     deliver({
       parsed: { ok: true, envelope: row.envelope },
       data: row.data,
+      seq: key[1],
       settle: () => {
         if (!done()) return;
         this.forget(key);

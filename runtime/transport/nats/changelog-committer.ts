@@ -133,6 +133,12 @@ export class PartitionCommitter implements CommitLog {
     // A timers record that fires timers is made small by PartitionTimers; one that accepts a delayed
     // send near the size limit can still be too large: its maker decides what becomes of it.
     if (record.kind === "timers") throw new CommitTooLargeError(`partition ${record.partition}: a timers record of ${bytes.byteLength} bytes exceeds the largest changelog entry (${maxEntryBytes})`);
+    // A complete-entry command holds one outcome, which fitted in the message that brought it.
+    if (record.kind === "entry") throw new CommitTooLargeError(`${record.invocationId}: entry ${record.index}'s outcome (${bytes.byteLength} bytes) exceeds the largest changelog entry (${maxEntryBytes})`);
+    // A suspension point too large: the processor fails the invocation, as below.
+    if (record.kind === "progress") {
+      throw new CommitTooLargeError(`${record.invocationId}: its journal, state changes and sends since its last suspension point (${bytes.byteLength} bytes) exceed what NATS takes in one message (${maxEntryBytes})`);
+    }
     const problem = `${record.invocationId}: its state changes, sends and result (${bytes.byteLength} bytes) exceed what NATS takes in one message (${maxEntryBytes})`;
     this.options.logger.warn({ invocationId: record.invocationId, bytes: bytes.byteLength }, "commit too large; recorded as a failure");
     only.record = {

@@ -1,6 +1,8 @@
 import type { MsgHdrs } from "nats";
+import type { z } from "zod";
 import { type Envelope, Header, type ReplyAddress, type Target, objectKeyProblem, parseInvocationId } from "../../../sdk/internal.js";
 import type { ParsedEnvelope } from "../../partition/index.js";
+import { CallerSchema, ChainSchema, CompletesSchema } from "./changelog/schemas.js";
 
 const TARGET_PATTERN = /^(object|service):([A-Za-z][A-Za-z0-9_]*)\.([A-Za-z][A-Za-z0-9_]*)$/;
 // The tokens after a client's inbox prefix: plain, no wildcards, no white space, no empty token.
@@ -57,5 +59,26 @@ export function parseEnvelope(headers: MsgHdrs | undefined, replyPrefixes: reado
     if (!/^\d{1,15}$/.test(delay) || !Number.isSafeInteger(delayMs)) return bad(`malformed ${Header.DelayMs} header "${delay}"`);
     if (delayMs > 0) envelope.delayMs = delayMs;
   }
+  for (const [header, field, schema] of [
+    [Header.Caller, "caller", CallerSchema],
+    [Header.Chain, "chain", ChainSchema],
+    [Header.Completes, "completes", CompletesSchema],
+  ] as const) {
+    const raw = headers.get(header);
+    if (raw === "") continue;
+    const value = parseJson(raw, schema);
+    if (value === undefined) return bad(`malformed ${header} header`);
+    Object.assign(envelope, { [field]: value });
+  }
+  if (envelope.caller && objectKeyProblem(envelope.caller.target.type === "object" ? envelope.caller.target.key : "") !== undefined) return bad(`malformed ${Header.Caller} header`);
   return { ok: true, envelope };
+}
+
+function parseJson<S extends z.ZodType>(raw: string, schema: S): z.output<S> | undefined {
+  try {
+    const parsed = schema.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
 }

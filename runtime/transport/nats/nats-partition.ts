@@ -249,6 +249,7 @@ export class NatsPartition implements PartitionWorker, Checkpoint {
     this.processor.deliver({
       parsed,
       data: msg.data,
+      seq: msg.seq,
       settle: () => this.ack(msg),
       // Left unacked: the partition's next owner receives it again.
       abandon: () => this.inFlight.delete(msg.seq),

@@ -13,6 +13,12 @@ export const Header = {
   ReplyTo: "Cairn-Reply-To",
   CallId: "Cairn-Call-Id",
   DelayMs: "Cairn-Delay-Ms",
+  /** A handler's call: where its result goes (JSON). */
+  Caller: "Cairn-Caller",
+  /** The exclusive keys held up a call chain (JSON list). */
+  Chain: "Cairn-Chain",
+  /** A complete-entry command (JSON `{ index, from? }`). */
+  Completes: "Cairn-Completes",
   MsgId: "Nats-Msg-Id",
 } as const;
 
@@ -25,8 +31,12 @@ export function envelopeHeaders(envelope: Envelope, dedupData?: Uint8Array): Msg
   const h = natsHeaders();
   // A delayed send and the send its timer releases later are two messages: their ids differ, or
   // JetStream would drop the second as a copy of the first within its duplicate window.
+  // Likewise a complete-entry command and the invocation it completes, and the calls of two
+  // handlers to one idempotency key: each caller must be heard, to be answered.
   const delay = envelope.delayMs ? ` after ${envelope.delayMs} ms` : "";
-  if (dedupData) h.set(Header.MsgId, messageDedupId(envelope.invocationId, `${targetLabel(envelope.target)}${delay}`, dedupData));
+  const completes = envelope.completes ? ` completes ${envelope.completes.index}` : "";
+  const caller = envelope.caller ? ` for ${envelope.caller.invocationId} at ${envelope.caller.index}` : "";
+  if (dedupData) h.set(Header.MsgId, messageDedupId(envelope.invocationId, `${targetLabel(envelope.target)}${delay}${completes}${caller}`, dedupData));
   h.set(Header.InvocationId, envelope.invocationId);
   const { target, replyTo } = envelope;
   h.set(Header.Target, `${target.type}:${target.name}.${target.handler}`);
@@ -43,5 +53,9 @@ export function envelopeHeaders(envelope: Envelope, dedupData?: Uint8Array): Msg
     h.set(Header.CallId, replyTo.callId);
   }
   if (envelope.delayMs !== undefined && envelope.delayMs > 0) h.set(Header.DelayMs, String(envelope.delayMs));
+  // JSON escapes every control character: no CR or LF reaches a header value.
+  if (envelope.caller) h.set(Header.Caller, JSON.stringify(envelope.caller));
+  if (envelope.chain?.length) h.set(Header.Chain, JSON.stringify(envelope.chain));
+  if (envelope.completes) h.set(Header.Completes, JSON.stringify(envelope.completes));
   return h;
 }

@@ -25,7 +25,21 @@ const ReplyAddress = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("local"), callId: z.string() }),
 ]);
 
-const Envelope = z.object({ invocationId: z.string(), target: Target, replyTo: ReplyAddress.optional(), delayMs: z.number().optional() });
+const InvocationIdSchema = z.string().regex(/^inv_[0-9a-hjkmnp-tv-z]{26}$/, "must be an invocation id");
+
+export const CallerSchema = z.object({ partition: z.number().int().nonnegative(), invocationId: InvocationIdSchema, target: Target, index: z.number().int().nonnegative() });
+export const ChainSchema = z.array(z.string()).max(1000);
+export const CompletesSchema = z.object({ index: z.number().int().nonnegative(), from: InvocationIdSchema.optional() });
+
+const Envelope = z.object({
+  invocationId: z.string(),
+  target: Target,
+  replyTo: ReplyAddress.optional(),
+  delayMs: z.number().optional(),
+  caller: CallerSchema.optional(),
+  chain: ChainSchema.optional(),
+  completes: CompletesSchema.optional(),
+});
 
 // Before timers, an outbox entry named the target's NATS subject (`<namespace>.in.<partition>`);
 // `upgradeOutboxEntry` turns such an entry into today's, which names the partition.
@@ -50,6 +64,54 @@ const InvocationRecord = z.object({
   stateWrites: z.array(StateWrite),
   outbox: z.array(OutboxEntry),
   timers: z.array(Timer).optional(),
+  endsRow: z.literal(true).optional(),
+  position: z.number(),
+});
+
+const InvocationRow = z.object({
+  seq: z.number(),
+  envelope: Envelope,
+  data: Bytes,
+  status: z.enum(["queued", "running", "suspended", "backing-off"]),
+  failedAttempts: z.number().int().nonnegative(),
+  nextAttemptAtMs: z.number().optional(),
+  wakeAtMs: z.number().optional(),
+  lastError: z.string().optional(),
+});
+
+const JournalEntry = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("run"), name: z.string(), outcome: Outcome }),
+  z.object({ type: z.literal("get"), name: z.string(), value: Bytes.nullable() }),
+  z.object({ type: z.literal("state-keys"), names: z.array(z.string()) }),
+  z.object({ type: z.literal("set"), name: z.string() }),
+  z.object({ type: z.literal("clear"), name: z.string() }),
+  z.object({ type: z.literal("clear-all") }),
+  z.object({ type: z.literal("send"), target: z.string() }),
+  z.object({ type: z.literal("sleep"), wakeAtMs: z.number() }),
+  z.object({ type: z.literal("now"), value: z.number() }),
+  z.object({ type: z.literal("call"), target: z.string(), callee: z.string(), outcome: Outcome.optional() }),
+  z.object({ type: z.literal("awakeable"), outcome: Outcome.optional() }),
+]);
+
+const EntryRecord = z.object({
+  kind: z.literal("entry"),
+  partition: z.number().int(),
+  invocationId: z.string(),
+  index: z.number().int().nonnegative(),
+  entry: JournalEntry,
+  outbox: z.array(OutboxEntry),
+  position: z.number(),
+});
+
+const ProgressRecord = z.object({
+  kind: z.literal("progress"),
+  partition: z.number().int(),
+  invocationId: z.string(),
+  row: InvocationRow,
+  journal: z.array(z.tuple([z.number().int().nonnegative(), JournalEntry])),
+  stateWrites: z.array(StateWrite),
+  outbox: z.array(OutboxEntry),
+  timers: z.array(Timer).optional(),
   position: z.number(),
 });
 
@@ -62,7 +124,7 @@ const TimersRecord = z.object({
   position: z.number(),
 });
 
-const Record = z.union([InvocationRecord, TimersRecord]);
+const Record = z.union([InvocationRecord, ProgressRecord, EntryRecord, TimersRecord]);
 
 export const LogEntrySchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("commit"), hostId: z.string(), epoch: z.number(), prev: z.number(), records: z.array(Record) }),
@@ -78,6 +140,8 @@ export const SnapshotSchema = z.object({
   completions: z.array(z.tuple([z.string(), Completion])),
   outbox: z.array(z.tuple([z.number(), z.number(), OutboxEntry])),
   timers: z.array(Timer).optional(),
+  invocations: z.array(z.tuple([z.string(), InvocationRow])).optional(),
+  journal: z.array(z.tuple([z.string(), z.number().int().nonnegative(), JournalEntry])).optional(),
 });
 
 // The schemas must accept every record the runtime writes: checked here by the compiler.
@@ -96,6 +160,7 @@ export function upgradeOutboxEntry(entry: z.input<typeof OutboxEntry>): OutboxEn
 export function upgradeRecord(record: CommitRecord): CommitRecord {
   const outbox = record.outbox.map(upgradeOutboxEntry);
   if (record.kind === "timers") return { ...record, outbox, added: record.added.map((t) => ({ ...t, send: upgradeOutboxEntry(t.send) })) };
+  if (record.kind === "progress" || record.kind === "entry") return record; // written after outbox entries named partitions
   return { ...record, outbox, timers: record.timers?.map((t) => ({ ...t, send: upgradeOutboxEntry(t.send) })) };
 }
 

@@ -1,0 +1,534 @@
+import { createHash } from "node:crypto";
+import { pino, type Logger } from "pino";
+import {
+  type AnyDefinition,
+  type ContextCallClient,
+  type ContextCallOptions,
+  type ContextDate,
+  type ContextRandom,
+  type ContextSendClient,
+  type HandlerKind,
+  type ObjectContext,
+  type ObjectDefinition,
+  type RunOptions,
+  type SendClientOptions,
+  type ServiceDefinition,
+  TerminalError,
+} from "../../sdk/index.js";
+import {
+  type Caller,
+  type Target,
+  awakeableId,
+  childInvocationId,
+  decode,
+  encode,
+  encodeData,
+  idempotentInvocationId,
+  isHandlerDefinition,
+  objectKeyProblem,
+  parseAwakeableId,
+  stateNameProblem,
+  targetLabel,
+} from "../../sdk/internal.js";
+import { HostClosedError, JournalMismatchError } from "../errors.js";
+import type { InvocationStatus, JournalEntry, Outcome } from "../store/index.js";
+import { classifyFailure } from "./classify.js";
+import type { AttemptJournal } from "./journal.js";
+import { type ResolvedRetryPolicy, resolveRetryPolicy } from "./retry.js";
+import { withTimeout } from "./timeout.js";
+
+/**
+ * A message an attempt sent, encoded; `index` is its journal entry. A one-way send starts the
+ * invocation its index names; a call starts `call.callee` and waits for its result at `index`; a
+ * completion (`completes`) is a complete-entry command for an awakeable of another invocation.
+ */
+export interface EncodedSend {
+  target: Target;
+  data: Uint8Array;
+  delayMs?: number;
+  index: number;
+  call?: { callee: string };
+  completes?: Caller;
+}
+
+/** What an attempt changed since its last suspension point, encoded: committing it cannot fail on a value. */
+export interface EncodedEffects {
+  clearedAll: boolean;
+  /** `value: undefined` deletes the entry. */
+  writes: Array<{ name: string; value: Uint8Array | undefined }>;
+  sends: EncodedSend[];
+}
+
+/** A suspension point (or a durable backoff) to commit: the invocation's new status, its new journal entries and its effects. */
+export interface Progress {
+  status: Exclude<InvocationStatus, "queued">;
+  journal: Array<[index: number, entry: JournalEntry]>;
+  effects: EncodedEffects | undefined;
+  failedAttempts: number;
+  wakeAtMs?: number;
+  nextAttemptAtMs?: number;
+  lastError?: string;
+}
+
+/** What the partition lends an invocation: its committed state, its clock, its journal and its commit path. */
+export interface InvocationScope {
+  readonly partition: number;
+  readonly target: Target;
+  /** The exclusive keys held up this invocation's call chain, its own included (`Name/key`). */
+  readonly heldKeys: readonly string[];
+  readonly invocationId: string;
+  readonly kind: HandlerKind;
+  readonly key: string | undefined;
+  readonly log: Logger;
+  /** The committed value of one state entry (msgpack), or `undefined`. */
+  readStateBytes(name: string): Uint8Array | undefined;
+  /** The names of the committed state entries. */
+  readStateKeys(): string[];
+  /** The partition's clock. */
+  now(): number;
+  /** Resolves once the clock reaches `atMs`; rejects with `HostClosedError` when the partition stops. Waiting here is not being busy. */
+  waitUntil(atMs: number): Promise<void>;
+  /** Commits a suspension point; rejects with `HostClosedError` when the partition stopped first. */
+  commit(progress: Progress): Promise<void>;
+  /** Resolves with the outcome of a call or awakeable entry once its complete-entry command committed. Waiting here is not being busy. */
+  awaitEntry(index: number): Promise<Outcome>;
+  /** The journal as committed so far, by index: what the next attempt replays. */
+  readonly journal: ReadonlyMap<number, JournalEntry>;
+  /** Attempts that failed before this run of the invocation. */
+  readonly failedAttempts: number;
+  /** Whether the invocation has a row in the partition's tables (anything of it committed). */
+  readonly durable: boolean;
+}
+
+export interface AttemptOptions {
+  label: string;
+  maxPayloadBytes: number;
+  /** The policy of a step without one of its own: the host's. */
+  stepPolicy: ResolvedRetryPolicy;
+}
+
+const silent = pino({ level: "silent" });
+
+/**
+ * The context of one attempt. Every action takes the next journal index: replayed from the journal
+ * when it is recorded there, made (and recorded) otherwise. State writes and sends wait in the
+ * attempt until the next suspension point (a step's result, a sleep) commits them with the journal
+ * so far; what is left when the handler ends is committed with its result. Once the attempt ended
+ * (timed out, failed, the partition stopped), every action throws: a late attempt changes nothing.
+ */
+export class DurableContext implements ObjectContext {
+  /** This attempt's writes (for its reads), since it began. */
+  private readonly overlay = new Map<string, Uint8Array | undefined>();
+  private overlayCleared = false;
+  /** Writes and sends not yet committed. */
+  private dirty: EncodedEffects = { clearedAll: false, writes: [], sends: [] };
+  private ended: Error | undefined;
+  private mismatch: JournalMismatchError | undefined;
+  readonly rand: ContextRandom;
+  readonly date: ContextDate;
+
+  constructor(
+    private readonly scope: InvocationScope,
+    private readonly journal: AttemptJournal,
+    private readonly options: AttemptOptions,
+  ) {
+    this.rand = seededRandom(scope.invocationId);
+    this.date = { now: () => this.now() };
+  }
+
+  get invocationId(): string {
+    return this.scope.invocationId;
+  }
+
+  get log(): Logger {
+    return this.journal.replaying ? silent : this.scope.log;
+  }
+
+  get key(): string {
+    if (this.scope.key === undefined) throw new TerminalError("ctx.key is only available in object handlers");
+    return this.scope.key;
+  }
+
+  /** The journal mismatch this attempt met, if any: it fails the attempt even if the handler caught it. */
+  get diverged(): JournalMismatchError | undefined {
+    return this.mismatch;
+  }
+
+  /** Ends the attempt: later actions throw `reason`. Returns the effects not yet committed. */
+  end(reason: Error): EncodedEffects {
+    this.ended ??= reason;
+    return this.takeEffects();
+  }
+
+  async get<T>(name: string): Promise<T | null> {
+    this.requireObject("get");
+    checkStateName("get", name);
+    const { index, recorded } = this.next("get", name);
+    let bytes: Uint8Array | null;
+    if (recorded) {
+      bytes = recorded.value;
+    } else {
+      bytes = this.overlay.has(name) ? (this.overlay.get(name) ?? null) : this.overlayCleared ? null : (this.scope.readStateBytes(name) ?? null);
+      this.journal.record(index, { type: "get", name, value: bytes });
+    }
+    return bytes === null ? null : (decode(bytes) as T);
+  }
+
+  async stateKeys(): Promise<string[]> {
+    this.requireObject("stateKeys");
+    const { index, recorded } = this.next("state-keys");
+    if (recorded) return [...recorded.names];
+    const names = new Set(this.overlayCleared ? [] : this.scope.readStateKeys());
+    for (const [name, value] of this.overlay) {
+      if (value) names.add(name);
+      else names.delete(name);
+    }
+    const sorted = [...names].sort();
+    this.journal.record(index, { type: "state-keys", names: sorted });
+    return [...sorted];
+  }
+
+  set<T>(name: string, value: T): void {
+    this.requireExclusive("set");
+    checkStateName("set", name);
+    if (value === undefined) throw new TerminalError(`ctx.set("${name}", undefined): use ctx.clear("${name}") to remove an entry`);
+    // Encoded now, where the stack points at the caller; a change to the value afterwards changes nothing.
+    const bytes = encodeData(value, `ctx.set(${JSON.stringify(name)}, value)`, "value");
+    this.write("set", name, bytes);
+  }
+
+  clear(name: string): void {
+    this.requireExclusive("clear");
+    checkStateName("clear", name);
+    this.write("clear", name, undefined);
+  }
+
+  clearAll(): void {
+    this.requireExclusive("clearAll");
+    const { index, recorded } = this.next("clear-all");
+    this.overlay.clear();
+    this.overlayCleared = true;
+    if (recorded) return;
+    this.dirty.writes = [];
+    this.dirty.clearedAll = true;
+    this.journal.record(index, { type: "clear-all" });
+  }
+
+  private write(type: "set" | "clear", name: string, bytes: Uint8Array | undefined): void {
+    const { index, recorded } = this.next(type, name);
+    this.overlay.set(name, bytes);
+    if (recorded) return; // committed already
+    this.dirty.writes.push({ name, value: bytes });
+    this.journal.record(index, { type, name });
+  }
+
+  objectSendClient<D extends ObjectDefinition>(definition: D, key: string, options?: SendClientOptions): ContextSendClient<D> {
+    const problem = objectKeyProblem(key);
+    if (problem !== undefined) throw new TerminalError(`ctx.objectSendClient(${definition.name}, key): ${problem}`);
+    return this.sendClient(definition, (handler) => ({ type: "object", name: definition.name, key, handler }), checkDelay(`ctx.objectSendClient(${definition.name})`, options));
+  }
+
+  serviceSendClient<D extends ServiceDefinition>(definition: D, options?: SendClientOptions): ContextSendClient<D> {
+    return this.sendClient(definition, (handler) => ({ type: "service", name: definition.name, handler }), checkDelay(`ctx.serviceSendClient(${definition.name})`, options));
+  }
+
+  private sendClient<D extends AnyDefinition>(definition: D, targetOf: (handler: string) => Target, delayMs: number | undefined): ContextSendClient<D> {
+    const client: Record<string, (input?: unknown) => void> = {};
+    for (const handler of Object.keys(definition.handlers)) {
+      client[handler] = (input?: unknown) => this.send(targetOf(handler), input, delayMs);
+    }
+    return client as unknown as ContextSendClient<D>;
+  }
+
+  private send(target: Target, input: unknown, delayMs: number | undefined): void {
+    const label = targetLabel(target);
+    const data = this.encodeInput("send", label, input);
+    const { index, recorded } = this.next("send", label);
+    if (recorded) return; // it left with the commit that recorded it
+    this.dirty.sends.push(delayMs ? { target, data, delayMs, index } : { target, data, index });
+    this.journal.record(index, { type: "send", target: label });
+  }
+
+  objectClient<D extends ObjectDefinition>(definition: D, key: string): ContextCallClient<D> {
+    const problem = objectKeyProblem(key);
+    if (problem !== undefined) throw new TerminalError(`ctx.objectClient(${definition.name}, key): ${problem}`);
+    return this.callClient(definition, (handler) => ({ type: "object", name: definition.name, key, handler }));
+  }
+
+  serviceClient<D extends ServiceDefinition>(definition: D): ContextCallClient<D> {
+    return this.callClient(definition, (handler) => ({ type: "service", name: definition.name, handler }));
+  }
+
+  private callClient<D extends AnyDefinition>(definition: D, targetOf: (handler: string) => Target): ContextCallClient<D> {
+    const client: Record<string, (input?: unknown, options?: ContextCallOptions) => Promise<unknown>> = {};
+    for (const [handler, entry] of Object.entries(definition.handlers)) {
+      // A workflow's run and an object's exclusive handlers wait for their key; nothing else does.
+      const waitsForKey = definition.type !== "service" && (isHandlerDefinition(entry) ? entry.kind === "exclusive" : true);
+      client[handler] = (input?: unknown, options?: ContextCallOptions) => this.call(targetOf(handler), waitsForKey, input, options);
+    }
+    return client as unknown as ContextCallClient<D>;
+  }
+
+  /**
+   * Takes the call's journal index now, in program order (calls started together replay alike),
+   * then commits it with its message and waits for the result.
+   */
+  private call(target: Target, waitsForKey: boolean, input: unknown, options: ContextCallOptions | undefined): Promise<unknown> {
+    const label = targetLabel(target);
+    if (waitsForKey && target.type === "object") {
+      const key = `${target.name}/${target.key}`;
+      const held = this.scope.heldKeys;
+      if (held.includes(key)) {
+        const chain = [...held.slice(held.indexOf(key)), key].join(" → ");
+        throw new TerminalError(`${this.options.label}: a call to ${label} would wait forever: it is a call cycle (${chain}), and ${key} is held higher up the same call chain; use a one-way send, or a shared handler`, {
+          errorCode: 409,
+        });
+      }
+    }
+    const data = this.encodeInput("call", label, input);
+    const { index, recorded } = this.next("call", label);
+    if (recorded?.outcome) {
+      const { outcome } = recorded;
+      return Promise.resolve().then(() => resultOf(outcome));
+    }
+    if (recorded) return this.awaitEntry(index);
+    const idempotencyKey = options?.idempotencyKey;
+    if (idempotencyKey !== undefined && (typeof idempotencyKey !== "string" || idempotencyKey.length === 0)) {
+      throw new TerminalError(`${this.options.label}: the call to ${label}: idempotencyKey must be a non-empty string`);
+    }
+    const callee = idempotencyKey === undefined ? childInvocationId(this.scope.invocationId as never, index) : idempotentInvocationId(label, idempotencyKey);
+    this.dirty.sends.push({ target, data, index, call: { callee } });
+    this.journal.record(index, { type: "call", target: label, callee });
+    return this.suspendFor(index);
+  }
+
+  awakeable<T>(): { id: string; promise: Promise<T> } {
+    const { index, recorded } = this.next("awakeable");
+    const { partition, target, invocationId } = this.scope;
+    const id = awakeableId({ partition, invocationId: invocationId as never, target, index });
+    let promise: Promise<T>;
+    if (recorded?.outcome) {
+      const { outcome } = recorded;
+      promise = Promise.resolve().then(() => resultOf<T>(outcome));
+    } else if (recorded) {
+      promise = this.awaitEntry(index) as Promise<T>;
+    } else {
+      this.journal.record(index, { type: "awakeable" });
+      promise = this.suspendFor(index) as Promise<T>;
+    }
+    // Not awaiting it is allowed: its rejection (the attempt ended) must not be reported as unhandled.
+    promise.catch(() => undefined);
+    return { id, promise };
+  }
+
+  resolveAwakeable<T>(id: string, value: T): void {
+    const result = encodeData(value === undefined ? null : value, `ctx.resolveAwakeable(id, value)`, "value");
+    this.completeAwakeable("resolveAwakeable", id, { ok: true, value: result });
+  }
+
+  rejectAwakeable(id: string, reason: string): void {
+    this.completeAwakeable("rejectAwakeable", id, { ok: false, error: { name: "TerminalError", message: String(reason), code: 500 } });
+  }
+
+  private completeAwakeable(method: string, id: string, outcome: Outcome): void {
+    const waiting = parseAwakeableId(id);
+    if (!waiting) throw new TerminalError(`ctx.${method}(id, ...): ${JSON.stringify(String(id).slice(0, 80))} is not an awakeable id`, { errorCode: 400 });
+    const { index, recorded } = this.next("send", `awakeable ${id}`);
+    if (recorded) return;
+    this.dirty.sends.push({ target: waiting.target, data: encode(outcome), index, completes: waiting });
+    this.journal.record(index, { type: "send", target: `awakeable ${id}` });
+  }
+
+  /**
+   * Commits the journal so far (the entry at `index` in it), then waits for that entry's outcome.
+   * The commit waits for the code that runs on synchronously first: calls started together commit
+   * as one, and an awakeable's id handed out right after it is made (a state write, a send) commits
+   * with it.
+   */
+  private async suspendFor(index: number): Promise<unknown> {
+    await Promise.resolve();
+    await this.suspensionPoint("suspended");
+    return this.awaitEntry(index);
+  }
+
+  private async awaitEntry(index: number): Promise<unknown> {
+    const outcome = await this.scope.awaitEntry(index);
+    this.act();
+    return resultOf(outcome);
+  }
+
+  /** A call's or send's input, encoded and checked against the payload limit, where the stack points at the caller. */
+  private encodeInput(what: "call" | "send", label: string, input: unknown): Uint8Array {
+    const data = encodeData(input, `the input of the ${what} to ${label}`, "input");
+    const { maxPayloadBytes } = this.options;
+    if (data.byteLength > maxPayloadBytes) {
+      throw new TerminalError(`${this.options.label}: the ${what} to ${label} is ${data.byteLength} bytes, over the maximum of ${maxPayloadBytes} bytes`, { errorCode: 413 });
+    }
+    return data;
+  }
+
+  async run<T>(name: string, fn: () => T | Promise<T>, options?: RunOptions): Promise<T> {
+    if (typeof name !== "string" || name.length === 0) throw new TerminalError("ctx.run(name, fn): name must be a non-empty string");
+    if (typeof fn !== "function") throw new TerminalError(`ctx.run(${JSON.stringify(name)}, fn): fn must be a function`);
+    const { index, recorded } = this.next("run", name);
+    if (recorded) return resultOf(recorded.outcome);
+    const outcome = await this.attemptStep(name, fn, options);
+    this.act(); // the attempt may have ended while the step ran
+    this.journal.record(index, { type: "run", name, outcome });
+    await this.suspensionPoint("running");
+    return resultOf(outcome);
+  }
+
+  /** Runs a step's function until it succeeds or fails for good under its policy. */
+  private async attemptStep(name: string, fn: () => unknown, options: RunOptions | undefined): Promise<Outcome> {
+    const { timeoutMs, ...retry } = options ?? {};
+    const policy = resolveRetryPolicy(this.options.stepPolicy, retry);
+    const label = `${this.options.label}: ctx.run(${JSON.stringify(name)})`;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const value = await withTimeout(Promise.resolve().then(fn), timeoutMs, label);
+        return { ok: true, value: value === undefined ? new Uint8Array(0) : encodeData(value, `${label}: the result`, "result") };
+      } catch (error) {
+        this.act();
+        const action = classifyFailure(error, attempt, policy, label);
+        if (action.type === "fail") return action.outcome;
+        this.scope.log.warn({ err: error, step: name, attempt, retryInMs: action.delayMs }, "step failed; retrying");
+        await this.scope.waitUntil(this.scope.now() + action.delayMs);
+        this.act();
+      }
+    }
+  }
+
+  async sleep(ms: number): Promise<void> {
+    if (!Number.isSafeInteger(ms) || ms < 0) throw new TerminalError(`ctx.sleep(ms): ms must be a whole number of milliseconds, 0 or more (got ${String(ms)})`);
+    const { index, recorded } = this.next("sleep");
+    let wakeAtMs: number;
+    if (recorded) {
+      wakeAtMs = recorded.wakeAtMs;
+    } else {
+      wakeAtMs = this.scope.now() + ms;
+      this.journal.record(index, { type: "sleep", wakeAtMs });
+      await this.suspensionPoint("suspended", wakeAtMs);
+    }
+    await this.scope.waitUntil(wakeAtMs);
+    this.act();
+  }
+
+  private now(): number {
+    const { index, recorded } = this.next("now");
+    if (recorded) return recorded.value;
+    const value = this.scope.now();
+    this.journal.record(index, { type: "now", value });
+    return value;
+  }
+
+  /** Commits the journal so far with the effects made since the last suspension point. */
+  private async suspensionPoint(status: "running" | "suspended", wakeAtMs?: number): Promise<void> {
+    this.act();
+    const journal = this.journal.take();
+    const effects = this.takeEffects();
+    // Taken by a suspension point started together with this one, which commits it.
+    if (journal.length === 0 && effects.writes.length === 0 && effects.sends.length === 0 && !effects.clearedAll) return;
+    const progress: Progress = { status, journal, effects, failedAttempts: this.scope.failedAttempts };
+    if (wakeAtMs !== undefined) progress.wakeAtMs = wakeAtMs;
+    await this.scope.commit(progress);
+    this.act();
+  }
+
+  private takeEffects(): EncodedEffects {
+    const taken = this.dirty;
+    this.dirty = { clearedAll: false, writes: [], sends: [] };
+    return taken;
+  }
+
+  /** Takes the next journal index, once the attempt is known to be live. */
+  private next<T extends JournalEntry["type"]>(type: T, name?: string) {
+    this.act();
+    try {
+      return this.journal.next(type, name);
+    } catch (error) {
+      if (error instanceof JournalMismatchError) this.mismatch ??= error;
+      throw error;
+    }
+  }
+
+  /** Throws if the attempt can no longer act: it ended, or it diverged from its journal. */
+  private act(): void {
+    if (this.ended) throw this.ended;
+    if (this.mismatch) throw this.mismatch;
+  }
+
+  private requireObject(method: string): void {
+    if (this.scope.kind === "service") throw new TerminalError(`ctx.${method}(...) may only be called from an object handler`);
+  }
+
+  private requireExclusive(method: string): void {
+    if (this.scope.kind !== "exclusive") {
+      throw new TerminalError(`ctx.${method}(...) may only be called from an exclusive handler`);
+    }
+  }
+}
+
+/** A step's recorded result as the handler gets it: the same on the first run and on a replay. */
+function resultOf<T>(outcome: Outcome): T {
+  if (!outcome.ok) {
+    const error = new TerminalError(outcome.error.message, { errorCode: outcome.error.code });
+    if (outcome.error.name !== "TerminalError") Object.defineProperty(error, "name", { value: outcome.error.name });
+    throw error;
+  }
+  return (outcome.value.byteLength === 0 ? undefined : decode(outcome.value)) as T;
+}
+
+/** Why an ended attempt's context refuses: the partition stopped, or the attempt ran out its time. */
+export function attemptEnded(label: string, why: string): HostClosedError {
+  return new HostClosedError(`${label}: this attempt has ended (${why}); its context takes no more actions`);
+}
+
+/** The delay of a send client's options, checked: a whole number of milliseconds, 0 or more. */
+function checkDelay(call: string, options: SendClientOptions | undefined): number | undefined {
+  const delayMs = options?.delayMs;
+  if (delayMs === undefined) return undefined;
+  if (!Number.isSafeInteger(delayMs) || delayMs < 0) throw new TerminalError(`${call}: delayMs must be a whole number of milliseconds, 0 or more (got ${String(delayMs)})`);
+  return delayMs;
+}
+
+function checkStateName(method: string, name: string): void {
+  const problem = stateNameProblem(name);
+  if (problem !== undefined) throw new TerminalError(`ctx.${method}(name, ...): ${problem}`);
+}
+
+/**
+ * xoshiro128** seeded from the invocation id: every attempt of an invocation draws the same
+ * sequence, so nothing needs journaling.
+ */
+function seededRandom(invocationId: string): ContextRandom {
+  const seed = createHash("sha256").update("cairn-rand").update(invocationId).digest();
+  const s = new Uint32Array([seed.readUInt32LE(0), seed.readUInt32LE(4), seed.readUInt32LE(8), seed.readUInt32LE(12)]);
+  const next = (): number => {
+    const result = Math.imul(rotl(Math.imul(s[1] as number, 5), 7), 9) >>> 0;
+    const t = (s[1] as number) << 9;
+    s[2] = (s[2] as number) ^ (s[0] as number);
+    s[3] = (s[3] as number) ^ (s[1] as number);
+    s[1] = (s[1] as number) ^ (s[2] as number);
+    s[0] = (s[0] as number) ^ (s[3] as number);
+    s[2] = (s[2] as number) ^ t;
+    s[3] = rotl(s[3] as number, 11);
+    return result;
+  };
+  return {
+    // 53 random bits, as Math.random has.
+    random: () => ((next() >>> 5) * 67_108_864 + (next() >>> 6)) / 9_007_199_254_740_992,
+    uuidv4: () => {
+      const bytes = Buffer.alloc(16);
+      for (let i = 0; i < 16; i += 4) bytes.writeUInt32LE(next(), i);
+      bytes[6] = ((bytes[6] as number) & 0x0f) | 0x40;
+      bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80;
+      const hex = bytes.toString("hex");
+      return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+    },
+  };
+}
+
+function rotl(x: number, k: number): number {
+  return ((x << k) | (x >>> (32 - k))) >>> 0;
+}
