@@ -18,9 +18,9 @@ const DefinitionSchema = z.custom<AnyDefinition>(
   (value) =>
     typeof value === "object" &&
     value !== null &&
-    ((value as { type?: unknown }).type === "object" || (value as { type?: unknown }).type === "service") &&
+    ["object", "service", "workflow"].includes(String((value as { type?: unknown }).type)) &&
     typeof (value as { name?: unknown }).name === "string",
-  { message: "must be made with object() or service()" },
+  { message: "must be made with object(), service() or workflow()" },
 );
 
 const HostOptionsSchema = z.object({
@@ -77,6 +77,13 @@ const HostOptionsSchema = z.object({
   shutdownGraceMs: z.number().int().nonnegative().default(10_000),
   /** Defaults for every handler; a handler's own `retryPolicy` overrides them field by field. */
   retryPolicy: RetryPolicySchema.default({}),
+  /**
+   * For tests: after every suspension point commits (a step's result, a call, a sleep, an
+   * awakeable), the handler is run again from the top against its journal, as after a crash
+   * (Restate's `alwaysReplay`). Code that does not replay the same way fails loudly here, not in
+   * production. @default false
+   */
+  alwaysReplay: z.boolean().default(false),
   /** A pino logger to log through. @default pino at `logLevel`, to stderr */
   logger: z.custom<Logger>((v) => typeof v === "object" && v !== null && typeof (v as Logger).child === "function").optional(),
   /** @default "info", or `CAIRN_LOG_LEVEL` */

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { ContextCallClient, ContextSendClient, SendClientOptions } from "./client-types.js";
-import type { ObjectDefinition, RetryPolicy, ServiceDefinition } from "./definitions.js";
+import type { ObjectDefinition, RetryPolicy, ServiceDefinition, WorkflowDefinition } from "./definitions.js";
 
 /** Options of a durable step: how it is retried, and how long one try may take. */
 export interface RunOptions extends RetryPolicy {
@@ -85,6 +85,9 @@ export interface Context {
   /** A request-response client for a service; see `objectClient`. */
   serviceClient<D extends ServiceDefinition>(definition: D): ContextCallClient<D>;
 
+  /** A request-response client for a workflow key: `run(input)` starts it (once per key) and waits for its result; the other handlers are shared. */
+  workflowClient<D extends WorkflowDefinition>(definition: D, key: string): ContextCallClient<D>;
+
   /**
    * A promise completed from outside: pass `id` to whoever will complete it
    * (`client.resolveAwakeable(id, value)`, `ctx.resolveAwakeable(id, value)`, or their `reject…`).
@@ -139,4 +142,27 @@ export interface ObjectContext extends ObjectSharedContext {
 
   /** Removes every state entry of this key. */
   clearAll(): void;
+}
+
+/** A workflow's durable promise: resolved once (later resolutions change nothing), awaited by `run`. */
+export interface DurablePromise<T> {
+  /** Waits until the promise is resolved (durably: across restarts); throws a `TerminalError` if it was rejected. */
+  get(): Promise<T>;
+  /** Its value if it is resolved now, `undefined` if not yet; throws a `TerminalError` if it was rejected. */
+  peek(): Promise<T | undefined>;
+  /** Resolves it, with this handler's commit. */
+  resolve(value: T): void;
+  /** Rejects it: `get` throws a `TerminalError` with `reason`. */
+  reject(reason: string): void;
+}
+
+/** The context of a workflow's `run`: an exclusive object context with durable promises. */
+export interface WorkflowContext extends ObjectContext {
+  /** The durable promise `name` of this workflow key (a signal its shared handlers resolve). */
+  promise<T>(name: string): DurablePromise<T>;
+}
+
+/** The context of a workflow's other handlers: shared, with the workflow's durable promises. */
+export interface WorkflowSharedContext extends ObjectSharedContext {
+  promise<T>(name: string): DurablePromise<T>;
 }

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { Context, ObjectContext, ObjectSharedContext } from "./context.js";
+import type { Context, ObjectContext, ObjectSharedContext, WorkflowContext } from "./context.js";
 
 /** How a handler is scheduled. */
 export const HandlerKind = { Exclusive: "exclusive", Shared: "shared", Service: "service" } as const;
@@ -80,8 +80,25 @@ export interface ServiceDefinition<N extends string = string, H extends Record<s
   readonly handlers: H;
 }
 
-/** Any object or service definition: what `startHost({ services })` takes. */
-export type AnyDefinition = ObjectDefinition | ServiceDefinition;
+/**
+ * A workflow's handler: `run` takes a `WorkflowContext`; the others are shared and take a
+ * `WorkflowSharedContext` (a function taking the narrower context fits here too).
+ */
+export type WorkflowHandler = (ctx: WorkflowContext, input: never) => unknown;
+
+/**
+ * A workflow: a keyed object whose `run` handler runs exactly once per key (a second `run` of the
+ * key gets the first one's result), and whose other handlers are shared: they read its state and
+ * resolve its durable promises (signals) while `run` goes on.
+ */
+export interface WorkflowDefinition<N extends string = string, H extends { run: WorkflowHandler } & Record<string, WorkflowHandler> = { run: WorkflowHandler } & Record<string, WorkflowHandler>> {
+  readonly type: "workflow";
+  readonly name: N;
+  readonly handlers: H;
+}
+
+/** Any object, service or workflow definition: what `startHost({ services })` takes. */
+export type AnyDefinition = ObjectDefinition | ServiceDefinition | WorkflowDefinition;
 
 /** The input type of a handler entry (`void` when it takes none). */
 export type InputOf<H> = H extends { readonly [handlerTypes]?: (input: infer I) => unknown }
@@ -107,9 +124,17 @@ function checkName(what: string, name: string): void {
 }
 
 /** Checks names and handler kinds of an object or a service definition, at definition time. */
-function checkDefinition(type: "object" | "service", definition: { name: string; handlers: Record<string, unknown> }): void {
+function checkDefinition(type: "object" | "service" | "workflow", definition: { name: string; handlers: Record<string, unknown> }): void {
   const owner = definition.name;
-  checkName(type === "object" ? "Object" : "Service", owner);
+  checkName(type === "object" ? "Object" : type === "service" ? "Service" : "Workflow", owner);
+  if (type === "workflow") {
+    if (typeof definition.handlers.run !== "function") throw new TypeError(`${owner} needs a run handler: the function that runs once per key`);
+    for (const [name, entry] of Object.entries(definition.handlers)) {
+      checkName(`${owner} handler`, name);
+      if (typeof entry !== "function") throw new TypeError(`${owner}.${name} must be a function (a workflow's handlers take no options)`);
+    }
+    return;
+  }
   if (Object.keys(definition.handlers).length === 0) throw new TypeError(`${owner} has no handlers`);
   for (const [name, entry] of Object.entries(definition.handlers)) {
     checkName(`${owner} handler`, name);
@@ -173,6 +198,28 @@ export function service<N extends string, H extends Record<string, ServiceHandle
 }): ServiceDefinition<N, H> {
   checkDefinition("service", definition);
   return Object.freeze({ type: "service", name: definition.name, handlers: definition.handlers });
+}
+
+/**
+ * Defines a workflow: `run` runs once per key and may sleep, call and wait for signals for as long as
+ * it takes; the other handlers are shared and see its state.
+ *
+ * @example
+ * export const subscription = workflow({
+ *   name: "SubscriptionLifecycle",
+ *   handlers: {
+ *     run: async (ctx: WorkflowContext, plan: string) => { ... },
+ *     cancel: async (ctx: WorkflowSharedContext) => ctx.promise<string>("cancelled").resolve("user"),
+ *     status: async (ctx: WorkflowSharedContext) => ctx.get<string>("status"),
+ *   },
+ * });
+ */
+export function workflow<N extends string, H extends { run: WorkflowHandler } & Record<string, WorkflowHandler>>(definition: {
+  name: N;
+  handlers: H;
+}): WorkflowDefinition<N, H> {
+  checkDefinition("workflow", definition);
+  return Object.freeze({ type: "workflow", name: definition.name, handlers: definition.handlers });
 }
 
 function define<K extends HandlerKind>(kind: K, options: HandlerOptions, fn: (ctx: never, input: never) => unknown) {

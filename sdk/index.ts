@@ -1,7 +1,8 @@
-export type { Context, ObjectContext, ObjectSharedContext, RunOptions, ContextRandom, ContextDate } from "./context.js";
+export type { Context, ObjectContext, ObjectSharedContext, WorkflowContext, WorkflowSharedContext, DurablePromise, RunOptions, ContextRandom, ContextDate } from "./context.js";
 export type {
   ObjectDefinition,
   ServiceDefinition,
+  WorkflowDefinition,
   AnyDefinition,
   HandlerDefinition,
   HandlerOptions,
@@ -9,6 +10,6 @@ export type {
   InputOf,
   OutputOf,
 } from "./definitions.js";
-export { object, service, handlers, HandlerKind } from "./definitions.js";
+export { object, service, workflow, handlers, HandlerKind } from "./definitions.js";
 export type { CallClient, SendClient, ContextSendClient, ContextCallClient, ContextCallOptions, CallOptions, SendOptions, SendClientOptions, SendReceipt } from "./client-types.js";
 export { TerminalError, RetryableError, TimeoutError, CancelledError, CallTimeoutError } from "./errors.js";

@@ -7,6 +7,7 @@ import {
   type ContextDate,
   type ContextRandom,
   type ContextSendClient,
+  type DurablePromise,
   type HandlerKind,
   type ObjectContext,
   type ObjectDefinition,
@@ -14,6 +15,8 @@ import {
   type SendClientOptions,
   type ServiceDefinition,
   TerminalError,
+  type WorkflowContext,
+  type WorkflowDefinition,
 } from "../../sdk/index.js";
 import {
   type Caller,
@@ -31,7 +34,7 @@ import {
   targetLabel,
 } from "../../sdk/internal.js";
 import { HostClosedError, JournalMismatchError } from "../errors.js";
-import type { InvocationStatus, JournalEntry, Outcome } from "../store/index.js";
+import type { InvocationStatus, JournalEntry, Outcome, PromiseWrite } from "../store/index.js";
 import { classifyFailure } from "./classify.js";
 import type { AttemptJournal } from "./journal.js";
 import { type ResolvedRetryPolicy, resolveRetryPolicy } from "./retry.js";
@@ -57,6 +60,8 @@ export interface EncodedEffects {
   /** `value: undefined` deletes the entry. */
   writes: Array<{ name: string; value: Uint8Array | undefined }>;
   sends: EncodedSend[];
+  /** Workflow promises resolved or rejected. */
+  promises: Array<Pick<PromiseWrite, "name" | "outcome">>;
 }
 
 /** A suspension point (or a durable backoff) to commit: the invocation's new status, its new journal entries and its effects. */
@@ -92,6 +97,14 @@ export interface InvocationScope {
   commit(progress: Progress): Promise<void>;
   /** Resolves with the outcome of a call or awakeable entry once its complete-entry command committed. Waiting here is not being busy. */
   awaitEntry(index: number): Promise<Outcome>;
+  /** A workflow promise of this key, once resolved or rejected. */
+  readPromise(name: string): Outcome | undefined;
+  /** Resolves once a commit resolved or rejected that promise (read it again then). Waiting here is not being busy. */
+  promiseChanged(name: string): Promise<void>;
+  /** Whether the handler is a workflow's (its context has promises). */
+  readonly workflow: boolean;
+  /** Ends the attempt after each suspension point, so that the next one replays it (a test mode). */
+  readonly alwaysReplay: boolean;
   /** The journal as committed so far, by index: what the next attempt replays. */
   readonly journal: ReadonlyMap<number, JournalEntry>;
   /** Attempts that failed before this run of the invocation. */
@@ -116,14 +129,17 @@ const silent = pino({ level: "silent" });
  * so far; what is left when the handler ends is committed with its result. Once the attempt ended
  * (timed out, failed, the partition stopped), every action throws: a late attempt changes nothing.
  */
-export class DurableContext implements ObjectContext {
+export class DurableContext implements WorkflowContext {
   /** This attempt's writes (for its reads), since it began. */
   private readonly overlay = new Map<string, Uint8Array | undefined>();
   private overlayCleared = false;
   /** Writes and sends not yet committed. */
-  private dirty: EncodedEffects = { clearedAll: false, writes: [], sends: [] };
+  private dirty: EncodedEffects = emptyEffects();
   private ended: Error | undefined;
   private mismatch: JournalMismatchError | undefined;
+  private replay = false;
+  /** Steps whose function runs now: a forced replay waits until none does (a suspension of the whole handler). */
+  private stepsRunning = 0;
   readonly rand: ContextRandom;
   readonly date: ContextDate;
 
@@ -152,6 +168,11 @@ export class DurableContext implements ObjectContext {
   /** The journal mismatch this attempt met, if any: it fails the attempt even if the handler caught it. */
   get diverged(): JournalMismatchError | undefined {
     return this.mismatch;
+  }
+
+  /** Whether the attempt ended to be replayed (`alwaysReplay`): the next attempt runs at once and counts as none. */
+  get replayRequested(): boolean {
+    return this.replay;
   }
 
   /** Ends the attempt: later actions throw `reason`. Returns the effects not yet committed. */
@@ -257,6 +278,56 @@ export class DurableContext implements ObjectContext {
 
   serviceClient<D extends ServiceDefinition>(definition: D): ContextCallClient<D> {
     return this.callClient(definition, (handler) => ({ type: "service", name: definition.name, handler }));
+  }
+
+  workflowClient<D extends WorkflowDefinition>(definition: D, key: string): ContextCallClient<D> {
+    const problem = objectKeyProblem(key);
+    if (problem !== undefined) throw new TerminalError(`ctx.workflowClient(${definition.name}, key): ${problem}`);
+    return this.callClient(definition, (handler) => ({ type: "object", name: definition.name, key, handler }));
+  }
+
+  promise<T>(name: string): DurablePromise<T> {
+    if (!this.scope.workflow) throw new TerminalError("ctx.promise(name) is only available in workflow handlers");
+    checkStateName("promise", name);
+    return {
+      get: () => this.promiseGet<T>(name),
+      peek: () => this.promisePeek<T>(name),
+      resolve: (value: T) => this.completePromise(name, { ok: true, value: encodeData(value === undefined ? null : value, `ctx.promise(${JSON.stringify(name)}).resolve(value)`, "value") }),
+      reject: (reason: string) => this.completePromise(name, { ok: false, error: { name: "TerminalError", message: String(reason), code: 500 } }),
+    };
+  }
+
+  /** Waits for the promise durably: the wait commits, and a replay gets the outcome the first run got. */
+  private async promiseGet<T>(name: string): Promise<T> {
+    const { index, recorded } = this.next("promise", name);
+    if (recorded?.outcome) return resultOf<T>(recorded.outcome);
+    let outcome = this.scope.readPromise(name);
+    if (!outcome && !recorded) {
+      this.journal.record(index, { type: "promise", name });
+      await this.suspensionPoint("suspended");
+    }
+    while (!outcome) {
+      await this.scope.promiseChanged(name);
+      this.act();
+      outcome = this.scope.readPromise(name);
+    }
+    // Committed with the next suspension point; until then a replay reads the same outcome from the table.
+    this.journal.record(index, { type: "promise", name, outcome });
+    return resultOf<T>(outcome);
+  }
+
+  private async promisePeek<T>(name: string): Promise<T | undefined> {
+    const { index, recorded } = this.next("promise-peek", name);
+    const outcome = recorded ? recorded.outcome : (this.scope.readPromise(name) ?? null);
+    if (!recorded) this.journal.record(index, { type: "promise-peek", name, outcome });
+    return outcome === null ? undefined : resultOf<T>(outcome);
+  }
+
+  private completePromise(name: string, outcome: Outcome): void {
+    const { index, recorded } = this.next("promise-complete", name);
+    if (recorded) return;
+    this.dirty.promises.push({ name, outcome });
+    this.journal.record(index, { type: "promise-complete", name });
   }
 
   private callClient<D extends AnyDefinition>(definition: D, targetOf: (handler: string) => Target): ContextCallClient<D> {
@@ -372,7 +443,13 @@ export class DurableContext implements ObjectContext {
     if (typeof fn !== "function") throw new TerminalError(`ctx.run(${JSON.stringify(name)}, fn): fn must be a function`);
     const { index, recorded } = this.next("run", name);
     if (recorded) return resultOf(recorded.outcome);
-    const outcome = await this.attemptStep(name, fn, options);
+    this.stepsRunning++;
+    let outcome: Outcome;
+    try {
+      outcome = await this.attemptStep(name, fn, options);
+    } finally {
+      this.stepsRunning--;
+    }
     this.act(); // the attempt may have ended while the step ran
     this.journal.record(index, { type: "run", name, outcome });
     await this.suspensionPoint("running");
@@ -428,16 +505,21 @@ export class DurableContext implements ObjectContext {
     const journal = this.journal.take();
     const effects = this.takeEffects();
     // Taken by a suspension point started together with this one, which commits it.
-    if (journal.length === 0 && effects.writes.length === 0 && effects.sends.length === 0 && !effects.clearedAll) return;
+    if (journal.length === 0 && effects.writes.length === 0 && effects.sends.length === 0 && effects.promises.length === 0 && !effects.clearedAll) return;
     const progress: Progress = { status, journal, effects, failedAttempts: this.scope.failedAttempts };
     if (wakeAtMs !== undefined) progress.wakeAtMs = wakeAtMs;
     await this.scope.commit(progress);
     this.act();
+    if (this.scope.alwaysReplay && this.stepsRunning === 0) {
+      this.replay = true;
+      this.ended = attemptEnded(this.options.label, "replayed after its suspension point (alwaysReplay)");
+      throw this.ended;
+    }
   }
 
   private takeEffects(): EncodedEffects {
     const taken = this.dirty;
-    this.dirty = { clearedAll: false, writes: [], sends: [] };
+    this.dirty = emptyEffects();
     return taken;
   }
 
@@ -467,6 +549,10 @@ export class DurableContext implements ObjectContext {
       throw new TerminalError(`ctx.${method}(...) may only be called from an exclusive handler`);
     }
   }
+}
+
+function emptyEffects(): EncodedEffects {
+  return { clearedAll: false, writes: [], sends: [], promises: [] };
 }
 
 /** A step's recorded result as the handler gets it: the same on the first run and on a replay. */

@@ -108,7 +108,12 @@ export async function invoke(handler: ResolvedHandler, data: Uint8Array, scope: 
     }
     const effects = ctx.end(attemptEnded(label, failure ? "it failed" : "the handler returned"));
     // A stop the handler outlived, or a journal mismatch it caught, still ends the attempt.
-    if (options.signal.aborted || isInstance(failure?.error, HostClosedError)) throw new HostClosedError(`${label}: the partition stopped`, { cause: failure?.error });
+    if (options.signal.aborted) throw new HostClosedError(`${label}: the partition stopped`, { cause: failure?.error });
+    if (ctx.replayRequested) {
+      attempt--; // a replay is not an attempt
+      continue;
+    }
+    if (isInstance(failure?.error, HostClosedError)) throw new HostClosedError(`${label}: the partition stopped`, { cause: failure?.error });
     if (ctx.diverged) failure = { error: ctx.diverged };
     if (!failure) {
       try {

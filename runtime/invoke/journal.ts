@@ -17,6 +17,9 @@ export function describeEntry(type: JournalEntryType, name: string | undefined):
     now: "ctx.date.now",
     call: "a call to",
     awakeable: "ctx.awakeable",
+    promise: "ctx.promise(...).get",
+    "promise-peek": "ctx.promise(...).peek",
+    "promise-complete": "ctx.promise(...).resolve",
   };
   if (type === "send" || type === "call") return `${call[type]} ${name ?? "?"}`;
   return name === undefined ? `${call[type]}()` : `${call[type]}(${JSON.stringify(name)})`;
@@ -29,6 +32,9 @@ function nameOf(entry: JournalEntry): string | undefined {
     case "get":
     case "set":
     case "clear":
+    case "promise":
+    case "promise-peek":
+    case "promise-complete":
       return entry.name;
     case "send":
     case "call":

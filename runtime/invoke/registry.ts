@@ -7,6 +7,8 @@ import { type Target, isHandlerDefinition } from "../../sdk/internal.js";
 export interface ResolvedHandler {
   readonly label: string;
   readonly kind: HandlerKind;
+  /** A workflow's `run`: once per key; its context has durable promises. Its other handlers: `workflow-shared`. */
+  readonly workflow: "run" | "shared" | undefined;
   readonly fn: (ctx: never, input: unknown) => unknown;
   readonly input: z.ZodType | undefined;
   readonly output: z.ZodType | undefined;
@@ -25,9 +27,11 @@ export class Registry {
       this.definitions.set(definition.name, definition);
       for (const [name, entry] of Object.entries(definition.handlers)) {
         const label = `${definition.name}.${name}`;
+        const workflow = definition.type === "workflow" ? (name === "run" ? "run" : "shared") : undefined;
         const resolved: ResolvedHandler = isHandlerDefinition(entry)
           ? {
               label,
+              workflow,
               kind: entry.kind,
               fn: entry.fn,
               input: entry.options.input,
@@ -37,7 +41,8 @@ export class Registry {
             }
           : {
               label,
-              kind: definition.type === "object" ? "exclusive" : "service",
+              workflow,
+              kind: workflow === "shared" ? "shared" : definition.type === "service" ? "service" : "exclusive",
               fn: entry as (ctx: never, input: unknown) => unknown,
               input: undefined,
               output: undefined,
@@ -54,11 +59,12 @@ export class Registry {
   }
 
   /**
-   * Whether `name` is an object or a service here, or `undefined` when this host serves no such
-   * thing: what tells a path's key segment from its handler segment before a target exists.
+   * How targets address `name` here (a workflow is addressed as an object: by key), or `undefined`
+   * when this host serves no such thing: what tells a path's key segment from its handler segment.
    */
-  typeOf(name: string): AnyDefinition["type"] | undefined {
-    return this.definitions.get(name)?.type;
+  typeOf(name: string): Target["type"] | undefined {
+    const type = this.definitions.get(name)?.type;
+    return type === "workflow" ? "object" : type;
   }
 
   /** The handler for a target, or a `TerminalError` that says what exists. */
@@ -70,8 +76,8 @@ export class Registry {
         errorCode: 404,
       });
     }
-    if (definition.type !== target.type) {
-      return new TerminalError(`${label}: "${target.name}" is ${definition.type === "object" ? "an object" : "a service"}, but was addressed as ${target.type === "object" ? "an object" : "a service"}`, {
+    if (this.typeOf(target.name) !== target.type) {
+      return new TerminalError(`${label}: "${target.name}" is ${definition.type === "service" ? "a service" : `a${definition.type === "object" ? "n object" : " workflow"}`}, but was addressed as ${target.type === "object" ? "an object" : "a service"}`, {
         errorCode: 400,
       });
     }

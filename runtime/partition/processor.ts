@@ -1,7 +1,18 @@
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import { TerminalError } from "../../sdk/index.js";
-import { type Caller, type Envelope, type ReplyAddress, childInvocationId, decode, encode, partitionOfTarget, targetLabel } from "../../sdk/internal.js";
+import {
+  type Caller,
+  type Envelope,
+  type ReplyAddress,
+  type Target,
+  childInvocationId,
+  decode,
+  encode,
+  idempotentInvocationId,
+  partitionOfTarget,
+  targetLabel,
+} from "../../sdk/internal.js";
 import type { Clock } from "../clock.js";
 import type { HostConfig } from "../config.js";
 import { CommitTooLargeError, HostClosedError } from "../errors.js";
@@ -26,6 +37,7 @@ import type {
   OutboxEntry,
   Outcome,
   ProgressRecord,
+  PromiseWrite,
   StateWrite,
   Store,
   TimerEntry,
@@ -40,7 +52,7 @@ import { PartitionTimers } from "./timers.js";
 export interface ProcessorDeps {
   partition: number;
   registry: Registry;
-  config: Pick<HostConfig, "partitions" | "maxPayloadBytes" | "idempotencyRetentionMs">;
+  config: Pick<HostConfig, "partitions" | "maxPayloadBytes" | "idempotencyRetentionMs" | "alwaysReplay">;
   retryPolicy: ResolvedRetryPolicy;
   /** Reads of committed state, completions and timers. Writes go through `commitLog` only. */
   store: Store;
@@ -74,6 +86,8 @@ export class PartitionProcessor {
   private readonly lanes = new Map<string, LiveInvocation[]>();
   /** Lanes whose running invocation waits on the clock (a sleep, a retry's backoff), with how many waits. */
   private readonly parkedLanes = new Map<string, number>();
+  /** Handlers waiting for a workflow promise, by `object\u0000key\u0000name`. */
+  private readonly promiseWaiters = new Map<string, Set<() => void>>();
   /** Commits made beside the lanes (acceptances, complete-entry commands, answers to waiting handlers), in flight. */
   private sideCommits = 0;
   private changeWaiters: Array<() => void> = [];
@@ -143,6 +157,28 @@ export class PartitionProcessor {
     });
   }
 
+  /** Resolves once a commit resolved or rejected a workflow promise; the lane counts as settled meanwhile. */
+  private promiseChanged(lane: string, target: Target, name: string): Promise<void> {
+    const at = promiseKey(target, name);
+    return this.parked<void>(lane, (resolve) => {
+      const waiters = this.promiseWaiters.get(at) ?? new Set();
+      const waiter = () => resolve();
+      waiters.add(waiter);
+      this.promiseWaiters.set(at, waiters);
+      return () => waiters.delete(waiter);
+    });
+  }
+
+  /** A commit resolved these promises: whoever waits on them reads them again. */
+  private promisesWritten(target: Target, promises: readonly { name: string }[] | undefined): void {
+    for (const { name } of promises ?? []) {
+      const at = promiseKey(target, name);
+      const waiters = this.promiseWaiters.get(at);
+      this.promiseWaiters.delete(at);
+      for (const waiter of waiters ?? []) waiter();
+    }
+  }
+
   /**
    * Waits for what `start` starts, with the lane parked: not busy, since what it waits for is the
    * clock or another invocation. Rejects with `HostClosedError` when the partition stops; `start`
@@ -192,20 +228,23 @@ export class PartitionProcessor {
         return this.refuse(delivery, envelope, `${target.name}.${target.handler}: a call cannot be delayed; only a send can`, 400, "delayed call refused");
       }
       if (envelope.completes) return this.completeEntry(delivery, envelope, envelope.completes);
-      const running = this.live.get(invocationId);
-      if (running) {
-        if (targetLabel(running.envelope.target) !== targetLabel(target)) return this.refuseReusedId(delivery, envelope, targetLabel(running.envelope.target));
-        running.attach({ ...delivery, parsed });
-        return;
-      }
       if (envelope.delayMs !== undefined) {
         // Its own lane, which also keeps a duplicate from being accepted beside the original.
         this.queue.run(`i:${invocationId}`, () => this.holdingLane(() => this.processDelayed(delivery, envelope), () => delivery.abandon(), invocationId));
         return;
       }
-      const done = this.deps.store.readCompletion(this.deps.partition, invocationId);
-      if (done) return this.answerFromCompletion(delivery, envelope, done);
-      this.schedule(LiveInvocation.delivered({ ...delivery, parsed }, delivery.seq, this.answer), this.deps.registry.resolve(target));
+      const handler = this.deps.registry.resolve(target);
+      // A workflow's run is one invocation per key, however it was started: a second run gets the first's result.
+      const effective = !(handler instanceof TerminalError) && handler.workflow === "run" ? { ...envelope, invocationId: workflowRunId(target) } : envelope;
+      const running = this.live.get(effective.invocationId);
+      if (running) {
+        if (targetLabel(running.envelope.target) !== targetLabel(target)) return this.refuseReusedId(delivery, effective, targetLabel(running.envelope.target));
+        running.attach({ ...delivery, parsed: { ok: true, envelope: effective } });
+        return;
+      }
+      const done = this.deps.store.readCompletion(this.deps.partition, effective.invocationId);
+      if (done) return this.answerFromCompletion(delivery, effective, done);
+      this.schedule(LiveInvocation.delivered({ ...delivery, parsed: { ok: true, envelope: effective } }, delivery.seq, this.answer), handler);
     } catch (error) {
       // Never let one message end the inbox source's loop; left for the next owner (or a redelivery).
       this.log.error({ err: error }, "inbox message could not be scheduled");
@@ -432,6 +471,10 @@ export class PartitionProcessor {
           waitUntil: (atMs) => this.waitOnClock(lane, atMs),
           commit: (progress) => this.commitProgress(invocation, handler.label, progress, scope.heldKeys),
           awaitEntry: (index) => this.awaitEntry(invocation, lane, index),
+          workflow: handler.workflow !== undefined,
+          alwaysReplay: deps.config.alwaysReplay,
+          readPromise: (name) => (target.type === "object" ? deps.store.readPromise(deps.partition, target.name, target.key, name) : undefined),
+          promiseChanged: (name) => this.promiseChanged(lane, target, name),
           journal: invocation.journal,
           failedAttempts: invocation.failedAttempts,
           get durable() {
@@ -456,6 +499,7 @@ export class PartitionProcessor {
     // Committed: from here on nothing may undo it, and nothing that fails may hold the others up.
     deps.router.release(deps.partition, committed);
     this.timers.added(record.timers);
+    this.promisesWritten(target, record.promises);
     this.live.delete(invocationId);
     const outcome = committed.record.kind === "invocation" || committed.record.kind === undefined ? committed.record.completion.outcome : result.outcome;
     if (isArmed(CrashPoint.AfterAck)) {
@@ -508,6 +552,7 @@ export class PartitionProcessor {
     if (!committed) throw new HostClosedError(`${label}: the partition stopped before its commit`);
     deps.router.release(deps.partition, committed);
     this.timers.added(record.timers);
+    this.promisesWritten(invocation.envelope.target, record.promises);
     for (const [index, entry] of journal) if (!outcomeOf(invocation.journal.get(index))) invocation.journal.set(index, entry);
     invocation.recorded();
   }
@@ -578,7 +623,11 @@ export class PartitionProcessor {
    * The state writes, sends and delayed sends of an attempt's effects, as a record holds them. A call
    * carries where its result goes and the keys held up its chain (`heldKeys`).
    */
-  private effectRecords(envelope: Envelope, effects: EncodedEffects | undefined, heldKeys: readonly string[]): { stateWrites: StateWrite[]; outbox: OutboxEntry[]; timers?: TimerEntry[] } {
+  private effectRecords(
+    envelope: Envelope,
+    effects: EncodedEffects | undefined,
+    heldKeys: readonly string[],
+  ): { stateWrites: StateWrite[]; outbox: OutboxEntry[]; timers?: TimerEntry[]; promises?: PromiseWrite[] } {
     const { deps } = this;
     const { target, invocationId } = envelope;
     const stateWrites: StateWrite[] = [];
@@ -608,7 +657,8 @@ export class PartitionProcessor {
       if (send.delayMs) timers.push({ dueMs: now + send.delayMs, id: childId, send: entry });
       else outbox.push(entry);
     }
-    return timers.length > 0 ? { stateWrites, outbox, timers } : { stateWrites, outbox };
+    const promises: PromiseWrite[] = target.type === "object" ? (effects?.promises ?? []).map(({ name, outcome }) => ({ object: target.name, key: target.key, name, outcome })) : [];
+    return { stateWrites, outbox, ...(timers.length > 0 ? { timers } : {}), ...(promises.length > 0 ? { promises } : {}) };
   }
 
   /** An invocation's completion, with its last effects and its result for every handler waiting for it. */
@@ -639,9 +689,18 @@ export class PartitionProcessor {
   }
 }
 
+/** The one invocation id of a workflow key's run. */
+function workflowRunId(target: Target): Envelope["invocationId"] {
+  return idempotentInvocationId(targetLabel(target), "workflow run");
+}
+
 /** The complete-entry command that hands `outcome` of invocation `from` to the handler waiting for it. */
 function completionMessage(caller: Caller, from: string, outcome: Outcome): OutboxEntry {
   return { partition: caller.partition, envelope: { invocationId: caller.invocationId, target: caller.target, completes: { index: caller.index, from } }, data: encode(outcome) };
+}
+
+function promiseKey(target: Target, name: string): string {
+  return `${target.name}\u0000${target.type === "object" ? target.key : ""}\u0000${name}`;
 }
 
 /** The outcome a call or awakeable entry holds, if it has one. */

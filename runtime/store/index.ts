@@ -11,6 +11,7 @@ export type {
   JournalEntryType,
   ProgressRecord,
   EntryRecord,
+  PromiseWrite,
   TimersRecord,
   TimerEntry,
   TimerKey,

@@ -106,7 +106,21 @@ export type JournalEntry =
   /** A call awaiting `callee` (an invocation id): its outcome once the callee's complete-entry command came. */
   | { type: "call"; target: string; callee: string; outcome?: Outcome }
   /** An awakeable: its outcome once something resolved or rejected it. */
-  | { type: "awakeable"; outcome?: Outcome };
+  | { type: "awakeable"; outcome?: Outcome }
+  /** A workflow promise's `get()`: its outcome once it was resolved. */
+  | { type: "promise"; name: string; outcome?: Outcome }
+  /** A workflow promise's `peek()`: its outcome then, or null. */
+  | { type: "promise-peek"; name: string; outcome: Outcome | null }
+  /** A workflow promise resolved or rejected here; the write left with the commit that recorded it. */
+  | { type: "promise-complete"; name: string };
+
+/** A workflow promise resolved or rejected: kept once (the first resolution wins), in the `promises` table. */
+export interface PromiseWrite {
+  object: string;
+  key: string;
+  name: string;
+  outcome: Outcome;
+}
 
 export type JournalEntryType = JournalEntry["type"];
 
@@ -125,6 +139,7 @@ export interface ProgressRecord {
   outbox: OutboxEntry[];
   /** Delayed sends, kept in this partition until due. */
   timers?: TimerEntry[];
+  promises?: PromiseWrite[];
   position: number;
 }
 
@@ -153,6 +168,7 @@ export interface InvocationRecord {
   timers?: TimerEntry[];
   /** The invocation has a row (and maybe a journal) in the tables, which this commit removes. */
   endsRow?: true;
+  promises?: PromiseWrite[];
   /** Every inbox message at or below this stream sequence has committed. */
   position: number;
 }
@@ -192,4 +208,5 @@ export interface PartitionSnapshot {
   /** Live invocations and their journals; absent in snapshots written before durable execution. */
   invocations?: Array<[invocationId: string, row: InvocationRow]>;
   journal?: Array<[invocationId: string, index: number, entry: JournalEntry]>;
+  promises?: PromiseWrite[];
 }

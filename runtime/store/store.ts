@@ -1,7 +1,7 @@
 import { type Database, type Key, type RootDatabase, open } from "lmdb";
 import type { Logger } from "pino";
 import { decode } from "../../sdk/internal.js";
-import type { CommitRecord, CompletionRecord, InboxKey, InboxRow, InvocationRecord, InvocationRow, JournalEntry, OutboxEntry, OutboxKey, PartitionSnapshot, StateWrite, TimerEntry, TimerKey } from "./records.js";
+import type { CommitRecord, CompletionRecord, InboxKey, InboxRow, InvocationRecord, InvocationRow, JournalEntry, Outcome, PromiseWrite, OutboxEntry, OutboxKey, PartitionSnapshot, StateWrite, TimerEntry, TimerKey } from "./records.js";
 import { decodeStateKey, encodeStateKey, objectKeyPrefix, partitionPrefix, prefixEnd } from "./state-keys.js";
 import { ConfigError } from "../errors.js";
 import { guardOrphanCommitFailures, storeWrite } from "./write-failure.js";
@@ -10,6 +10,7 @@ type CompletionKey = [partition: number, invocationId: string];
 type ExpiryKey = [expiresAtMs: number, partition: number, invocationId: string];
 type InvocationKey = [partition: number, invocationId: string];
 type JournalKey = [partition: number, invocationId: string, index: number];
+type PromiseKey = [partition: number, object: string, key: string, name: string];
 const OUTBOX_END = Number.MAX_SAFE_INTEGER;
 
 /**
@@ -68,6 +69,7 @@ function stateWriteKey(partition: number, write: StateWrite): Buffer {
  * | `timers`      | [partition, dueMs, id]                | TimerEntry            |
  * | `invocations` | [partition, invocationId]             | InvocationRow         |
  * | `journal`     | [partition, invocationId, index]      | JournalEntry          |
+ * | `promises`    | [partition, object, key, name]        | Outcome (workflows)   |
  * | `inbox`       | [partition, seq] (embedded mode)      | InboxRow              |
  *
  * `state` keys are built by state-keys.ts: length-prefixed UTF-8, so that no object key's range
@@ -93,6 +95,7 @@ export class Store {
   private readonly inboxSeq: Database<number, number>;
   private readonly invocations: Database<InvocationRow, InvocationKey>;
   private readonly journal: Database<JournalEntry, JournalKey>;
+  private readonly promises: Database<Outcome, PromiseKey>;
   private readonly positionCache = new Map<number, number>();
   /** The last inbox sequence used per partition (embedded mode), read from the db on first use. */
   private readonly inboxSeqs = new Map<number, number>();
@@ -126,6 +129,7 @@ export class Store {
     this.inboxSeq = this.root.openDB({ name: "inbox-seq" });
     this.invocations = this.root.openDB({ name: "invocations" });
     this.journal = this.root.openDB({ name: "journal" });
+    this.promises = this.root.openDB({ name: "promises" });
     try {
       this.ensureFormat(path, log);
     } catch (error) {
@@ -147,7 +151,7 @@ export class Store {
   private ensureFormat(path: string, log: Logger | undefined): void {
     const mode = this.routing === "inbox" ? "embedded" : "nats";
     const found = this.meta.get("format");
-    const dbs = [this.state, this.completions, this.expiry, this.outbox, this.positions, this.applied, this.timers, this.inbox, this.inboxSeq, this.invocations, this.journal] as const;
+    const dbs = [this.state, this.completions, this.expiry, this.outbox, this.positions, this.applied, this.timers, this.inbox, this.inboxSeq, this.invocations, this.journal, this.promises] as const;
     const holdsData = dbs.some((db) => db.getKeysCount({ limit: 1 }) > 0);
     // Before modes were recorded: only embedded hosts recorded a partition count in the data dir.
     const recordedMode = this.meta.get("mode") ?? (this.meta.get("partitions") !== undefined ? "embedded" : holdsData ? "nats" : undefined);
@@ -267,6 +271,11 @@ export class Store {
     return [...this.invocations.getRange({ start: [partition], end: [partition + 1] })].map(({ key, value }) => ({ invocationId: key[1], row: value }));
   }
 
+  /** A workflow promise's outcome, once it is resolved or rejected. */
+  readPromise(partition: number, object: string, key: string, name: string): Outcome | undefined {
+    return this.promises.get([partition, object, key, name]);
+  }
+
   /** An invocation's journal, by index. */
   readJournal(partition: number, invocationId: string): Map<number, JournalEntry> {
     const entries = new Map<number, JournalEntry>();
@@ -363,6 +372,7 @@ export class Store {
         for (const timer of record.timers ?? []) this.timers.put(timerKey(p, timer), timer);
         this.invocations.put([p, record.invocationId], record.row);
         for (const [index, entry] of record.journal) this.journal.put([p, record.invocationId, index], entry);
+        this.applyPromises(p, record.promises);
         break;
       case "entry":
         this.journal.put([p, record.invocationId, record.index], record.entry);
@@ -395,11 +405,20 @@ export class Store {
   private applyInvocation(p: number, record: InvocationRecord, stateKeys: readonly Buffer[]): void {
     this.applyStateWrites(record.stateWrites, stateKeys);
     for (const timer of record.timers ?? []) this.timers.put(timerKey(p, timer), timer);
+    this.applyPromises(p, record.promises);
     this.completions.put([p, record.invocationId], record.completion);
     this.expiry.put([record.completion.expiresAtMs, p, record.invocationId], null);
     if (record.endsRow) {
       this.invocations.remove([p, record.invocationId]);
       for (const key of this.journal.getKeys(journalRange(p, record.invocationId))) this.journal.remove(key);
+    }
+  }
+
+  /** The first resolution of a promise wins: a later one changes nothing. */
+  private applyPromises(p: number, writes: readonly PromiseWrite[] | undefined): void {
+    for (const { object, key, name, outcome } of writes ?? []) {
+      const at: PromiseKey = [p, object, key, name];
+      if (this.promises.get(at) === undefined) this.promises.put(at, outcome);
     }
   }
 
@@ -442,6 +461,7 @@ export class Store {
         timers: [...this.timers.getRange(timerRange(partition))].map(({ value }) => value),
         invocations: this.readInvocations(partition).map(({ invocationId, row }) => [invocationId, row]),
         journal: [...this.journal.getRange({ start: [partition], end: [partition + 1] })].map(({ key, value }) => [key[1], key[2], value]),
+        promises: [...this.promises.getRange({ start: [partition], end: [partition + 1] })].map(({ key, value }) => ({ object: key[1], key: key[2], name: key[3], outcome: value })),
       };
       const prefix = partitionPrefix(partition);
       for (const { key, value } of this.state.getRange({ start: prefix, end: prefixEnd(prefix) })) {
@@ -477,6 +497,8 @@ export class Store {
       for (const k of this.journal.getKeys({ start: [p], end: [p + 1] })) this.journal.remove(k);
       for (const [invocationId, row] of snapshot.invocations ?? []) this.invocations.put([p, invocationId], row);
       for (const [invocationId, index, entry] of snapshot.journal ?? []) this.journal.put([p, invocationId, index], entry);
+      for (const k of this.promises.getKeys({ start: [p], end: [p + 1] })) this.promises.remove(k);
+      for (const { object, key, name, outcome } of snapshot.promises ?? []) this.promises.put([p, object, key, name], outcome);
       for (const [key, value] of state) this.state.put(key, value);
       for (const [invocationId, record] of snapshot.completions) {
         this.completions.put([p, invocationId], record);

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { CallClient, CallOptions, SendClient, SendClientOptions, SendOptions, SendReceipt, TargetInvoker } from "../client-types.js";
-import type { AnyDefinition, ObjectDefinition, ServiceDefinition } from "../definitions.js";
+import type { AnyDefinition, ObjectDefinition, ServiceDefinition, WorkflowDefinition } from "../definitions.js";
 import { CallTimeoutError, CancelledError, TerminalError, TimeoutError } from "../errors.js";
 import {
   type Envelope,
@@ -34,6 +34,13 @@ export interface CairnClient {
   objectSendClient<D extends ObjectDefinition>(definition: D, key: string, options?: SendClientOptions): SendClient<D>;
   serviceClient<D extends ServiceDefinition>(definition: D): CallClient<D>;
   serviceSendClient<D extends ServiceDefinition>(definition: D, options?: SendClientOptions): SendClient<D>;
+  /**
+   * Request-response calls to one workflow key: `run(input)` starts it and resolves with its result
+   * (a second `run` of the key resolves with the first one's); the other handlers are shared.
+   */
+  workflowClient<D extends WorkflowDefinition>(definition: D, key: string): CallClient<D>;
+  /** One-way sends to one workflow key: `run(input)` starts it once, however often it is sent. */
+  workflowSendClient<D extends WorkflowDefinition>(definition: D, key: string): SendClient<D>;
   /**
    * Resolves an awakeable (`ctx.awakeable()`): the invocation waiting on it goes on with `value`.
    * Resolves once the waiting partition's inbox durably holds it. Completing an awakeable that has
@@ -78,6 +85,14 @@ export class Client implements CairnClient {
 
   objectSendClient<D extends ObjectDefinition>(definition: D, key: string, options?: SendClientOptions): SendClient<D> {
     return this.methods(definition, objectTarget(definition.name, key), keyChecked(`objectSendClient(${definition.name}, key)`, key, this.sendWith(options))) as SendClient<D>;
+  }
+
+  workflowClient<D extends WorkflowDefinition>(definition: D, key: string): CallClient<D> {
+    return this.methods(definition, objectTarget(definition.name, key), keyChecked(`workflowClient(${definition.name}, key)`, key, this.call)) as CallClient<D>;
+  }
+
+  workflowSendClient<D extends WorkflowDefinition>(definition: D, key: string): SendClient<D> {
+    return this.methods(definition, objectTarget(definition.name, key), keyChecked(`workflowSendClient(${definition.name}, key)`, key, this.send)) as SendClient<D>;
   }
 
   serviceClient<D extends ServiceDefinition>(definition: D): CallClient<D> {

@@ -3,9 +3,9 @@ import { TerminalError } from "cairn";
 import { account, caller, callingService, callsSeen } from "../fixtures/calls.js";
 import { eventually } from "../helpers/host.js";
 import { terminalError } from "../helpers/expect.js";
-import { modes, useMode } from "../helpers/modes.js";
+import { durableModes, useMode } from "../helpers/modes.js";
 
-describe.each(modes)("$label", (mode) => {
+describe.each(durableModes)("$label", (mode) => {
   const cairn = useMode(mode);
   const services = [account, caller, callingService];
   const h = cairn.sharedHost({ services, host: { partitions: 4, retryPolicy: { initialIntervalMs: 10, maxIntervalMs: 50 } } });

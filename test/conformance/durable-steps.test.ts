@@ -4,7 +4,7 @@ import { TerminalError } from "cairn";
 import { durableSeen, stepService, steps } from "../fixtures/durable.js";
 import { eventually } from "../helpers/host.js";
 import { terminalError } from "../helpers/expect.js";
-import { modes, useMode } from "../helpers/modes.js";
+import { durableModes, useMode } from "../helpers/modes.js";
 
 interface Line {
   level: number;
@@ -12,7 +12,7 @@ interface Line {
   err?: { message?: string; type?: string };
 }
 
-describe.each(modes)("$label", (mode) => {
+describe.each(durableModes)("$label", (mode) => {
   const cairn = useMode(mode);
   const h = cairn.sharedHost({ services: [steps, stepService], host: { partitions: 4, retryPolicy: { initialIntervalMs: 10, maxIntervalMs: 50 } } });
 
@@ -24,7 +24,9 @@ describe.each(modes)("$label", (mode) => {
       expect(await h.client.objectClient(steps, "two").twoSteps()).toEqual({ a: 1, b: 1 });
       expect(durableSeen.stepRuns.get("two:a")).toBe(1);
       expect(durableSeen.stepRuns.get("two:b")).toBe(1);
-      expect(durableSeen.attempts.get("two:twoSteps")).toBe(3);
+      // Each replay (after a crash, or forced at every suspension point) runs the handler again.
+      if (mode.alwaysReplay) expect(durableSeen.attempts.get("two:twoSteps")).toBeGreaterThan(3);
+      else expect(durableSeen.attempts.get("two:twoSteps")).toBe(3);
     });
 
     it("replays a state read from the journal: a write before a step is applied once", async () => {
@@ -149,7 +151,8 @@ describe.each(modes)("$label", (mode) => {
       const lines: Line[] = [];
       const logger = pino({ level: "warn" }, { write: (line: string) => void lines.push(JSON.parse(line) as Line) });
       const own = await cairn.start({ services: [steps], host: { partitions: 4, logger, retryPolicy: { initialIntervalMs: 20, maxIntervalMs: 50 } } });
-      durableSeen.failAfterStep.set("div", 1);
+      // Fails after its step until told otherwise: retried meanwhile.
+      durableSeen.failAfterStep.set("div", Number.MAX_SAFE_INTEGER);
       durableSeen.diverge.clear();
       const call = own.client.objectClient(steps, "div").diverging();
       // The first attempt records step "a" and fails; from now on the handler calls step "b" there.
@@ -162,6 +165,7 @@ describe.each(modes)("$label", (mode) => {
       expect(line?.err?.message).toContain('at entry 0: it recorded ctx.run("a"), and now made ctx.run("b")');
       expect(durableSeen.stepRuns.get("div:b")).toBeUndefined();
       durableSeen.diverge.delete("div");
+      durableSeen.failAfterStep.set("div", 0);
       expect(await call).toBe("a");
       expect(durableSeen.stepRuns.get("div:a")).toBe(1);
       await own.close();

@@ -17,6 +17,8 @@ export type ModeName = (typeof ModeName)[keyof typeof ModeName];
 
 export interface Mode {
   readonly name: ModeName;
+  /** Hosts replay every invocation after each of its suspension points (`alwaysReplay`). */
+  readonly alwaysReplay: boolean;
   /** The describe block's title: the mode, and why it is pending when it is. */
   readonly label: string;
   /** Why this mode's tests are skipped, or undefined when they run. */
@@ -74,14 +76,25 @@ function selectedModes(): Set<ModeName> {
 
 function resolveModes(): Mode[] {
   const selected = selectedModes();
-  const mode = (name: ModeName): Mode => {
+  const mode = (name: ModeName, alwaysReplay = false): Mode => {
     const pending = selected.has(name) ? undefined : "not in CAIRN_MODES";
-    return { name, pending, label: pending ? `${name} mode (pending: ${pending})` : `${name} mode` };
+    const title = `${name} mode${alwaysReplay ? ", replaying at every suspension point" : ""}`;
+    return { name, alwaysReplay, pending, label: pending ? `${title} (pending: ${pending})` : title };
   };
-  return [mode(ModeName.Embedded), mode(ModeName.Nats)];
+  return [mode(ModeName.Embedded), mode(ModeName.Nats), mode(ModeName.Embedded, true), mode(ModeName.Nats, true)];
 }
 
-export const modes: Mode[] = resolveModes();
+const allModes = resolveModes();
+
+/** The two modes. */
+export const modes: Mode[] = allModes.filter((m) => !m.alwaysReplay);
+
+/**
+ * The durable-execution tests run twice: in each mode, and again with hosts that replay every
+ * invocation after each of its suspension points (Restate's `alwaysReplay`), so that a replay
+ * path that differs from the first run fails here.
+ */
+export const durableModes: Mode[] = allModes;
 
 /**
  * Sets up a mode for the tests of one describe block: over NATS, one nats-server for the block
@@ -107,7 +120,7 @@ export function useMode(mode: Mode): ModeContext {
 
   const start = async (options: StartOptions): Promise<ModeHost> => {
     const dataDir = options.dataDir ?? tempDir();
-    const common = { logLevel: "silent" as const, ...options.host, services: options.services, dataDir };
+    const common = { logLevel: "silent" as const, ...(mode.alwaysReplay ? { alwaysReplay: true } : {}), ...options.host, services: options.services, dataDir };
     let launch: () => Promise<{ host: Host; client: CairnClient; closeClient: () => Promise<void> }>;
     switch (mode.name) {
       case ModeName.Embedded:

@@ -56,6 +56,8 @@ const StateWrite = z.discriminatedUnion("type", [
   z.object({ type: z.literal("clearAll"), object: z.string(), key: z.string() }),
 ]);
 
+const PromiseWrite = z.object({ object: z.string(), key: z.string(), name: z.string(), outcome: Outcome });
+
 const InvocationRecord = z.object({
   kind: z.literal("invocation").optional(),
   partition: z.number().int(),
@@ -65,6 +67,7 @@ const InvocationRecord = z.object({
   outbox: z.array(OutboxEntry),
   timers: z.array(Timer).optional(),
   endsRow: z.literal(true).optional(),
+  promises: z.array(PromiseWrite).optional(),
   position: z.number(),
 });
 
@@ -91,7 +94,11 @@ const JournalEntry = z.discriminatedUnion("type", [
   z.object({ type: z.literal("now"), value: z.number() }),
   z.object({ type: z.literal("call"), target: z.string(), callee: z.string(), outcome: Outcome.optional() }),
   z.object({ type: z.literal("awakeable"), outcome: Outcome.optional() }),
+  z.object({ type: z.literal("promise"), name: z.string(), outcome: Outcome.optional() }),
+  z.object({ type: z.literal("promise-peek"), name: z.string(), outcome: Outcome.nullable() }),
+  z.object({ type: z.literal("promise-complete"), name: z.string() }),
 ]);
+
 
 const EntryRecord = z.object({
   kind: z.literal("entry"),
@@ -112,6 +119,7 @@ const ProgressRecord = z.object({
   stateWrites: z.array(StateWrite),
   outbox: z.array(OutboxEntry),
   timers: z.array(Timer).optional(),
+  promises: z.array(PromiseWrite).optional(),
   position: z.number(),
 });
 
@@ -142,6 +150,7 @@ export const SnapshotSchema = z.object({
   timers: z.array(Timer).optional(),
   invocations: z.array(z.tuple([z.string(), InvocationRow])).optional(),
   journal: z.array(z.tuple([z.string(), z.number().int().nonnegative(), JournalEntry])).optional(),
+  promises: z.array(PromiseWrite).optional(),
 });
 
 // The schemas must accept every record the runtime writes: checked here by the compiler.

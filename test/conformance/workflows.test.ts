@@ -1,0 +1,58 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import { durableSeen, steps } from "../fixtures/durable.js";
+import { approval, workflowSeen } from "../fixtures/workflows.js";
+import { eventually } from "../helpers/host.js";
+import { durableModes, useMode } from "../helpers/modes.js";
+
+describe.each(durableModes)("$label", (mode) => {
+  const cairn = useMode(mode);
+  const h = cairn.sharedHost({ services: [approval, steps], host: { partitions: 4 } });
+
+  beforeEach(() => {
+    workflowSeen.reset();
+    durableSeen.reset();
+  });
+
+  const waiting = (key: string) => eventually(async () => (await h.client.workflowClient(approval, key).status()) === "waiting", 5000);
+
+  it("runs a workflow once per key: it waits for its signal, and a second run gets the first one's result", async () => {
+    const first = h.client.workflowClient(approval, "wf-1").run("first");
+    expect(await waiting("wf-1")).toBe(true);
+    expect(await h.client.workflowClient(approval, "wf-1").peek()).toBe("undecided");
+    // A second run while the first waits: the same invocation, the same result.
+    const again = h.client.workflowClient(approval, "wf-1").run("second");
+    await h.client.workflowClient(approval, "wf-1").decide("yes");
+    expect(await first).toBe("first:yes");
+    expect(await again).toBe("first:yes");
+    // And after it ended.
+    expect(await h.client.workflowClient(approval, "wf-1").run("third")).toBe("first:yes");
+    expect(await h.client.workflowClient(approval, "wf-1").status()).toBe("yes");
+    expect(workflowSeen.runs.get("wf-1")).toBe(1);
+  });
+
+  it("gets a promise resolved before run asks for it at once, and keeps the first resolution", async () => {
+    await h.client.workflowClient(approval, "wf-early").decide("early");
+    await h.client.workflowClient(approval, "wf-early").decide("late");
+    expect(await h.client.workflowClient(approval, "wf-early").peek()).toBe("early");
+    expect(await h.client.workflowClient(approval, "wf-early").run("r")).toBe("r:early");
+  });
+
+  it("throws a TerminalError with the reason in run when its promise is rejected", async () => {
+    const run = h.client.workflowClient(approval, "wf-no").run("r");
+    expect(await waiting("wf-no")).toBe(true);
+    await h.client.workflowClient(approval, "wf-no").refuse("too expensive");
+    expect(await run).toBe("r:rejected (too expensive)");
+  });
+
+  it("keeps a workflow waiting on its promise across a restart", async () => {
+    const own = await cairn.start({ services: [approval], host: { partitions: 4 } });
+    await own.client.workflowSendClient(approval, "wf-restart").run("r");
+    expect(await eventually(async () => (await own.client.workflowClient(approval, "wf-restart").status()) === "waiting", 5000)).toBe(true);
+    await own.restart();
+    await own.client.workflowClient(approval, "wf-restart").decide("after");
+    expect(await eventually(async () => (await own.client.workflowClient(approval, "wf-restart").status()) === "after", 10_000)).toBe(true);
+    expect(await own.client.workflowClient(approval, "wf-restart").run("again")).toBe("r:after");
+    expect(workflowSeen.runs.get("wf-restart")).toBe(1);
+    await own.close();
+  });
+});
