@@ -91,16 +91,22 @@ export interface InvocationScope {
   readStateKeys(): string[];
   /** The partition's clock. */
   now(): number;
-  /** Resolves once the clock reaches `atMs`; rejects with `HostClosedError` when the partition stops. Waiting here is not being busy. */
-  waitUntil(atMs: number): Promise<void>;
+  /**
+   * Resolves once the clock reaches `atMs`; rejects with `HostClosedError` when the partition stops.
+   * Waiting here is not being busy. The waits of this and the two below take the attempt's signal: once
+   * it aborts (the attempt ended), a wait still pending (the loser of a race) is dropped and never settles.
+   */
+  waitUntil(atMs: number, attempt?: AbortSignal): Promise<void>;
   /** Commits a suspension point; rejects with `HostClosedError` when the partition stopped first. */
   commit(progress: Progress): Promise<void>;
   /** Resolves with the outcome of a call or awakeable entry once its complete-entry command committed. Waiting here is not being busy. */
-  awaitEntry(index: number): Promise<Outcome>;
+  awaitEntry(index: number, attempt: AbortSignal): Promise<Outcome>;
   /** A workflow promise of this key, once resolved or rejected. */
   readPromise(name: string): Outcome | undefined;
   /** Resolves once a commit resolved or rejected that promise (read it again then). Waiting here is not being busy. */
-  promiseChanged(name: string): Promise<void>;
+  promiseChanged(name: string, attempt: AbortSignal): Promise<void>;
+  /** A step's function starts (+1) or ends (-1) running: the invocation is busy meanwhile, whatever else it waits on. */
+  stepRunning(delta: 1 | -1): void;
   /** Whether the handler is a workflow's (its context has promises). */
   readonly workflow: boolean;
   /** Ends the attempt after each suspension point, so that the next one replays it (a test mode). */
@@ -140,6 +146,8 @@ export class DurableContext implements WorkflowContext {
   private replay = false;
   /** Steps whose function runs now: a forced replay waits until none does (a suspension of the whole handler). */
   private stepsRunning = 0;
+  /** Aborted when the attempt ends: its waits still pending are dropped. */
+  private readonly attempt = new AbortController();
   readonly rand: ContextRandom;
   readonly date: ContextDate;
 
@@ -178,6 +186,7 @@ export class DurableContext implements WorkflowContext {
   /** Ends the attempt: later actions throw `reason`. Returns the effects not yet committed. */
   end(reason: Error): EncodedEffects {
     this.ended ??= reason;
+    this.attempt.abort();
     return this.takeEffects();
   }
 
@@ -290,7 +299,7 @@ export class DurableContext implements WorkflowContext {
     if (!this.scope.workflow) throw new TerminalError("ctx.promise(name) is only available in workflow handlers");
     checkStateName("promise", name);
     return {
-      get: () => this.promiseGet<T>(name),
+      get: () => handled(this.promiseGet<T>(name)),
       peek: () => this.promisePeek<T>(name),
       resolve: (value: T) => this.completePromise(name, { ok: true, value: encodeData(value === undefined ? null : value, `ctx.promise(${JSON.stringify(name)}).resolve(value)`, "value") }),
       reject: (reason: string) => this.completePromise(name, { ok: false, error: { name: "TerminalError", message: String(reason), code: 500 } }),
@@ -307,7 +316,7 @@ export class DurableContext implements WorkflowContext {
       await this.suspensionPoint("suspended");
     }
     while (!outcome) {
-      await this.scope.promiseChanged(name);
+      await this.scope.promiseChanged(name, this.attempt.signal);
       this.act();
       outcome = this.scope.readPromise(name);
     }
@@ -335,7 +344,13 @@ export class DurableContext implements WorkflowContext {
     for (const [handler, entry] of Object.entries(definition.handlers)) {
       // A workflow's run and an object's exclusive handlers wait for their key; nothing else does.
       const waitsForKey = definition.type !== "service" && (isHandlerDefinition(entry) ? entry.kind === "exclusive" : true);
-      client[handler] = (input?: unknown, options?: ContextCallOptions) => this.call(targetOf(handler), waitsForKey, input, options);
+      client[handler] = (input?: unknown, options?: ContextCallOptions) => {
+        try {
+          return handled(this.call(targetOf(handler), waitsForKey, input, options));
+        } catch (error) {
+          return handled(Promise.reject(error));
+        }
+      };
     }
     return client as unknown as ContextCallClient<D>;
   }
@@ -387,9 +402,7 @@ export class DurableContext implements WorkflowContext {
       this.journal.record(index, { type: "awakeable" });
       promise = this.suspendFor(index) as Promise<T>;
     }
-    // Not awaiting it is allowed: its rejection (the attempt ended) must not be reported as unhandled.
-    promise.catch(() => undefined);
-    return { id, promise };
+    return { id, promise: handled(promise) };
   }
 
   resolveAwakeable<T>(id: string, value: T): void {
@@ -423,7 +436,7 @@ export class DurableContext implements WorkflowContext {
   }
 
   private async awaitEntry(index: number): Promise<unknown> {
-    const outcome = await this.scope.awaitEntry(index);
+    const outcome = await this.scope.awaitEntry(index, this.attempt.signal);
     this.act();
     return resultOf(outcome);
   }
@@ -438,17 +451,23 @@ export class DurableContext implements WorkflowContext {
     return data;
   }
 
-  async run<T>(name: string, fn: () => T | Promise<T>, options?: RunOptions): Promise<T> {
+  run<T>(name: string, fn: () => T | Promise<T>, options?: RunOptions): Promise<T> {
+    return handled(this.step(name, fn, options));
+  }
+
+  private async step<T>(name: string, fn: () => T | Promise<T>, options?: RunOptions): Promise<T> {
     if (typeof name !== "string" || name.length === 0) throw new TerminalError("ctx.run(name, fn): name must be a non-empty string");
     if (typeof fn !== "function") throw new TerminalError(`ctx.run(${JSON.stringify(name)}, fn): fn must be a function`);
     const { index, recorded } = this.next("run", name);
     if (recorded) return resultOf(recorded.outcome);
     this.stepsRunning++;
+    this.scope.stepRunning(1);
     let outcome: Outcome;
     try {
       outcome = await this.attemptStep(name, fn, options);
     } finally {
       this.stepsRunning--;
+      this.scope.stepRunning(-1);
     }
     this.act(); // the attempt may have ended while the step ran
     this.journal.record(index, { type: "run", name, outcome });
@@ -470,13 +489,17 @@ export class DurableContext implements WorkflowContext {
         const action = classifyFailure(error, attempt, policy, label);
         if (action.type === "fail") return action.outcome;
         this.scope.log.warn({ err: error, step: name, attempt, retryInMs: action.delayMs }, "step failed; retrying");
-        await this.scope.waitUntil(this.scope.now() + action.delayMs);
+        await this.scope.waitUntil(this.scope.now() + action.delayMs, this.attempt.signal);
         this.act();
       }
     }
   }
 
-  async sleep(ms: number): Promise<void> {
+  sleep(ms: number): Promise<void> {
+    return handled(this.sleepFor(ms));
+  }
+
+  private async sleepFor(ms: number): Promise<void> {
     if (!Number.isSafeInteger(ms) || ms < 0) throw new TerminalError(`ctx.sleep(ms): ms must be a whole number of milliseconds, 0 or more (got ${String(ms)})`);
     const { index, recorded } = this.next("sleep");
     let wakeAtMs: number;
@@ -487,7 +510,7 @@ export class DurableContext implements WorkflowContext {
       this.journal.record(index, { type: "sleep", wakeAtMs });
       await this.suspensionPoint("suspended", wakeAtMs);
     }
-    await this.scope.waitUntil(wakeAtMs);
+    await this.scope.waitUntil(wakeAtMs, this.attempt.signal);
     this.act();
   }
 
@@ -549,6 +572,16 @@ export class DurableContext implements WorkflowContext {
       throw new TerminalError(`ctx.${method}(...) may only be called from an exclusive handler`);
     }
   }
+}
+
+/**
+ * Marks a context promise's rejection as handled: a handler may leave one floating (the loser of a
+ * race, a step it did not await), and an unhandled rejection must not take the host down. Whoever
+ * awaits it still gets the rejection.
+ */
+function handled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
 }
 
 function emptyEffects(): EncodedEffects {

@@ -23,7 +23,7 @@ export class LiveInvocation {
   readonly waitingCallers: Caller[] = [];
   /** Duplicates from waiting handlers: settled only with the completion that answers them. */
   private readonly heldUntilDone: Delivery[] = [];
-  private readonly entryWaiters = new Map<number, (outcome: Outcome) => void>();
+  private readonly entryWaiters = new Map<number, Set<(outcome: Outcome) => void>>();
   private outcome: Outcome | undefined;
   private first: Delivery | undefined;
   private held: Promise<boolean> | undefined;
@@ -119,16 +119,19 @@ export class LiveInvocation {
     }
   }
 
-  /** Resolves once the call or awakeable at `index` has its outcome (see `entryCompleted`). */
-  waitForEntry(index: number): Promise<Outcome> {
-    return new Promise((resolve) => this.entryWaiters.set(index, resolve));
+  /** Calls `then` once the call or awakeable at `index` has its outcome (see `entryCompleted`); returns how to stop waiting. */
+  waitForEntry(index: number, then: (outcome: Outcome) => void): () => void {
+    const waiters = this.entryWaiters.get(index) ?? new Set();
+    waiters.add(then);
+    this.entryWaiters.set(index, waiters);
+    return () => waiters.delete(then);
   }
 
   /** A complete-entry command for `index` committed: the handler waiting there goes on. */
   entryCompleted(index: number, outcome: Outcome): void {
-    const waiter = this.entryWaiters.get(index);
+    const waiters = this.entryWaiters.get(index);
     this.entryWaiters.delete(index);
-    waiter?.(outcome);
+    for (const waiter of waiters ?? []) waiter(outcome);
   }
 
   /** A commit recorded it: its messages are settled, and the transport forgets them. */

@@ -86,6 +86,8 @@ export class PartitionProcessor {
   private readonly lanes = new Map<string, LiveInvocation[]>();
   /** Lanes whose running invocation waits on the clock (a sleep, a retry's backoff), with how many waits. */
   private readonly parkedLanes = new Map<string, number>();
+  /** Lanes whose invocation runs a step's function now: busy, whatever else it waits on. */
+  private readonly stepLanes = new Map<string, number>();
   /** Handlers waiting for a workflow promise, by `object\u0000key\u0000name`. */
   private readonly promiseWaiters = new Map<string, Set<() => void>>();
   /** Commits made beside the lanes (acceptances, complete-entry commands, answers to waiting handlers), in flight. */
@@ -134,7 +136,7 @@ export class PartitionProcessor {
   /** Whether invocations run (other than waiting on the clock), are being accepted, or timers fire. */
   get busy(): boolean {
     let waiting = 0;
-    for (const lane of this.parkedLanes.keys()) waiting += this.queue.sizeOf(lane);
+    for (const lane of this.parkedLanes.keys()) if (!this.stepLanes.has(lane)) waiting += this.queue.sizeOf(lane);
     return this.queue.size > waiting || this.sideCommits > 0 || this.timers.firing;
   }
 
@@ -143,24 +145,21 @@ export class PartitionProcessor {
   }
 
   /** Waits for the partition's clock (a test clock moves it); the lane counts as settled meanwhile. */
-  private waitOnClock(lane: string, atMs: number): Promise<void> {
-    return this.parked(lane, (resolve) => this.deps.clock.wakeAt(atMs, () => resolve()));
+  private waitOnClock(lane: string, atMs: number, attempt?: AbortSignal): Promise<void> {
+    return this.parked(lane, attempt, (resolve) => this.deps.clock.wakeAt(atMs, () => resolve()));
   }
 
   /** Waits for the outcome of a call or awakeable entry; the lane counts as settled meanwhile (the work is elsewhere). */
-  private async awaitEntry(invocation: LiveInvocation, lane: string, index: number): Promise<Outcome> {
+  private async awaitEntry(invocation: LiveInvocation, lane: string, index: number, attempt: AbortSignal): Promise<Outcome> {
     const known = outcomeOf(invocation.journal.get(index));
     if (known) return known;
-    return this.parked<Outcome>(lane, (resolve) => {
-      void invocation.waitForEntry(index).then(resolve);
-      return () => undefined;
-    });
+    return this.parked<Outcome>(lane, attempt, (resolve) => invocation.waitForEntry(index, resolve));
   }
 
   /** Resolves once a commit resolved or rejected a workflow promise; the lane counts as settled meanwhile. */
-  private promiseChanged(lane: string, target: Target, name: string): Promise<void> {
+  private promiseChanged(lane: string, target: Target, name: string, attempt: AbortSignal): Promise<void> {
     const at = promiseKey(target, name);
-    return this.parked<void>(lane, (resolve) => {
+    return this.parked<void>(lane, attempt, (resolve) => {
       const waiters = this.promiseWaiters.get(at) ?? new Set();
       const waiter = () => resolve();
       waiters.add(waiter);
@@ -181,31 +180,40 @@ export class PartitionProcessor {
 
   /**
    * Waits for what `start` starts, with the lane parked: not busy, since what it waits for is the
-   * clock or another invocation. Rejects with `HostClosedError` when the partition stops; `start`
-   * returns how to cancel its wait.
+   * clock or another invocation. Rejects with `HostClosedError` when the partition stops; once the
+   * attempt ends (`attempt` aborts: the wait lost a race, say) it is dropped and never settles.
+   * `start` returns how to cancel its wait.
    */
-  private async parked<T>(lane: string, start: (resolve: (value: T) => void) => () => void): Promise<T> {
+  private parked<T>(lane: string, attempt: AbortSignal | undefined, start: (resolve: (value: T) => void) => () => void): Promise<T> {
     const { signal, partition } = this.deps;
-    if (signal.aborted) throw new HostClosedError(`partition ${partition} stopped`);
-    this.parkedLanes.set(lane, (this.parkedLanes.get(lane) ?? 0) + 1);
+    if (signal.aborted) return Promise.reject(new HostClosedError(`partition ${partition} stopped`));
+    if (attempt?.aborted) return new Promise<T>(() => undefined);
+    count(this.parkedLanes, lane, 1);
     this.changed();
-    try {
-      return await new Promise<T>((resolve, reject) => {
-        const onAbort = () => {
-          cancel();
-          reject(new HostClosedError(`partition ${partition} stopped`));
-        };
-        const cancel = start((value) => {
-          signal.removeEventListener("abort", onAbort);
-          resolve(value);
-        });
-        signal.addEventListener("abort", onAbort, { once: true });
+    return new Promise<T>((resolve, reject) => {
+      let cancel = (): void => undefined;
+      const end = () => {
+        signal.removeEventListener("abort", onStop);
+        attempt?.removeEventListener("abort", onAttemptEnd);
+        count(this.parkedLanes, lane, -1);
+        this.changed();
+      };
+      const onStop = () => {
+        cancel();
+        end();
+        reject(new HostClosedError(`partition ${partition} stopped`));
+      };
+      const onAttemptEnd = () => {
+        cancel();
+        end();
+      };
+      signal.addEventListener("abort", onStop, { once: true });
+      attempt?.addEventListener("abort", onAttemptEnd, { once: true });
+      cancel = start((value) => {
+        end();
+        resolve(value);
       });
-    } finally {
-      const left = (this.parkedLanes.get(lane) ?? 1) - 1;
-      if (left === 0) this.parkedLanes.delete(lane);
-      else this.parkedLanes.set(lane, left);
-    }
+    });
   }
 
   deliver(delivery: Delivery): void {
@@ -468,13 +476,17 @@ export class PartitionProcessor {
           readStateBytes: (name) => (target.type === "object" ? deps.store.readStateBytes(deps.partition, target.name, target.key, name) : undefined),
           readStateKeys: () => (target.type === "object" ? deps.store.readStateNames(deps.partition, target.name, target.key) : []),
           now: () => deps.clock.now(),
-          waitUntil: (atMs) => this.waitOnClock(lane, atMs),
+          waitUntil: (atMs, attempt) => this.waitOnClock(lane, atMs, attempt),
           commit: (progress) => this.commitProgress(invocation, handler.label, progress, scope.heldKeys),
-          awaitEntry: (index) => this.awaitEntry(invocation, lane, index),
+          awaitEntry: (index, attempt) => this.awaitEntry(invocation, lane, index, attempt),
+          stepRunning: (delta) => {
+            count(this.stepLanes, lane, delta);
+            this.changed();
+          },
           workflow: handler.workflow !== undefined,
           alwaysReplay: deps.config.alwaysReplay,
           readPromise: (name) => (target.type === "object" ? deps.store.readPromise(deps.partition, target.name, target.key, name) : undefined),
-          promiseChanged: (name) => this.promiseChanged(lane, target, name),
+          promiseChanged: (name, attempt) => this.promiseChanged(lane, target, name, attempt),
           journal: invocation.journal,
           failedAttempts: invocation.failedAttempts,
           get durable() {
@@ -697,6 +709,13 @@ function workflowRunId(target: Target): Envelope["invocationId"] {
 /** The complete-entry command that hands `outcome` of invocation `from` to the handler waiting for it. */
 function completionMessage(caller: Caller, from: string, outcome: Outcome): OutboxEntry {
   return { partition: caller.partition, envelope: { invocationId: caller.invocationId, target: caller.target, completes: { index: caller.index, from } }, data: encode(outcome) };
+}
+
+/** Adds `delta` to a count per key, forgetting keys that reach 0. */
+function count(counts: Map<string, number>, key: string, delta: number): void {
+  const n = (counts.get(key) ?? 0) + delta;
+  if (n <= 0) counts.delete(key);
+  else counts.set(key, n);
 }
 
 function promiseKey(target: Target, name: string): string {
