@@ -3,7 +3,7 @@ export type { ServiceHandlerEntry, ObjectHandlerEntry } from "./definitions.js";
 export { isHandlerDefinition } from "./definitions.js";
 export type { ThrownDescription } from "./describe-thrown.js";
 export { describeThrown } from "./describe-thrown.js";
-export type { InvocationId, Target, Envelope, Caller, ReplyAddress, Reply } from "./protocol/index.js";
+export type { InvocationId, Target, Envelope, Caller, ReplyAddress, Reply, AwakeableAddress } from "./protocol/index.js";
 export {
   newInvocationId,
   idempotentInvocationId,
@@ -17,6 +17,7 @@ export {
   partitionOf,
   partitionOfTarget,
   awakeableId,
+  awakeableNonce,
   parseAwakeableId,
   targetLabel,
   inboxSubject,

@@ -19,15 +19,16 @@ import {
   type WorkflowDefinition,
 } from "../../sdk/index.js";
 import {
-  type Caller,
+  type AwakeableAddress,
   type Target,
   awakeableId,
-  childInvocationId,
+  awakeableNonce,
   decode,
   encode,
   encodeData,
   idempotentInvocationId,
   isHandlerDefinition,
+  newInvocationId,
   objectKeyProblem,
   parseAwakeableId,
   stateNameProblem,
@@ -51,7 +52,7 @@ export interface EncodedSend {
   delayMs?: number;
   index: number;
   call?: { callee: string };
-  completes?: Caller;
+  completes?: AwakeableAddress;
 }
 
 /** What an attempt changed since its last suspension point, encoded: committing it cannot fail on a value. */
@@ -382,7 +383,9 @@ export class DurableContext implements WorkflowContext {
     if (idempotencyKey !== undefined && (typeof idempotencyKey !== "string" || idempotencyKey.length === 0)) {
       throw new TerminalError(`${this.options.label}: the call to ${label}: idempotencyKey must be a non-empty string`);
     }
-    const callee = idempotencyKey === undefined ? childInvocationId(this.scope.invocationId as never, index) : idempotentInvocationId(label, idempotencyKey);
+    // Random, not derived from this invocation's id: only the callee can complete the entry. The
+    // journal keeps it, so a replay waits for the same callee.
+    const callee = idempotencyKey === undefined ? newInvocationId() : idempotentInvocationId(label, idempotencyKey);
     this.dirty.sends.push({ target, data, index, call: { callee } });
     this.journal.record(index, { type: "call", target: label, callee });
     return this.suspendFor(index);
@@ -391,7 +394,8 @@ export class DurableContext implements WorkflowContext {
   awakeable<T>(): { id: string; promise: Promise<T> } {
     const { index, recorded } = this.next("awakeable");
     const { partition, target, invocationId } = this.scope;
-    const id = awakeableId({ partition, invocationId: invocationId as never, target, index });
+    const nonce = recorded?.nonce ?? awakeableNonce();
+    const id = awakeableId({ partition, invocationId: invocationId as never, target, index, nonce });
     let promise: Promise<T>;
     if (recorded?.outcome) {
       const { outcome } = recorded;
@@ -399,7 +403,7 @@ export class DurableContext implements WorkflowContext {
     } else if (recorded) {
       promise = this.awaitEntry(index) as Promise<T>;
     } else {
-      this.journal.record(index, { type: "awakeable" });
+      this.journal.record(index, { type: "awakeable", nonce });
       promise = this.suspendFor(index) as Promise<T>;
     }
     return { id, promise: handled(promise) };

@@ -356,9 +356,11 @@ export class PartitionProcessor {
     if (!outcome) this.log.warn({ invocationId, index }, "complete-entry command whose outcome does not decode; dropped");
     else if (!invocation) this.log.debug({ invocationId, index }, "complete-entry command for an invocation that is not live; dropped");
     else if (entry?.type === "call" && entry.callee !== from) this.log.warn({ invocationId, index, from, callee: entry.callee }, "complete-entry command from another invocation than the callee; refused");
+    else if (entry?.type === "awakeable" && entry.nonce !== from) this.log.warn({ invocationId, index }, "complete-entry command for an awakeable without its id's nonce; refused");
     else if (entry?.type === "call" || entry?.type === "awakeable") completed = entry.outcome ? undefined : { ...entry, outcome };
-    // An awakeable resolved before its entry committed (its id leaked early): kept for it.
-    else if (entry === undefined && from === undefined) completed = { type: "awakeable", outcome };
+    // An awakeable resolved before its entry committed (its id handed out at once): kept for it, and
+    // taken only if its entry commits with the same nonce.
+    else if (entry === undefined && from !== undefined) completed = { type: "awakeable", nonce: from, outcome };
     else this.log.warn({ invocationId, index, entry: entry?.type }, "complete-entry command for an entry that waits for nothing; dropped");
     if (!invocation || !completed || !outcome) return delivery.settle();
     invocation.journal.set(index, completed);
@@ -541,7 +543,7 @@ export class PartitionProcessor {
     // An awakeable resolved before its entry was committed keeps its outcome.
     const journal = progress.journal.map(([index, entry]): [number, JournalEntry] => {
       const known = invocation.journal.get(index);
-      return entry.type === "awakeable" && known?.type === "awakeable" && known.outcome ? [index, known] : [index, entry];
+      return entry.type === "awakeable" && known?.type === "awakeable" && known.outcome && known.nonce === entry.nonce ? [index, known] : [index, entry];
     });
     const record: ProgressRecord = {
       kind: "progress",
@@ -565,7 +567,8 @@ export class PartitionProcessor {
     deps.router.release(deps.partition, committed);
     this.timers.added(record.timers);
     this.promisesWritten(invocation.envelope.target, record.promises);
-    for (const [index, entry] of journal) if (!outcomeOf(invocation.journal.get(index))) invocation.journal.set(index, entry);
+    // A complete-entry command for one of these may have committed meanwhile: its outcome stays.
+    for (const [index, entry] of journal) if (!completes(invocation.journal.get(index), entry)) invocation.journal.set(index, entry);
     invocation.recorded();
   }
 
@@ -655,7 +658,8 @@ export class PartitionProcessor {
     const now = deps.clock.now();
     for (const send of effects?.sends ?? []) {
       if (send.completes) {
-        outbox.push({ partition: send.completes.partition, envelope: { invocationId: send.completes.invocationId, target: send.target, completes: { index: send.completes.index } }, data: send.data });
+        const { partition, invocationId: waiting, index, nonce } = send.completes;
+        outbox.push({ partition, envelope: { invocationId: waiting, target: send.target, completes: { index, from: nonce } }, data: send.data });
         continue;
       }
       // Named by its journal entry: the same id on every attempt, so a send made again is one invocation.
@@ -720,6 +724,14 @@ function count(counts: Map<string, number>, key: string, delta: number): void {
 
 function promiseKey(target: Target, name: string): string {
   return `${target.name}\u0000${target.type === "object" ? target.key : ""}\u0000${name}`;
+}
+
+/** Whether `known` holds the outcome of the wait `entry` records (the same callee, or the same awakeable's nonce). */
+function completes(known: JournalEntry | undefined, entry: JournalEntry): boolean {
+  if (!outcomeOf(known)) return false;
+  if (known?.type === "call" && entry.type === "call") return known.callee === entry.callee;
+  if (known?.type === "awakeable" && entry.type === "awakeable") return known.nonce === entry.nonce;
+  return false;
 }
 
 /** The outcome a call or awakeable entry holds, if it has one. */

@@ -103,10 +103,13 @@ export type JournalEntry =
   | { type: "send"; target: string }
   | { type: "sleep"; wakeAtMs: number }
   | { type: "now"; value: number }
-  /** A call awaiting `callee` (an invocation id): its outcome once the callee's complete-entry command came. */
+  /**
+   * A call awaiting `callee` (an invocation id, random unless the call had an idempotency key: only its
+   * complete-entry command is taken): its outcome once that command came.
+   */
   | { type: "call"; target: string; callee: string; outcome?: Outcome }
-  /** An awakeable: its outcome once something resolved or rejected it. */
-  | { type: "awakeable"; outcome?: Outcome }
+  /** An awakeable: its outcome once something that knew its id (holding `nonce`) resolved or rejected it. */
+  | { type: "awakeable"; nonce: string; outcome?: Outcome }
   /** A workflow promise's `get()`: its outcome once it was resolved. */
   | { type: "promise"; name: string; outcome?: Outcome }
   /** A workflow promise's `peek()`: its outcome then, or null. */

@@ -127,7 +127,7 @@ export class Client implements CairnClient {
     if (this.closed) throw new Error("cairn client is closed");
     const waiting = parseAwakeableId(id);
     if (!waiting) throw new TerminalError(`${method}(id, ...): ${JSON.stringify(String(id).slice(0, 80))} is not an awakeable id`, { errorCode: 400 });
-    const envelope: Envelope = { invocationId: waiting.invocationId, target: waiting.target, completes: { index: waiting.index } };
+    const envelope: Envelope = { invocationId: waiting.invocationId, target: waiting.target, completes: { index: waiting.index, from: waiting.nonce } };
     await this.transport.append(waiting.partition, envelope, encode(outcome), { dedup: true });
   }
 

@@ -3,7 +3,8 @@ export { newInvocationId, idempotentInvocationId, childInvocationId, messageDedu
 export { encode, encodeData, decode } from "./codec.js";
 export { checkPlainData, PLAIN_DATA_RULE, MAX_PLAIN_DATA_DEPTH } from "./plain-data.js";
 export { partitionOf, partitionOfTarget } from "./partitioning.js";
-export { awakeableId, parseAwakeableId } from "./awakeables.js";
+export { awakeableId, awakeableNonce, parseAwakeableId } from "./awakeables.js";
+export type { AwakeableAddress } from "./awakeables.js";
 export type { Target, Envelope, Caller, ReplyAddress, Reply } from "./wire.js";
 export {
   TargetType,

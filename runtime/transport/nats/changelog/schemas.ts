@@ -29,7 +29,7 @@ const InvocationIdSchema = z.string().regex(/^inv_[0-9a-hjkmnp-tv-z]{26}$/, "mus
 
 export const CallerSchema = z.object({ partition: z.number().int().nonnegative(), invocationId: InvocationIdSchema, target: Target, index: z.number().int().nonnegative() });
 export const ChainSchema = z.array(z.string()).max(1000);
-export const CompletesSchema = z.object({ index: z.number().int().nonnegative(), from: InvocationIdSchema.optional() });
+export const CompletesSchema = z.object({ index: z.number().int().nonnegative(), from: z.string().regex(/^[0-9a-z_]{1,64}$/).optional() });
 
 const Envelope = z.object({
   invocationId: z.string(),
@@ -93,7 +93,7 @@ const JournalEntry = z.discriminatedUnion("type", [
   z.object({ type: z.literal("sleep"), wakeAtMs: z.number() }),
   z.object({ type: z.literal("now"), value: z.number() }),
   z.object({ type: z.literal("call"), target: z.string(), callee: z.string(), outcome: Outcome.optional() }),
-  z.object({ type: z.literal("awakeable"), outcome: Outcome.optional() }),
+  z.object({ type: z.literal("awakeable"), nonce: z.string(), outcome: Outcome.optional() }),
   z.object({ type: z.literal("promise"), name: z.string(), outcome: Outcome.optional() }),
   z.object({ type: z.literal("promise-peek"), name: z.string(), outcome: Outcome.nullable() }),
   z.object({ type: z.literal("promise-complete"), name: z.string() }),
