@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { type TestEnvironment, createTestEnvironment } from "cairn/testing";
 import { steps } from "./fixtures/durable.js";
+import { racer } from "./fixtures/workflows.js";
+import { tempDir } from "./helpers/host.js";
 
 const DAY = 86_400_000;
 
@@ -42,5 +44,28 @@ describe.each([{ alwaysReplay: false }, { alwaysReplay: true }])("durable sleeps
     await client.record("after");
     await env.advanceTime({ days: 61 });
     expect(await client.records()).toEqual(["after"]);
+  });
+});
+
+describe("a race between durable waits, replayed", () => {
+  it("has the same winner after a restart although the loser completed meanwhile", async () => {
+    const dataDir = tempDir();
+    let env = await createTestEnvironment({ services: [racer], partitions: 2, dataDir });
+    try {
+      const client = () => env.client.workflowClient(racer, "r-1");
+      await env.client.workflowSendClient(racer, "r-1").run(1000);
+      await env.advanceTime({ seconds: 2 }); // the sleep wins
+      expect(await client().winner()).toBe("slept");
+      await client().signal(); // the loser's promise resolves now, after the race was decided
+      const at = env.now();
+      await env.close();
+      // The replay finds both waits complete: the sleep must win again, or the step after it would not match.
+      env = await createTestEnvironment({ services: [racer], partitions: 2, dataDir, startTimeMs: at });
+      await env.advanceTime({ ms: 1 });
+      await client().release();
+      expect(await client().run(0)).toBe("slept");
+    } finally {
+      await env.close();
+    }
   });
 });

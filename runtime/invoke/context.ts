@@ -179,6 +179,19 @@ export class DurableContext implements WorkflowContext {
     return this.mismatch;
   }
 
+  /**
+   * A handler that returned before making the actions its journal holds does not replay its first
+   * run (its code changed): the mismatch, or undefined when it made them all.
+   */
+  unreplayed(): JournalMismatchError | undefined {
+    const { made, end } = this.journal;
+    if (made >= end) return undefined;
+    return new JournalMismatchError(
+      `${this.options.label}: the handler no longer matches the journal of ${this.scope.invocationId}: it ended after ${made} actions, and its journal holds ${end}. The code changed under a running invocation; it is retried with backoff, and resumes once the code it started with is deployed again`,
+      { index: made, invocationId: this.scope.invocationId },
+    );
+  }
+
   /** Whether the attempt ended to be replayed (`alwaysReplay`): the next attempt runs at once and counts as none. */
   get replayRequested(): boolean {
     return this.replay;
@@ -310,7 +323,8 @@ export class DurableContext implements WorkflowContext {
   /** Waits for the promise durably: the wait commits, and a replay gets the outcome the first run got. */
   private async promiseGet<T>(name: string): Promise<T> {
     const { index, recorded } = this.next("promise", name);
-    if (recorded?.outcome) return resultOf<T>(recorded.outcome);
+    if (recorded?.outcome) return this.replayed<T>(recorded.outcome, recorded.at);
+    if (recorded) await this.caughtUp();
     let outcome = this.scope.readPromise(name);
     if (!outcome && !recorded) {
       this.journal.record(index, { type: "promise", name });
@@ -322,8 +336,21 @@ export class DurableContext implements WorkflowContext {
       outcome = this.scope.readPromise(name);
     }
     // Committed with the next suspension point; until then a replay reads the same outcome from the table.
-    this.journal.record(index, { type: "promise", name, outcome });
+    this.journal.record(index, { type: "promise", name, outcome, at: this.journal.made });
     return resultOf<T>(outcome);
+  }
+
+  /** A recorded outcome, handed over once the replay made as many actions as the first run had when it saw it. */
+  private async replayed<T>(outcome: Outcome, at: number | undefined): Promise<T> {
+    await this.journal.reached(at ?? this.journal.end);
+    this.act();
+    return resultOf<T>(outcome);
+  }
+
+  /** Resolves once a replay has made every action the journal held: a wait that had not ended by then goes on live. */
+  private async caughtUp(): Promise<void> {
+    await this.journal.reached(this.journal.end);
+    this.act();
   }
 
   private async promisePeek<T>(name: string): Promise<T | undefined> {
@@ -374,11 +401,8 @@ export class DurableContext implements WorkflowContext {
     }
     const data = this.encodeInput("call", label, input);
     const { index, recorded } = this.next("call", label);
-    if (recorded?.outcome) {
-      const { outcome } = recorded;
-      return Promise.resolve().then(() => resultOf(outcome));
-    }
-    if (recorded) return this.awaitEntry(index);
+    if (recorded?.outcome) return this.replayed(recorded.outcome, recorded.at);
+    if (recorded) return this.caughtUp().then(() => this.awaitEntry(index, recorded));
     const idempotencyKey = options?.idempotencyKey;
     if (idempotencyKey !== undefined && (typeof idempotencyKey !== "string" || idempotencyKey.length === 0)) {
       throw new TerminalError(`${this.options.label}: the call to ${label}: idempotencyKey must be a non-empty string`);
@@ -387,8 +411,9 @@ export class DurableContext implements WorkflowContext {
     // journal keeps it, so a replay waits for the same callee.
     const callee = idempotencyKey === undefined ? newInvocationId() : idempotentInvocationId(label, idempotencyKey);
     this.dirty.sends.push({ target, data, index, call: { callee } });
-    this.journal.record(index, { type: "call", target: label, callee });
-    return this.suspendFor(index);
+    const entry: JournalEntry = { type: "call", target: label, callee };
+    this.journal.record(index, entry);
+    return this.suspendFor(index, entry);
   }
 
   awakeable<T>(): { id: string; promise: Promise<T> } {
@@ -398,13 +423,13 @@ export class DurableContext implements WorkflowContext {
     const id = awakeableId({ partition, invocationId: invocationId as never, target, index, nonce });
     let promise: Promise<T>;
     if (recorded?.outcome) {
-      const { outcome } = recorded;
-      promise = Promise.resolve().then(() => resultOf<T>(outcome));
+      promise = this.replayed<T>(recorded.outcome, recorded.at);
     } else if (recorded) {
-      promise = this.awaitEntry(index) as Promise<T>;
+      promise = this.caughtUp().then(() => this.awaitEntry(index, recorded)) as Promise<T>;
     } else {
-      this.journal.record(index, { type: "awakeable", nonce });
-      promise = this.suspendFor(index) as Promise<T>;
+      const entry: JournalEntry = { type: "awakeable", nonce };
+      this.journal.record(index, entry);
+      promise = this.suspendFor(index, entry) as Promise<T>;
     }
     return { id, promise: handled(promise) };
   }
@@ -433,15 +458,17 @@ export class DurableContext implements WorkflowContext {
    * as one, and an awakeable's id handed out right after it is made (a state write, a send) commits
    * with it.
    */
-  private async suspendFor(index: number): Promise<unknown> {
+  private async suspendFor(index: number, entry: JournalEntry & { type: "call" | "awakeable" }): Promise<unknown> {
     await Promise.resolve();
     await this.suspensionPoint("suspended");
-    return this.awaitEntry(index);
+    return this.awaitEntry(index, entry);
   }
 
-  private async awaitEntry(index: number): Promise<unknown> {
+  /** Waits for a call's or awakeable's outcome, and records when the handler saw it (see `JournalEntry`'s `at`). */
+  private async awaitEntry(index: number, entry: JournalEntry & { type: "call" | "awakeable" }): Promise<unknown> {
     const outcome = await this.scope.awaitEntry(index, this.attempt.signal);
     this.act();
+    this.journal.record(index, { ...entry, outcome, at: this.journal.made });
     return resultOf(outcome);
   }
 
@@ -506,9 +533,15 @@ export class DurableContext implements WorkflowContext {
   private async sleepFor(ms: number): Promise<void> {
     if (!Number.isSafeInteger(ms) || ms < 0) throw new TerminalError(`ctx.sleep(ms): ms must be a whole number of milliseconds, 0 or more (got ${String(ms)})`);
     const { index, recorded } = this.next("sleep");
+    if (recorded?.wokeAt !== undefined) {
+      await this.journal.reached(recorded.wokeAt);
+      this.act();
+      return;
+    }
     let wakeAtMs: number;
     if (recorded) {
       wakeAtMs = recorded.wakeAtMs;
+      await this.caughtUp();
     } else {
       wakeAtMs = this.scope.now() + ms;
       this.journal.record(index, { type: "sleep", wakeAtMs });
@@ -516,6 +549,7 @@ export class DurableContext implements WorkflowContext {
     }
     await this.scope.waitUntil(wakeAtMs, this.attempt.signal);
     this.act();
+    this.journal.record(index, { type: "sleep", wakeAtMs, wokeAt: this.journal.made });
   }
 
   private now(): number {

@@ -115,6 +115,8 @@ export async function invoke(handler: ResolvedHandler, data: Uint8Array, scope: 
     }
     if (isInstance(failure?.error, HostClosedError)) throw new HostClosedError(`${label}: the partition stopped`, { cause: failure?.error });
     if (ctx.diverged) failure = { error: ctx.diverged };
+    const unreplayed = failure ? undefined : ctx.unreplayed();
+    if (unreplayed) failure = { error: unreplayed };
     if (!failure) {
       try {
         if (handler.output) value = parseWith(handler.output, value, label, "output");

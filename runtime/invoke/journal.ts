@@ -63,6 +63,7 @@ export class AttemptJournal {
   private nextIndex = 0;
   private readonly replayEnd: number;
   private pending: Array<[index: number, entry: JournalEntry]> = [];
+  private waiters: Array<{ count: number; resolve: () => void }> = [];
 
   constructor(
     private readonly recorded: ReadonlyMap<number, JournalEntry>,
@@ -79,9 +80,30 @@ export class AttemptJournal {
     return this.nextIndex < this.replayEnd;
   }
 
+  /** How many actions the handler has made in this attempt. */
+  get made(): number {
+    return this.nextIndex;
+  }
+
+  /** How many actions the journal held when the attempt began: a replay has caught up once it made as many. */
+  get end(): number {
+    return this.replayEnd;
+  }
+
+  /**
+   * Resolves once the handler has made `count` actions. A replay hands a wait's outcome over only
+   * then (as many as when the first run saw it), so that the waits of a race end in the same order,
+   * and a wait that had not ended before the journal's end only once the replay caught up.
+   */
+  reached(count: number): Promise<void> {
+    if (this.nextIndex >= count) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ count, resolve }));
+  }
+
   /** Takes the next index for an action, with the entry recorded there when this is a replay. */
   next<T extends JournalEntryType>(type: T, name?: string): { index: number; recorded: EntryOf<T> | undefined } {
     const index = this.nextIndex++;
+    if (this.waiters.length > 0) this.release();
     if (index >= this.replayEnd) return { index, recorded: undefined };
     const entry = this.recorded.get(index);
     if (entry === undefined) return { index, recorded: undefined };
@@ -92,6 +114,13 @@ export class AttemptJournal {
       );
     }
     return { index, recorded: entry as EntryOf<T> };
+  }
+
+  private release(): void {
+    const ready = this.waiters.filter((w) => w.count <= this.nextIndex);
+    if (ready.length === 0) return;
+    this.waiters = this.waiters.filter((w) => w.count > this.nextIndex);
+    for (const waiter of ready) waiter.resolve();
   }
 
   /** Records what a new action did; committed with the next suspension point. */

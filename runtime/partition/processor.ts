@@ -88,6 +88,11 @@ export class PartitionProcessor {
   private readonly parkedLanes = new Map<string, number>();
   /** Lanes whose invocation runs a step's function now: busy, whatever else it waits on. */
   private readonly stepLanes = new Map<string, number>();
+  /**
+   * Lanes whose invocation goes on since one of its waits ended, although another is still pending
+   * (the loser of a race): busy until it waits anew or ends.
+   */
+  private readonly wokenLanes = new Set<string>();
   /** Handlers waiting for a workflow promise, by `object\u0000key\u0000name`. */
   private readonly promiseWaiters = new Map<string, Set<() => void>>();
   /** Commits made beside the lanes (acceptances, complete-entry commands, answers to waiting handlers), in flight. */
@@ -136,7 +141,7 @@ export class PartitionProcessor {
   /** Whether invocations run (other than waiting on the clock), are being accepted, or timers fire. */
   get busy(): boolean {
     let waiting = 0;
-    for (const lane of this.parkedLanes.keys()) if (!this.stepLanes.has(lane)) waiting += this.queue.sizeOf(lane);
+    for (const lane of this.parkedLanes.keys()) if (!this.stepLanes.has(lane) && !this.wokenLanes.has(lane)) waiting += this.queue.sizeOf(lane);
     return this.queue.size > waiting || this.sideCommits > 0 || this.timers.firing;
   }
 
@@ -189,6 +194,7 @@ export class PartitionProcessor {
     if (signal.aborted) return Promise.reject(new HostClosedError(`partition ${partition} stopped`));
     if (attempt?.aborted) return new Promise<T>(() => undefined);
     count(this.parkedLanes, lane, 1);
+    this.wokenLanes.delete(lane);
     this.changed();
     return new Promise<T>((resolve, reject) => {
       let cancel = (): void => undefined;
@@ -210,6 +216,7 @@ export class PartitionProcessor {
       signal.addEventListener("abort", onStop, { once: true });
       attempt?.addEventListener("abort", onAttemptEnd, { once: true });
       cancel = start((value) => {
+        this.wokenLanes.add(lane);
         end();
         resolve(value);
       });
@@ -286,6 +293,7 @@ export class PartitionProcessor {
         const left = (this.lanes.get(lane) ?? []).filter((other) => other !== invocation);
         if (left.length > 0) this.lanes.set(lane, left);
         else this.lanes.delete(lane);
+        this.wokenLanes.delete(lane);
       }
     });
   }

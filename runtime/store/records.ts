@@ -101,17 +101,22 @@ export type JournalEntry =
   | { type: "clear-all" }
   /** A one-way send (`target` is its label); its message left with the commit that recorded it. */
   | { type: "send"; target: string }
-  | { type: "sleep"; wakeAtMs: number }
+  /** `wokeAt`: how many actions the handler had made when the sleep ended (see `at` below). */
+  | { type: "sleep"; wakeAtMs: number; wokeAt?: number }
   | { type: "now"; value: number }
   /**
    * A call awaiting `callee` (an invocation id, random unless the call had an idempotency key: only its
    * complete-entry command is taken): its outcome once that command came.
    */
-  | { type: "call"; target: string; callee: string; outcome?: Outcome }
+  | { type: "call"; target: string; callee: string; outcome?: Outcome; at?: number }
   /** An awakeable: its outcome once something that knew its id (holding `nonce`) resolved or rejected it. */
-  | { type: "awakeable"; nonce: string; outcome?: Outcome }
-  /** A workflow promise's `get()`: its outcome once it was resolved. */
-  | { type: "promise"; name: string; outcome?: Outcome }
+  | { type: "awakeable"; nonce: string; outcome?: Outcome; at?: number }
+  /**
+   * A workflow promise's `get()`: its outcome once it was resolved. Here and in calls and awakeables,
+   * `at` is how many actions the handler had made when it saw the outcome: a replay hands the outcome
+   * over only once it has made as many, so that a race between two waits has the same winner again.
+   */
+  | { type: "promise"; name: string; outcome?: Outcome; at?: number }
   /** A workflow promise's `peek()`: its outcome then, or null. */
   | { type: "promise-peek"; name: string; outcome: Outcome | null }
   /** A workflow promise resolved or rejected here; the write left with the commit that recorded it. */
