@@ -1,9 +1,9 @@
 /**
  * A subscription as one workflow per subscriber: it sleeps 30 days, charges the renewal, and on a
  * declined card retries once a day for a 7-day grace period before it cancels the subscription.
- * A `cancel` signal (a durable promise) ends it at once, even in the middle of a 30-day sleep, and
- * `status` reads where it is. The workflow runs for years; the sleeps are durable timers, so a
- * host restart in month 17 resumes it in month 17.
+ * A `cancel` signal (a durable promise resolved by a shared handler) ends it when the paid period
+ * ends, and `status` reads where it is. The workflow runs for years; the sleeps are durable timers,
+ * so a host restart in month 17 resumes it in month 17.
  *
  * Run it: `npm run example:subscription-lifecycle`. It runs on the test clock of `cairn/testing`
  * (an embedded host whose time moves only when the program moves it), so the five-year story it
