@@ -1,11 +1,15 @@
 /**
  * The ShoppingCart from the API guide: exclusive `addItem`, shared `getItems`, and `checkout`,
- * which charges a (fake, in-process) payment gateway and hands the order to `OrderService.fulfill`
- * with a one-way send released with its commit.
+ * which charges a (fake, in-process) payment gateway inside `ctx.run` (journaled: a retried or
+ * resumed checkout does not charge again) and hands the order to `OrderService.fulfill` with a
+ * one-way send released with its commit.
  *
- * Run it: `npm run example:cart` (starts a local nats-server when none answers).
+ * Run it: `npm run example:cart` (embedded: no server; data in `.cairn/examples/cart`, emptied at
+ * each run). On NATS: `npm run example:cart -- --nats` uses the server at CAIRN_NATS_URL
+ * (default nats://127.0.0.1:4222), and `npm run example:cart:nats` starts a local one first.
  */
 import { randomUUID } from "node:crypto";
+import { rmSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { type Context, type ObjectContext, type ObjectSharedContext, TerminalError, handlers, object, service } from "cairn";
@@ -13,7 +17,7 @@ import { type Context, type ObjectContext, type ObjectSharedContext, TerminalErr
 const CartItem = z.object({ sku: z.string().min(1), qty: z.number().int().positive(), priceCents: z.number().int().nonnegative() });
 type CartItem = z.infer<typeof CartItem>;
 
-/** A stand-in for a real payment provider. Not durable: `ctx.run` will journal it once it exists. */
+/** A stand-in for a real payment provider, outside Cairn: it charges every time it is asked. */
 export const payments = {
   charged: [] as Array<{ customer: string; amountCents: number; orderId: string }>,
   async charge(customer: string, amountCents: number): Promise<{ orderId: string; amountCents: number }> {
@@ -54,7 +58,7 @@ export const shoppingCart = object({
     checkout: async (ctx: ObjectContext) => {
       const items = await ctx.get<CartItem[]>("items");
       if (!items?.length) throw new TerminalError("Cart is empty");
-      const payment = await payments.charge(ctx.key, total(items));
+      const payment = await ctx.run("process-payment", () => payments.charge(ctx.key, total(items)));
       ctx.clear("items");
       ctx.serviceSendClient(orderService).fulfill(payment.orderId); // durable, released with the commit
       return payment;
@@ -64,16 +68,24 @@ export const shoppingCart = object({
 
 async function main(): Promise<void> {
   const { startHost } = await import("cairn/runtime");
-  // Run by `npm run example:cart`, which starts a local NATS server and passes its host user on.
+  const onNats = process.argv.slice(2).includes("--nats");
+  const dataDir = onNats ? ".cairn/example-cart" : ".cairn/examples/cart";
+  if (!onNats) rmSync(dataDir, { recursive: true, force: true });
   const host = await startHost({
     services: [shoppingCart, orderService],
-    dataDir: ".cairn/example-cart",
-    nats: {
-      servers: process.env.CAIRN_NATS_URL ?? "nats://127.0.0.1:4222",
-      ...(process.env.CAIRN_NATS_USER ? { user: process.env.CAIRN_NATS_USER, pass: process.env.CAIRN_NATS_PASSWORD ?? "" } : {}),
-    },
-    logLevel: "warn",
+    dataDir,
+    // `npm run example:cart:nats` starts a local NATS server and passes its host user on.
+    ...(onNats
+      ? {
+          nats: {
+            servers: process.env.CAIRN_NATS_URL ?? "nats://127.0.0.1:4222",
+            ...(process.env.CAIRN_NATS_USER ? { user: process.env.CAIRN_NATS_USER, pass: process.env.CAIRN_NATS_PASSWORD ?? "" } : {}),
+          },
+        }
+      : {}),
+    logLevel: "error",
   });
+  console.log(onNats ? `a host on NATS at ${process.env.CAIRN_NATS_URL ?? "nats://127.0.0.1:4222"}` : "an embedded host (no server)");
   const cart = host.client.objectClient(shoppingCart, `user-${randomUUID().slice(0, 6)}`);
   const say = (what: string, value?: unknown) => console.log(what.padEnd(44), value === undefined ? "" : JSON.stringify(value));
   try {
