@@ -1,6 +1,6 @@
-// Two core bugs met while writing examples/subscription-lifecycle.ts, kept as `it.fails`: each test
-// states the behaviour the core owes, and fails today. When a fix lands, vitest reports the test as
-// unexpectedly passing: turn `it.fails` into `it` then (and the example may race its sleep again).
+// Promise.race over durable waits (met while writing examples/subscription-lifecycle.ts): the loser of
+// a race must not make the host look idle while the winner goes on, and a replay must pick the winner
+// the first run picked. Both failed before the fixes in c739f8d and e515a0d.
 import { describe, expect, it } from "vitest";
 import { type WorkflowContext, type WorkflowSharedContext, workflow } from "cairn";
 import { createTestEnvironment } from "cairn/testing";
@@ -38,13 +38,13 @@ const sleepRacer = workflow({
   },
 });
 
-describe.each([false, true])("core bugs of Promise.race over durable waits (alwaysReplay: %s)", (alwaysReplay) => {
+describe.each([false, true])("Promise.race over durable waits (alwaysReplay: %s)", (alwaysReplay) => {
   const env = () => createTestEnvironment({ services: [racer, sleepRacer], alwaysReplay, logLevel: "error" });
 
   // The race's losing wait stays parked (processor.parked counts it for the lane), so the lane
   // counts as waiting on the clock while the winner goes on: host.idle() resolves early, and
   // advanceTime moves the clock past the next sleep before that sleep is set.
-  it.fails("fires every sleep due within one advanceTime after a race of two sleeps", async () => {
+  it("fires every sleep due within one advanceTime after a race of two sleeps", async () => {
     seen.length = 0;
     const e = await env();
     try {
@@ -56,7 +56,7 @@ describe.each([false, true])("core bugs of Promise.race over durable waits (alwa
     }
   });
 
-  it.fails("fires every sleep due within one advanceTime after a race of a sleep and a promise", async () => {
+  it("fires every sleep due within one advanceTime after a race of a sleep and a promise", async () => {
     seen.length = 0;
     const e = await env();
     try {
@@ -68,12 +68,11 @@ describe.each([false, true])("core bugs of Promise.race over durable waits (alwa
     }
   });
 
-  // On replay, day 1's sleep is past (its wake-up comes in a macrotask, through the clock) and the
-  // promise, resolved since, is read from the promises table (a microtask): the promise wins the
-  // race the sleep won the first time. Nothing in the journal says which completed first, and the
-  // journal index of the next action does not differ, so no JournalMismatchError is raised: the
-  // replay silently takes the other branch.
-  it.skipIf(!alwaysReplay).fails("replays a race the sleep won as the sleep's, after the promise was resolved", async () => {
+  // On replay, day 1's sleep is past and the promise, resolved since, is in the promises table: both
+  // could win. The journal records how far the handler had got when each wait ended, so the replay
+  // hands them over in that order and the sleep wins again (the step after it has the same name
+  // either way: a wrong winner would raise no JournalMismatchError, it would silently branch).
+  it.skipIf(!alwaysReplay)("replays a race the sleep won as the sleep's, after the promise was resolved", async () => {
     seen.length = 0;
     const e = await env();
     try {
