@@ -1,6 +1,7 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { TerminalError } from "cairn";
+import { durableSeen, steps } from "../fixtures/durable.js";
 import { probe } from "../fixtures/probe.js";
 import { modes, useMode } from "../helpers/modes.js";
 
@@ -33,5 +34,17 @@ describe.each(modes)("$label", (mode) => {
       expect(line.invocationId).toMatch(/^inv_/);
       expect(typeof line.tookMs).toBe("number");
     }
+  });
+
+  it("keeps ctx.log silent while an attempt replays its journal", async () => {
+    const lines: Line[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line) as Line) });
+    const h = await cairn.start({ services: [steps], host: { partitions: 4, logger, retryPolicy: { initialIntervalMs: 10 } } });
+    durableSeen.failAfterStep.set("log-replay", 1);
+    await h.client.objectClient(steps, "log-replay").logged();
+    const mine = lines.filter((l) => l.key === "log-replay");
+    // Two attempts: the second replays the step, silently up to it, and logs again after it.
+    expect(mine.filter((l) => l.msg === "before the step")).toHaveLength(1);
+    expect(mine.filter((l) => l.msg === "after the step")).toHaveLength(2);
   });
 });
