@@ -124,7 +124,10 @@ export class LiveInvocation {
     const waiters = this.entryWaiters.get(index) ?? new Set();
     waiters.add(then);
     this.entryWaiters.set(index, waiters);
-    return () => waiters.delete(then);
+    return () => {
+      waiters.delete(then);
+      if (waiters.size === 0 && this.entryWaiters.get(index) === waiters) this.entryWaiters.delete(index);
+    };
   }
 
   /** A complete-entry command for `index` committed: the handler waiting there goes on. */

@@ -169,7 +169,10 @@ export class PartitionProcessor {
       const waiter = () => resolve();
       waiters.add(waiter);
       this.promiseWaiters.set(at, waiters);
-      return () => waiters.delete(waiter);
+      return () => {
+        waiters.delete(waiter);
+        if (waiters.size === 0 && this.promiseWaiters.get(at) === waiters) this.promiseWaiters.delete(at);
+      };
     });
   }
 
