@@ -135,12 +135,17 @@ export class DurableContext implements WorkflowContext {
   private overlayCleared = false;
   /** Writes and sends not yet committed. */
   private dirty: EncodedEffects = emptyEffects();
+  /**
+   * Why the attempt ended. The error a later action throws is made from it only then: most attempts
+   * are never acted on after they end, and an Error's stack trace costs every invocation.
+   */
+  private endedWhy: string | undefined;
   private ended: Error | undefined;
   private mismatch: JournalMismatchError | undefined;
   private replay = false;
   /** Steps whose function runs now: a forced replay waits until none does (a suspension of the whole handler). */
   private stepsRunning = 0;
-  readonly rand: ContextRandom;
+  private random: ContextRandom | undefined;
   readonly date: ContextDate;
 
   constructor(
@@ -148,12 +153,16 @@ export class DurableContext implements WorkflowContext {
     private readonly journal: AttemptJournal,
     private readonly options: AttemptOptions,
   ) {
-    this.rand = seededRandom(scope.invocationId);
     this.date = { now: () => this.now() };
   }
 
   get invocationId(): string {
     return this.scope.invocationId;
+  }
+
+  /** Seeded on first use: hashing the id costs every invocation, and few draw. */
+  get rand(): ContextRandom {
+    return (this.random ??= seededRandom(this.scope.invocationId));
   }
 
   get log(): Logger {
@@ -175,9 +184,9 @@ export class DurableContext implements WorkflowContext {
     return this.replay;
   }
 
-  /** Ends the attempt: later actions throw `reason`. Returns the effects not yet committed. */
-  end(reason: Error): EncodedEffects {
-    this.ended ??= reason;
+  /** Ends the attempt: later actions throw, saying `why`. Returns the effects not yet committed. */
+  end(why: string): EncodedEffects {
+    this.endedWhy ??= why;
     return this.takeEffects();
   }
 
@@ -512,8 +521,8 @@ export class DurableContext implements WorkflowContext {
     this.act();
     if (this.scope.alwaysReplay && this.stepsRunning === 0) {
       this.replay = true;
-      this.ended = attemptEnded(this.options.label, "replayed after its suspension point (alwaysReplay)");
-      throw this.ended;
+      this.endedWhy = "replayed after its suspension point (alwaysReplay)";
+      throw (this.ended = attemptEnded(this.options.label, this.endedWhy));
     }
   }
 
@@ -536,7 +545,7 @@ export class DurableContext implements WorkflowContext {
 
   /** Throws if the attempt can no longer act: it ended, or it diverged from its journal. */
   private act(): void {
-    if (this.ended) throw this.ended;
+    if (this.endedWhy !== undefined) throw (this.ended ??= attemptEnded(this.options.label, this.endedWhy));
     if (this.mismatch) throw this.mismatch;
   }
 

@@ -5,7 +5,7 @@ import { decode, describeThrown, encodeData } from "../../sdk/internal.js";
 import { HostClosedError, JournalMismatchError } from "../errors.js";
 import type { Outcome } from "../store/index.js";
 import { classifyFailure, isInstance, terminalOutcome } from "./classify.js";
-import { DurableContext, type EncodedEffects, type InvocationScope, attemptEnded } from "./context.js";
+import { DurableContext, type EncodedEffects, type InvocationScope } from "./context.js";
 import { AttemptJournal } from "./journal.js";
 import type { ResolvedHandler } from "./registry.js";
 import { type ResolvedRetryPolicy, resolveRetryPolicy } from "./retry.js";
@@ -106,7 +106,7 @@ export async function invoke(handler: ResolvedHandler, data: Uint8Array, scope: 
     } catch (error) {
       failure = { error };
     }
-    const effects = ctx.end(attemptEnded(label, failure ? "it failed" : "the handler returned"));
+    const effects = ctx.end(failure ? "it failed" : "the handler returned");
     // A stop the handler outlived, or a journal mismatch it caught, still ends the attempt.
     if (options.signal.aborted) throw new HostClosedError(`${label}: the partition stopped`, { cause: failure?.error });
     if (ctx.replayRequested) {
