@@ -25,6 +25,19 @@ export const CART_SCENARIO = {
   runs: Number(process.env.BENCH_RUNS ?? 3),
 };
 
+/**
+ * The durable-execution scenarios' shape (bench/durable-bench.ts): `BENCH_WORKFLOWS` process-order
+ * workflows and `BENCH_CHAIN_CALLS` calls of the A → B chain over 1000 keys, `BENCH_CONCURRENCY` at a time.
+ */
+export const DURABLE_SCENARIO = {
+  workflows: Number(process.env.BENCH_WORKFLOWS ?? 5000),
+  calls: Number(process.env.BENCH_CHAIN_CALLS ?? 5000),
+  keys: 1000,
+  concurrency: Number(process.env.BENCH_CONCURRENCY ?? 64),
+  warmup: 500,
+  runs: Number(process.env.BENCH_RUNS ?? 3),
+};
+
 /** Runs `task(0..total-1)` with at most `concurrency` at a time. */
 export async function runPool(total: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
   let next = 0;

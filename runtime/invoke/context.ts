@@ -137,28 +137,41 @@ const silent = pino({ level: "silent" });
  * (timed out, failed, the partition stopped), every action throws: a late attempt changes nothing.
  */
 export class DurableContext implements WorkflowContext {
+  // Most attempts read and write a little state and end: what only some need is made on first use.
   /** This attempt's writes (for its reads), since it began. */
-  private readonly overlay = new Map<string, Uint8Array | undefined>();
+  private overlay: Map<string, Uint8Array | undefined> | undefined;
   private overlayCleared = false;
   /** Writes and sends not yet committed. */
   private dirty: EncodedEffects = emptyEffects();
+  /** Why the attempt ended; the error a later action throws is made from it then. */
+  private endedWhy: string | undefined;
   private ended: Error | undefined;
   private mismatch: JournalMismatchError | undefined;
   private replay = false;
   /** Steps whose function runs now: a forced replay waits until none does (a suspension of the whole handler). */
   private stepsRunning = 0;
   /** Aborted when the attempt ends: its waits still pending are dropped. */
-  private readonly attempt = new AbortController();
-  readonly rand: ContextRandom;
-  readonly date: ContextDate;
+  private attemptController: AbortController | undefined;
+  private random: ContextRandom | undefined;
+  readonly date: ContextDate = { now: () => this.now() };
 
   constructor(
     private readonly scope: InvocationScope,
     private readonly journal: AttemptJournal,
     private readonly options: AttemptOptions,
-  ) {
-    this.rand = seededRandom(scope.invocationId);
-    this.date = { now: () => this.now() };
+  ) {}
+
+  get rand(): ContextRandom {
+    return (this.random ??= seededRandom(this.scope.invocationId));
+  }
+
+  /** The attempt's signal, for its waits. */
+  private get attempt(): AbortSignal {
+    if (!this.attemptController) {
+      this.attemptController = new AbortController();
+      if (this.endedWhy !== undefined) this.attemptController.abort();
+    }
+    return this.attemptController.signal;
   }
 
   get invocationId(): string {
@@ -197,10 +210,10 @@ export class DurableContext implements WorkflowContext {
     return this.replay;
   }
 
-  /** Ends the attempt: later actions throw `reason`. Returns the effects not yet committed. */
-  end(reason: Error): EncodedEffects {
-    this.ended ??= reason;
-    this.attempt.abort();
+  /** Ends the attempt: later actions throw, saying `why`. Returns the effects not yet committed. */
+  end(why: string): EncodedEffects {
+    this.endedWhy ??= why;
+    this.attemptController?.abort();
     return this.takeEffects();
   }
 
@@ -212,7 +225,7 @@ export class DurableContext implements WorkflowContext {
     if (recorded) {
       bytes = recorded.value;
     } else {
-      bytes = this.overlay.has(name) ? (this.overlay.get(name) ?? null) : this.overlayCleared ? null : (this.scope.readStateBytes(name) ?? null);
+      bytes = this.overlay?.has(name) ? (this.overlay.get(name) ?? null) : this.overlayCleared ? null : (this.scope.readStateBytes(name) ?? null);
       this.journal.record(index, { type: "get", name, value: bytes });
     }
     return bytes === null ? null : (decode(bytes) as T);
@@ -223,7 +236,7 @@ export class DurableContext implements WorkflowContext {
     const { index, recorded } = this.next("state-keys");
     if (recorded) return [...recorded.names];
     const names = new Set(this.overlayCleared ? [] : this.scope.readStateKeys());
-    for (const [name, value] of this.overlay) {
+    for (const [name, value] of this.overlay ?? []) {
       if (value) names.add(name);
       else names.delete(name);
     }
@@ -250,7 +263,7 @@ export class DurableContext implements WorkflowContext {
   clearAll(): void {
     this.requireExclusive("clearAll");
     const { index, recorded } = this.next("clear-all");
-    this.overlay.clear();
+    this.overlay?.clear();
     this.overlayCleared = true;
     if (recorded) return;
     this.dirty.writes = [];
@@ -260,7 +273,7 @@ export class DurableContext implements WorkflowContext {
 
   private write(type: "set" | "clear", name: string, bytes: Uint8Array | undefined): void {
     const { index, recorded } = this.next(type, name);
-    this.overlay.set(name, bytes);
+    (this.overlay ??= new Map()).set(name, bytes);
     if (recorded) return; // committed already
     this.dirty.writes.push({ name, value: bytes });
     this.journal.record(index, { type, name });
@@ -331,7 +344,7 @@ export class DurableContext implements WorkflowContext {
       await this.suspensionPoint("suspended");
     }
     while (!outcome) {
-      await this.scope.promiseChanged(name, this.attempt.signal);
+      await this.scope.promiseChanged(name, this.attempt);
       this.act();
       outcome = this.scope.readPromise(name);
     }
@@ -466,7 +479,7 @@ export class DurableContext implements WorkflowContext {
 
   /** Waits for a call's or awakeable's outcome, and records when the handler saw it (see `JournalEntry`'s `at`). */
   private async awaitEntry(index: number, entry: JournalEntry & { type: "call" | "awakeable" }): Promise<unknown> {
-    const outcome = await this.scope.awaitEntry(index, this.attempt.signal);
+    const outcome = await this.scope.awaitEntry(index, this.attempt);
     this.act();
     this.journal.record(index, { ...entry, outcome, at: this.journal.made });
     return resultOf(outcome);
@@ -520,7 +533,7 @@ export class DurableContext implements WorkflowContext {
         const action = classifyFailure(error, attempt, policy, label);
         if (action.type === "fail") return action.outcome;
         this.scope.log.warn({ err: error, step: name, attempt, retryInMs: action.delayMs }, "step failed; retrying");
-        await this.scope.waitUntil(this.scope.now() + action.delayMs, this.attempt.signal);
+        await this.scope.waitUntil(this.scope.now() + action.delayMs, this.attempt);
         this.act();
       }
     }
@@ -547,7 +560,7 @@ export class DurableContext implements WorkflowContext {
       this.journal.record(index, { type: "sleep", wakeAtMs });
       await this.suspensionPoint("suspended", wakeAtMs);
     }
-    await this.scope.waitUntil(wakeAtMs, this.attempt.signal);
+    await this.scope.waitUntil(wakeAtMs, this.attempt);
     this.act();
     this.journal.record(index, { type: "sleep", wakeAtMs, wokeAt: this.journal.made });
   }
@@ -573,8 +586,8 @@ export class DurableContext implements WorkflowContext {
     this.act();
     if (this.scope.alwaysReplay && this.stepsRunning === 0) {
       this.replay = true;
-      this.ended = attemptEnded(this.options.label, "replayed after its suspension point (alwaysReplay)");
-      throw this.ended;
+      this.endedWhy = "replayed after its suspension point (alwaysReplay)";
+      throw (this.ended = attemptEnded(this.options.label, this.endedWhy));
     }
   }
 
@@ -597,7 +610,7 @@ export class DurableContext implements WorkflowContext {
 
   /** Throws if the attempt can no longer act: it ended, or it diverged from its journal. */
   private act(): void {
-    if (this.ended) throw this.ended;
+    if (this.endedWhy !== undefined) throw (this.ended ??= attemptEnded(this.options.label, this.endedWhy));
     if (this.mismatch) throw this.mismatch;
   }
 

@@ -5,7 +5,7 @@ import { decode, describeThrown, encodeData } from "../../sdk/internal.js";
 import { HostClosedError, JournalMismatchError } from "../errors.js";
 import type { Outcome } from "../store/index.js";
 import { classifyFailure, isInstance, terminalOutcome } from "./classify.js";
-import { DurableContext, type EncodedEffects, type InvocationScope, attemptEnded } from "./context.js";
+import { DurableContext, type EncodedEffects, type InvocationScope } from "./context.js";
 import { AttemptJournal } from "./journal.js";
 import type { ResolvedHandler } from "./registry.js";
 import { type ResolvedRetryPolicy, resolveRetryPolicy } from "./retry.js";
@@ -95,7 +95,7 @@ export async function invoke(handler: ResolvedHandler, data: Uint8Array, scope: 
     }
   }
 
-  const policy = resolveRetryPolicy(options.retryPolicy, handler.retryPolicy);
+  const policy = policyOf(handler, options.retryPolicy);
   const attemptOptions = { label, maxPayloadBytes: options.maxPayloadBytes, stepPolicy: options.retryPolicy };
   for (let attempt = scope.failedAttempts + 1; ; attempt++) {
     const ctx = new DurableContext(scope, new AttemptJournal(scope.journal, label, scope.invocationId), attemptOptions);
@@ -106,7 +106,7 @@ export async function invoke(handler: ResolvedHandler, data: Uint8Array, scope: 
     } catch (error) {
       failure = { error };
     }
-    const effects = ctx.end(attemptEnded(label, failure ? "it failed" : "the handler returned"));
+    const effects = ctx.end(failure ? "it failed" : "the handler returned");
     // A stop the handler outlived, or a journal mismatch it caught, still ends the attempt.
     if (options.signal.aborted) throw new HostClosedError(`${label}: the partition stopped`, { cause: failure?.error });
     if (ctx.replayRequested) {
@@ -139,6 +139,17 @@ export async function invoke(handler: ResolvedHandler, data: Uint8Array, scope: 
     }
     await scope.waitUntil(nextAttemptAtMs);
   }
+}
+
+const policies = new WeakMap<ResolvedHandler, { base: ResolvedRetryPolicy; policy: ResolvedRetryPolicy }>();
+
+/** The handler's retry policy over the host's: resolved once per handler, not per invocation. */
+function policyOf(handler: ResolvedHandler, base: ResolvedRetryPolicy): ResolvedRetryPolicy {
+  const cached = policies.get(handler);
+  if (cached?.base === base) return cached.policy;
+  const policy = resolveRetryPolicy(base, handler.retryPolicy);
+  policies.set(handler, { base, policy });
+  return policy;
 }
 
 function isTerminal(error: unknown): error is TerminalError {

@@ -2,66 +2,89 @@ import type { Caller, Envelope, ReplyAddress } from "../../sdk/internal.js";
 import type { InvocationRow, JournalEntry, Outcome } from "../store/index.js";
 import type { Delivery } from "./ports.js";
 
+type Answer = (to: ReplyAddress, invocationId: string, outcome: Outcome) => void;
+
+const NO_ENTRIES: ReadonlyMap<number, JournalEntry> = new Map();
+const WRITTEN = Promise.resolve(true);
+
 /**
  * An invocation its partition holds, from its first delivery (or, after a restart or a take-over,
  * its row) until its completion commits. It keeps the inbox messages that carried it (the first and
  * any duplicate) until the first commit that records it, then settles them: from there on the
  * partition's tables hold it, not the transport. It also gathers every caller waiting for its result.
+ *
+ * Most invocations have one message, one caller and no journal: what only some need is made on
+ * first use (an invocation lives across its synced commit, so what it holds outlives young collections).
  */
 export class LiveInvocation {
-  /** The journal as committed, by index. */
-  readonly journal: Map<number, JournalEntry>;
   failedAttempts: number;
   /** When a resumed invocation that was backing off runs again. */
   nextAttemptAtMs: number | undefined;
   /** A commit that writes its row has been issued (later commits of it land after that one). */
   hasRow: boolean;
-  private durable: boolean;
-  private readonly unsettled: Delivery[] = [];
-  private readonly callers: ReplyAddress[] = [];
-  /** Handlers waiting for its result (their calls' journal entries): answered by its completion's commit. */
-  readonly waitingCallers: Caller[] = [];
-  /** Duplicates from waiting handlers: settled only with the completion that answers them. */
-  private readonly heldUntilDone: Delivery[] = [];
-  private readonly entryWaiters = new Map<number, Set<(outcome: Outcome) => void>>();
-  private outcome: Outcome | undefined;
-  private first: Delivery | undefined;
-  private held: Promise<boolean> | undefined;
   /** Its completion is being committed: no acceptance may be issued after it. */
   completing = false;
+  private durable: boolean;
+  private entries: Map<number, JournalEntry> | undefined;
+  /** The message that brought it, until a commit recorded it. */
+  private first: Delivery | undefined;
+  private firstSettled = false;
+  /** Duplicates, until a commit recorded it. */
+  private duplicates: Delivery[] | undefined;
+  /** Duplicates from waiting handlers: settled only with the completion that answers them. */
+  private heldUntilDone: Delivery[] | undefined;
+  /** Callers of duplicates (the first caller is the envelope's). */
+  private moreCallers: ReplyAddress[] | undefined;
+  private moreWaiting: Caller[] | undefined;
+  private entryWaiters: Map<number, Set<(outcome: Outcome) => void>> | undefined;
+  private outcome: Outcome | undefined;
+  private held: Promise<boolean> | undefined;
 
   private constructor(
     readonly envelope: Envelope,
     readonly data: Uint8Array,
     readonly seq: number,
     row: InvocationRow | undefined,
-    journal: Map<number, JournalEntry>,
-    private readonly answer: (to: ReplyAddress, invocationId: string, outcome: Outcome) => void,
+    journal: Map<number, JournalEntry> | undefined,
+    private readonly answer: Answer,
   ) {
-    this.journal = journal;
+    this.entries = journal;
     this.failedAttempts = row?.failedAttempts ?? 0;
     this.nextAttemptAtMs = row?.status === "backing-off" ? row.nextAttemptAtMs : undefined;
     this.hasRow = row !== undefined;
     this.durable = row !== undefined;
-    if (envelope.replyTo) this.callers.push(envelope.replyTo);
-    if (envelope.caller) this.waitingCallers.push(envelope.caller);
   }
 
   /** One delivered now: held until its first commit. */
-  static delivered(delivery: Delivery & { parsed: { ok: true } }, seq: number, answer: (to: ReplyAddress, invocationId: string, outcome: Outcome) => void): LiveInvocation {
-    const invocation = new LiveInvocation(delivery.parsed.envelope, delivery.data, seq, undefined, new Map(), answer);
-    invocation.unsettled.push(delivery);
+  static delivered(delivery: Delivery, envelope: Envelope, answer: Answer): LiveInvocation {
+    const invocation = new LiveInvocation(envelope, delivery.data, delivery.seq, undefined, undefined, answer);
     invocation.first = delivery;
     return invocation;
   }
 
   /** One the partition's tables hold (a restart, a take-over): resumed from its row and journal. */
-  static resumed(row: InvocationRow, journal: Map<number, JournalEntry>, answer: (to: ReplyAddress, invocationId: string, outcome: Outcome) => void): LiveInvocation {
+  static resumed(row: InvocationRow, journal: Map<number, JournalEntry>, answer: Answer): LiveInvocation {
     return new LiveInvocation(row.envelope, row.data, row.seq, row, journal, answer);
   }
 
   get invocationId(): string {
     return this.envelope.invocationId;
+  }
+
+  /** The journal as committed, by index. */
+  get journal(): ReadonlyMap<number, JournalEntry> {
+    return this.entries ?? NO_ENTRIES;
+  }
+
+  /** Sets a journal entry as committed (or about to be: a complete-entry command being committed). */
+  setEntry(index: number, entry: JournalEntry): void {
+    (this.entries ??= new Map()).set(index, entry);
+  }
+
+  /** The handlers waiting for its result: the first caller's, and those of duplicates. */
+  waitingCallers(): Caller[] {
+    const first = this.envelope.caller;
+    return [...(first ? [first] : []), ...(this.moreWaiting ?? [])];
   }
 
   /** The row to commit with a new status. */
@@ -75,7 +98,9 @@ export class LiveInvocation {
    * in the order they asked.
    */
   inboxWriteHeld(): Promise<boolean> {
-    this.held ??= (this.first?.accepted ?? Promise.resolve()).then(
+    const accepted = this.first?.accepted;
+    if (!accepted) return WRITTEN;
+    this.held ??= accepted.then(
       () => true,
       () => false,
     );
@@ -86,20 +111,20 @@ export class LiveInvocation {
    * Another delivery of the same invocation (a redelivery, or a retry with its idempotency key):
    * its caller gets the one result, and the message is settled once the invocation is recorded.
    */
-  attach(delivery: Delivery & { parsed: { ok: true } }): void {
+  attach(delivery: Delivery, envelope: Envelope): void {
     if (delivery.accepted) {
       // Settled only once its own inbox write is durable; a failed write told its caller already.
       delivery.accepted.then(
-        () => this.attachWritten(delivery),
+        () => this.attachWritten(delivery, envelope),
         () => delivery.abandon(),
       );
       return;
     }
-    this.attachWritten(delivery);
+    this.attachWritten(delivery, envelope);
   }
 
-  private attachWritten(delivery: Delivery & { parsed: { ok: true } }): void {
-    const { replyTo, caller } = delivery.parsed.envelope;
+  private attachWritten(delivery: Delivery, envelope: Envelope): void {
+    const { replyTo, caller } = envelope;
     if (this.outcome) {
       // Completed meanwhile: a waiting handler is answered by the processor, from the completion record.
       if (caller) return delivery.abandon();
@@ -107,53 +132,64 @@ export class LiveInvocation {
       if (replyTo) this.answer(replyTo, this.invocationId, this.outcome);
       return;
     }
-    if (replyTo) this.callers.push(replyTo);
+    if (replyTo) (this.moreCallers ??= []).push(replyTo);
     if (caller) {
       // Its caller is known here only: the message stays until the completion that answers it commits.
-      if (!this.waitingCallers.some((c) => c.invocationId === caller.invocationId && c.index === caller.index)) this.waitingCallers.push(caller);
-      this.heldUntilDone.push(delivery);
+      if (!this.waitingCallers().some((c) => c.invocationId === caller.invocationId && c.index === caller.index)) (this.moreWaiting ??= []).push(caller);
+      (this.heldUntilDone ??= []).push(delivery);
     } else if (this.durable) {
       delivery.settle();
     } else {
-      this.unsettled.push(delivery);
+      (this.duplicates ??= []).push(delivery);
     }
   }
 
   /** Calls `then` once the call or awakeable at `index` has its outcome (see `entryCompleted`); returns how to stop waiting. */
   waitForEntry(index: number, then: (outcome: Outcome) => void): () => void {
+    this.entryWaiters ??= new Map();
     const waiters = this.entryWaiters.get(index) ?? new Set();
     waiters.add(then);
     this.entryWaiters.set(index, waiters);
     return () => {
       waiters.delete(then);
-      if (waiters.size === 0 && this.entryWaiters.get(index) === waiters) this.entryWaiters.delete(index);
+      if (waiters.size === 0 && this.entryWaiters?.get(index) === waiters) this.entryWaiters.delete(index);
     };
   }
 
   /** A complete-entry command for `index` committed: the handler waiting there goes on. */
   entryCompleted(index: number, outcome: Outcome): void {
-    const waiters = this.entryWaiters.get(index);
-    this.entryWaiters.delete(index);
+    const waiters = this.entryWaiters?.get(index);
+    this.entryWaiters?.delete(index);
     for (const waiter of waiters ?? []) waiter(outcome);
   }
 
   /** A commit recorded it: its messages are settled, and the transport forgets them. */
   recorded(): void {
     this.durable = true;
-    for (const delivery of this.unsettled.splice(0)) delivery.settle();
+    if (this.first && !this.firstSettled) {
+      this.firstSettled = true;
+      this.first.settle();
+    }
+    for (const delivery of this.duplicates?.splice(0) ?? []) delivery.settle();
   }
 
   /** Its messages, when nothing of it committed, are left for the partition's next owner. */
   abandon(): void {
-    for (const delivery of [...this.unsettled.splice(0), ...this.heldUntilDone.splice(0)]) delivery.abandon();
+    if (this.first && !this.firstSettled && !this.durable) {
+      this.firstSettled = true;
+      this.first.abandon();
+    }
+    for (const delivery of [...(this.duplicates?.splice(0) ?? []), ...(this.heldUntilDone?.splice(0) ?? [])]) delivery.abandon();
   }
 
   /** Its completion committed: every caller gets the outcome (and later duplicates too). */
   completed(outcome: Outcome): void {
     this.outcome = outcome;
     this.recorded();
-    for (const delivery of this.heldUntilDone.splice(0)) delivery.settle();
-    for (const to of this.callers.splice(0)) this.answer(to, this.invocationId, outcome);
+    for (const delivery of this.heldUntilDone?.splice(0) ?? []) delivery.settle();
+    const { replyTo } = this.envelope;
+    if (replyTo) this.answer(replyTo, this.invocationId, outcome);
+    for (const to of this.moreCallers?.splice(0) ?? []) this.answer(to, this.invocationId, outcome);
   }
 
   /** Resolves once the settle of its first message reached the transport (crash tests). */

@@ -20,7 +20,6 @@ import { CrashPoint, crashPoint, isArmed } from "../faults.js";
 import {
   type EncodedEffects,
   type InvocationResult,
-  type InvocationScope,
   type Progress,
   type Registry,
   type ResolvedHandler,
@@ -45,6 +44,7 @@ import type {
 } from "../store/index.js";
 import { retryUntilAborted } from "../timing.js";
 import { KeyQueue } from "./key-queue.js";
+import { PartitionInvocationScope, type ScopeServices } from "./invocation-scope.js";
 import { LiveInvocation } from "./live-invocation.js";
 import type { Checkpoint, CommitLog, Committed, Delivery, Replier, Router } from "./ports.js";
 import { PartitionTimers } from "./timers.js";
@@ -99,9 +99,26 @@ export class PartitionProcessor {
   private sideCommits = 0;
   private changeWaiters: Array<() => void> = [];
 
+  /** What every invocation's scope reaches of this processor. */
+  private readonly scopeServices: ScopeServices;
+
   constructor(private readonly deps: ProcessorDeps) {
     this.log = deps.log;
     this.timers = new PartitionTimers(deps);
+    this.scopeServices = {
+      partition: deps.partition,
+      store: deps.store,
+      clock: deps.clock,
+      alwaysReplay: deps.config.alwaysReplay,
+      waitOnClock: (lane, atMs, attempt) => this.waitOnClock(lane, atMs, attempt),
+      awaitEntry: (invocation, lane, index, attempt) => this.awaitEntry(invocation, lane, index, attempt),
+      commitProgress: (invocation, label, progress, heldKeys) => this.commitProgress(invocation, label, progress, heldKeys),
+      promiseChanged: (lane, target, name, attempt) => this.promiseChanged(lane, target, name, attempt),
+      stepRunning: (lane, delta) => {
+        count(this.stepLanes, lane, delta);
+        this.changed();
+      },
+    };
   }
 
   /**
@@ -257,12 +274,12 @@ export class PartitionProcessor {
       const running = this.live.get(effective.invocationId);
       if (running) {
         if (targetLabel(running.envelope.target) !== targetLabel(target)) return this.refuseReusedId(delivery, effective, targetLabel(running.envelope.target));
-        running.attach({ ...delivery, parsed: { ok: true, envelope: effective } });
+        running.attach(delivery, effective);
         return;
       }
       const done = this.deps.store.readCompletion(this.deps.partition, effective.invocationId);
       if (done) return this.answerFromCompletion(delivery, effective, done);
-      this.schedule(LiveInvocation.delivered({ ...delivery, parsed: { ok: true, envelope: effective } }, delivery.seq, this.answer), handler);
+      this.schedule(LiveInvocation.delivered(delivery, effective, this.answer), handler);
     } catch (error) {
       // Never let one message end the inbox source's loop; left for the next owner (or a redelivery).
       this.log.error({ err: error }, "inbox message could not be scheduled");
@@ -277,28 +294,39 @@ export class PartitionProcessor {
    */
   private schedule(invocation: LiveInvocation, handler: ResolvedHandler | TerminalError): void {
     const { target, invocationId } = invocation.envelope;
-    const lane = target.type === "object" && !(handler instanceof TerminalError) && handler.kind === "exclusive" ? `k:${target.name}\u0000${target.key}` : `i:${invocationId}`;
+    const keyed = target.type === "object" && !(handler instanceof TerminalError) && handler.kind === "exclusive";
+    const lane = keyed ? `k:${target.name}\u0000${target.key}` : `i:${invocationId}`;
     this.live.set(invocationId, invocation);
-    const inLane = this.lanes.get(lane) ?? [];
-    inLane.push(invocation);
-    this.lanes.set(lane, inLane);
-    // Accepted together with every one ahead of it that has no row yet (the one running now, say):
-    // a restart then resumes them in the order they arrived.
-    if (inLane.length > 1) for (const waiting of inLane) if (!waiting.hasRow && !waiting.completing) this.accept(waiting);
-    this.queue.run(lane, async () => {
-      try {
-        await this.holdingLane(
-          () => this.process(invocation, handler, lane),
-          () => this.drop(invocation),
-          invocationId,
-        );
-      } finally {
-        const left = (this.lanes.get(lane) ?? []).filter((other) => other !== invocation);
-        if (left.length > 0) this.lanes.set(lane, left);
-        else this.lanes.delete(lane);
-        this.wokenLanes.delete(lane);
+    if (keyed) {
+      const inLane = this.lanes.get(lane);
+      if (!inLane) {
+        this.lanes.set(lane, [invocation]);
+      } else {
+        inLane.push(invocation);
+        // Accepted together with every one ahead of it that has no row yet (the one running now, say):
+        // a restart then resumes them in the order they arrived.
+        for (const waiting of inLane) if (!waiting.hasRow && !waiting.completing) this.accept(waiting);
       }
-    });
+    }
+    this.queue.run(lane, () => this.runOnLane(invocation, handler, lane, keyed));
+  }
+
+  private async runOnLane(invocation: LiveInvocation, handler: ResolvedHandler | TerminalError, lane: string, keyed: boolean): Promise<void> {
+    try {
+      await this.holdingLane(
+        () => this.process(invocation, handler, lane),
+        () => this.drop(invocation),
+        invocation.invocationId,
+      );
+    } finally {
+      if (keyed) {
+        // A lane runs its invocations in the order they were scheduled: this one is its first.
+        const inLane = this.lanes.get(lane);
+        inLane?.shift();
+        if (!inLane?.length) this.lanes.delete(lane);
+      }
+      this.wokenLanes.delete(lane);
+    }
   }
 
   /** Commits an invocation that waits for its key (or holds it) as `queued`: from then on the tables hold it. */
@@ -374,7 +402,7 @@ export class PartitionProcessor {
     else if (entry === undefined && from !== undefined) completed = { type: "awakeable", nonce: from, outcome };
     else this.log.warn({ invocationId, index, entry: entry?.type }, "complete-entry command for an entry that waits for nothing; dropped");
     if (!invocation || !completed || !outcome) return delivery.settle();
-    invocation.journal.set(index, completed);
+    invocation.setEntry(index, completed);
     const record: EntryRecord = { kind: "entry", partition: deps.partition, invocationId, index, entry: completed, outbox: [], position: deps.inbox.checkpoint() };
     this.sideCommit(delivery, async () => {
       if (!(await this.commit(record))) return delivery.abandon();
@@ -475,37 +503,7 @@ export class PartitionProcessor {
           await this.waitOnClock(lane, nextAttemptAtMs);
           invocation.nextAttemptAtMs = undefined;
         }
-        const ownKey = target.type === "object" && handler.kind === "exclusive" ? [`${target.name}/${target.key}`] : [];
-        const scope: InvocationScope = {
-          partition: deps.partition,
-          target,
-          heldKeys: [...(envelope.chain ?? []), ...ownKey],
-          invocationId,
-          kind: handler.kind,
-          key: target.type === "object" ? target.key : undefined,
-          get log() {
-            return log();
-          },
-          readStateBytes: (name) => (target.type === "object" ? deps.store.readStateBytes(deps.partition, target.name, target.key, name) : undefined),
-          readStateKeys: () => (target.type === "object" ? deps.store.readStateNames(deps.partition, target.name, target.key) : []),
-          now: () => deps.clock.now(),
-          waitUntil: (atMs, attempt) => this.waitOnClock(lane, atMs, attempt),
-          commit: (progress) => this.commitProgress(invocation, handler.label, progress, scope.heldKeys),
-          awaitEntry: (index, attempt) => this.awaitEntry(invocation, lane, index, attempt),
-          stepRunning: (delta) => {
-            count(this.stepLanes, lane, delta);
-            this.changed();
-          },
-          workflow: handler.workflow !== undefined,
-          alwaysReplay: deps.config.alwaysReplay,
-          readPromise: (name) => (target.type === "object" ? deps.store.readPromise(deps.partition, target.name, target.key, name) : undefined),
-          promiseChanged: (name, attempt) => this.promiseChanged(lane, target, name, attempt),
-          journal: invocation.journal,
-          failedAttempts: invocation.failedAttempts,
-          get durable() {
-            return invocation.hasRow;
-          },
-        };
+        const scope = new PartitionInvocationScope(this.scopeServices, invocation, handler, lane, log);
         result = await invoke(handler, invocation.data, scope, { maxPayloadBytes: deps.config.maxPayloadBytes, retryPolicy: deps.retryPolicy, signal: deps.signal });
       } catch (error) {
         if (error instanceof HostClosedError) return this.drop(invocation);
@@ -517,7 +515,7 @@ export class PartitionProcessor {
     invocation.completing = true;
     if (!(await invocation.inboxWriteHeld())) return this.drop(invocation);
     crashPoint(CrashPoint.BeforeCommit);
-    const record = this.completionRecord(envelope, result, invocation.hasRow, invocation.waitingCallers);
+    const record = this.completionRecord(envelope, result, invocation.hasRow, invocation.waitingCallers());
     const committed = await this.commit(record);
     if (!committed) return this.drop(invocation);
     crashPoint(CrashPoint.AfterCommit);
@@ -579,7 +577,7 @@ export class PartitionProcessor {
     this.timers.added(record.timers);
     this.promisesWritten(invocation.envelope.target, record.promises);
     // A complete-entry command for one of these may have committed meanwhile: its outcome stays.
-    for (const [index, entry] of journal) if (!completes(invocation.journal.get(index), entry)) invocation.journal.set(index, entry);
+    for (const [index, entry] of journal) if (!completes(invocation.journal.get(index), entry)) invocation.setEntry(index, entry);
     invocation.recorded();
   }
 
