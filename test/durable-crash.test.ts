@@ -190,7 +190,7 @@ describe.each(durableModes)("$label", (mode) => {
     for (const line of describeKills(readEffects(run.effectsPath), check, run.killed)) console.log(line);
     const reruns = check.reruns.map((r) => `${r.owner}:${r.step} in generations ${r.generations.join(",")}`);
     console.log(
-      `${mode.name} mode${mode.alwaysReplay ? " (always replaying)" : ""}, seed ${SEED}: ${run.killed.size} kills, ${run.started} invocations completed, ${check.stepRuns} step runs, ${check.calls} calls; ` +
+      `${mode.name} mode${mode.alwaysReplay ? " (always replaying)" : ""}, seed ${SEED}: ${run.killed.size} kills, ${run.started} invocations, ${check.stepRuns} step runs, ${check.calls} calls; ` +
         `${reruns.length} step functions ran again${reruns.length ? ` (${reruns.join("; ")})` : ""}; ${check.violations.length} violations`,
     );
     expect(run.killed.size).toBeGreaterThanOrEqual(5);
