@@ -576,8 +576,9 @@ export class PartitionProcessor {
     deps.router.release(deps.partition, committed);
     this.timers.added(record.timers);
     this.promisesWritten(invocation.envelope.target, record.promises);
-    // A complete-entry command for one of these may have committed meanwhile: its outcome stays.
-    for (const [index, entry] of journal) if (!completes(invocation.journal.get(index), entry)) invocation.setEntry(index, entry);
+    // A complete-entry command for one of these may have committed meanwhile: its outcome stays,
+    // unless this commit holds the outcome itself (as the handler saw it, with when it saw it).
+    for (const [index, entry] of journal) if (outcomeOf(entry) || !completes(invocation.journal.get(index), entry)) invocation.setEntry(index, entry);
     invocation.recorded();
   }
 

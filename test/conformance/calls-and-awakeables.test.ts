@@ -27,6 +27,11 @@ describe.each(durableModes)("$label", (mode) => {
       expect([error.message, error.errorCode]).toEqual(["insufficient funds", 402]);
     });
 
+    it("goes on after a call to further suspension points (a replay hands the call's outcome over)", async () => {
+      expect(await h.client.objectClient(caller, "then-sleep").callThenSleep("then-sleep-acct")).toBe(2);
+      expect(callsSeen.runs.get("then-sleep-acct:charge")).toBe(1);
+    });
+
     it("lets a service call an object", async () => {
       expect(await h.client.serviceClient(callingService).chargeVia("svc-acct")).toBe(5);
     });
