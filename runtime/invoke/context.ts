@@ -336,7 +336,7 @@ export class DurableContext implements WorkflowContext {
   /** Waits for the promise durably: the wait commits, and a replay gets the outcome the first run got. */
   private async promiseGet<T>(name: string): Promise<T> {
     const { index, recorded } = this.next("promise", name);
-    if (recorded?.outcome) return this.replayed<T>(recorded.outcome, recorded.at);
+    if (recorded?.outcome) return this.replayed<T>(index, { ...recorded, outcome: recorded.outcome });
     if (recorded) await this.caughtUp();
     let outcome = this.scope.readPromise(name);
     if (!outcome && !recorded) {
@@ -354,10 +354,17 @@ export class DurableContext implements WorkflowContext {
   }
 
   /** A recorded outcome, handed over once the replay made as many actions as the first run had when it saw it. */
-  private async replayed<T>(outcome: Outcome, at: number | undefined): Promise<T> {
-    await this.journal.reached(at ?? this.journal.end);
+  private async replayed<T>(index: number, entry: WaitEntry & { outcome: Outcome }): Promise<T> {
+    if (entry.at !== undefined) {
+      await this.journal.reached(entry.at);
+    } else {
+      // Its outcome committed, but not that the handler saw it: nothing it did after seeing it can
+      // be in the journal, so it is seen once the replay caught up, and that is recorded now.
+      await this.caughtUp();
+      this.journal.record(index, { ...entry, at: this.journal.made });
+    }
     this.act();
-    return resultOf<T>(outcome);
+    return resultOf<T>(entry.outcome);
   }
 
   /** Resolves once a replay has made every action the journal held: a wait that had not ended by then goes on live. */
@@ -414,7 +421,7 @@ export class DurableContext implements WorkflowContext {
     }
     const data = this.encodeInput("call", label, input);
     const { index, recorded } = this.next("call", label);
-    if (recorded?.outcome) return this.replayed(recorded.outcome, recorded.at);
+    if (recorded?.outcome) return this.replayed(index, { ...recorded, outcome: recorded.outcome });
     if (recorded) return this.caughtUp().then(() => this.awaitEntry(index, recorded));
     const idempotencyKey = options?.idempotencyKey;
     if (idempotencyKey !== undefined && (typeof idempotencyKey !== "string" || idempotencyKey.length === 0)) {
@@ -436,7 +443,7 @@ export class DurableContext implements WorkflowContext {
     const id = awakeableId({ partition, invocationId: invocationId as never, target, index, nonce });
     let promise: Promise<T>;
     if (recorded?.outcome) {
-      promise = this.replayed<T>(recorded.outcome, recorded.at);
+      promise = this.replayed<T>(index, { ...recorded, outcome: recorded.outcome });
     } else if (recorded) {
       promise = this.caughtUp().then(() => this.awaitEntry(index, recorded)) as Promise<T>;
     } else {
@@ -638,6 +645,9 @@ function handled<T>(promise: Promise<T>): Promise<T> {
 function emptyEffects(): EncodedEffects {
   return { clearedAll: false, writes: [], sends: [], promises: [] };
 }
+
+/** The entries of waits whose outcome comes from elsewhere, and which record when the handler saw it. */
+type WaitEntry = JournalEntry & { type: "call" | "awakeable" | "promise" };
 
 /** A step's recorded result as the handler gets it: the same on the first run and on a replay. */
 function resultOf<T>(outcome: Outcome): T {

@@ -1,5 +1,5 @@
 import type { Caller, Envelope, ReplyAddress } from "../../sdk/internal.js";
-import type { InvocationRow, JournalEntry, Outcome } from "../store/index.js";
+import { type InvocationRow, type JournalEntry, type Outcome, mergeEntry } from "../store/index.js";
 import type { Delivery } from "./ports.js";
 
 type Answer = (to: ReplyAddress, invocationId: string, outcome: Outcome) => void;
@@ -76,9 +76,13 @@ export class LiveInvocation {
     return this.entries ?? NO_ENTRIES;
   }
 
-  /** Sets a journal entry as committed (or about to be: a complete-entry command being committed). */
+  /**
+   * Sets a journal entry as committed (or about to be: a complete-entry command being committed),
+   * keeping what an earlier version of the same wait knew more of, as the store does.
+   */
   setEntry(index: number, entry: JournalEntry): void {
-    (this.entries ??= new Map()).set(index, entry);
+    this.entries ??= new Map();
+    this.entries.set(index, mergeEntry(this.entries.get(index), entry));
   }
 
   /** The handlers waiting for its result: the first caller's, and those of duplicates. */

@@ -549,11 +549,7 @@ export class PartitionProcessor {
     if (wakeAtMs !== undefined) row.wakeAtMs = wakeAtMs;
     if (nextAttemptAtMs !== undefined) row.nextAttemptAtMs = nextAttemptAtMs;
     if (lastError !== undefined) row.lastError = lastError;
-    // An awakeable resolved before its entry was committed keeps its outcome.
-    const journal = progress.journal.map(([index, entry]): [number, JournalEntry] => {
-      const known = invocation.journal.get(index);
-      return entry.type === "awakeable" && known?.type === "awakeable" && known.outcome && known.nonce === entry.nonce ? [index, known] : [index, entry];
-    });
+    const { journal } = progress;
     const record: ProgressRecord = {
       kind: "progress",
       partition: deps.partition,
@@ -576,9 +572,8 @@ export class PartitionProcessor {
     deps.router.release(deps.partition, committed);
     this.timers.added(record.timers);
     this.promisesWritten(invocation.envelope.target, record.promises);
-    // A complete-entry command for one of these may have committed meanwhile: its outcome stays,
-    // unless this commit holds the outcome itself (as the handler saw it, with when it saw it).
-    for (const [index, entry] of journal) if (outcomeOf(entry) || !completes(invocation.journal.get(index), entry)) invocation.setEntry(index, entry);
+    // A complete-entry command for one of these may have committed meanwhile: `setEntry` keeps what knows more.
+    for (const [index, entry] of journal) invocation.setEntry(index, entry);
     invocation.recorded();
   }
 
@@ -734,14 +729,6 @@ function count(counts: Map<string, number>, key: string, delta: number): void {
 
 function promiseKey(target: Target, name: string): string {
   return `${target.name}\u0000${target.type === "object" ? target.key : ""}\u0000${name}`;
-}
-
-/** Whether `known` holds the outcome of the wait `entry` records (the same callee, or the same awakeable's nonce). */
-function completes(known: JournalEntry | undefined, entry: JournalEntry): boolean {
-  if (!outcomeOf(known)) return false;
-  if (known?.type === "call" && entry.type === "call") return known.callee === entry.callee;
-  if (known?.type === "awakeable" && entry.type === "awakeable") return known.nonce === entry.nonce;
-  return false;
 }
 
 /** The outcome a call or awakeable entry holds, if it has one. */

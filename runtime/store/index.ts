@@ -22,6 +22,7 @@ export type {
 } from "./records.js";
 export type { StateKey } from "./state-keys.js";
 export { Store, timerKey } from "./store.js";
+export { mergeEntry } from "./journal-merge.js";
 export { encodeStateKey, decodeStateKey } from "./state-keys.js";
 export { claimDataDir } from "./data-dir-lock.js";
 export type { SendRouting, StoreOptions } from "./store.js";

@@ -2,6 +2,7 @@ import { type Database, type Key, type RootDatabase, open } from "lmdb";
 import type { Logger } from "pino";
 import { decode } from "../../sdk/internal.js";
 import type { CommitRecord, CompletionRecord, InboxKey, InboxRow, InvocationRecord, InvocationRow, JournalEntry, Outcome, PromiseWrite, OutboxEntry, OutboxKey, PartitionSnapshot, StateWrite, TimerEntry, TimerKey } from "./records.js";
+import { mergeEntry } from "./journal-merge.js";
 import { decodeStateKey, encodeStateKey, objectKeyPrefix, partitionPrefix, prefixEnd } from "./state-keys.js";
 import { ConfigError } from "../errors.js";
 import { guardOrphanCommitFailures, storeWrite } from "./write-failure.js";
@@ -371,11 +372,11 @@ export class Store {
         this.applyStateWrites(record.stateWrites, stateKeys);
         for (const timer of record.timers ?? []) this.timers.put(timerKey(p, timer), timer);
         this.invocations.put([p, record.invocationId], record.row);
-        for (const [index, entry] of record.journal) this.journal.put([p, record.invocationId, index], entry);
+        for (const [index, entry] of record.journal) this.putEntry([p, record.invocationId, index], entry);
         this.applyPromises(p, record.promises);
         break;
       case "entry":
-        this.journal.put([p, record.invocationId, record.index], record.entry);
+        this.putEntry([p, record.invocationId, record.index], record.entry);
         break;
       case "invocation":
       case undefined:
@@ -412,6 +413,11 @@ export class Store {
       this.invocations.remove([p, record.invocationId]);
       for (const key of this.journal.getKeys(journalRange(p, record.invocationId))) this.journal.remove(key);
     }
+  }
+
+  /** Writes a journal entry, keeping what an earlier version of the same wait knew more of (see `mergeEntry`). */
+  private putEntry(key: JournalKey, entry: JournalEntry): void {
+    this.journal.put(key, mergeEntry(this.journal.get(key), entry));
   }
 
   /** The first resolution of a promise wins: a later one changes nothing. */
