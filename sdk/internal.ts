@@ -7,6 +7,7 @@ export type { InvocationId, Target, Envelope, Caller, ReplyAddress, Reply, Awake
 export {
   newInvocationId,
   idempotentInvocationId,
+  workflowRunInvocationId,
   childInvocationId,
   parseInvocationId,
   encode,

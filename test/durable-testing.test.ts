@@ -28,6 +28,15 @@ describe.each([{ alwaysReplay: false }, { alwaysReplay: true }])("durable sleeps
     console.log(`a year of 30-day sleeps: ${Date.now() - realStart} ms of real time`);
   });
 
+  it("ends a Promise.all of two sleeps once the later one is due, within one advanceTime", async () => {
+    env = await createTestEnvironment({ services: [steps], partitions: 1, alwaysReplay });
+    const startedAt = env.now();
+    const done = env.client.objectClient(steps, "both").sleepBoth([1, 2]);
+    await env.advanceTime({ days: 3 });
+    expect(await env.client.objectClient(steps, "both").woke()).toBe(1);
+    expect(await done).toBe(startedAt + 2 * DAY);
+  });
+
   it("drops the loser of a race: an awakeable that wins cancels the sleep's wake-up, and the key serves on", async () => {
     env = await createTestEnvironment({ services: [steps], partitions: 1, alwaysReplay });
     const client = env.client.objectClient(steps, "racer");

@@ -30,6 +30,7 @@ import {
   isHandlerDefinition,
   newInvocationId,
   objectKeyProblem,
+  workflowRunInvocationId,
   parseAwakeableId,
   stateNameProblem,
   targetLabel,
@@ -128,6 +129,9 @@ export interface AttemptOptions {
 }
 
 const silent = pino({ level: "silent" });
+
+/** The most keys a call chain carries (they travel in every call's headers). */
+const MAX_CHAIN = 1000;
 
 /**
  * The context of one attempt. Every action takes the next journal index: replayed from the journal
@@ -343,10 +347,11 @@ export class DurableContext implements WorkflowContext {
       this.journal.record(index, { type: "promise", name });
       await this.suspensionPoint("suspended");
     }
-    while (!outcome) {
+    // Read again before each wait: a resolution that committed meanwhile woke nobody. Between the
+    // read and the wait's registration nothing can commit (both happen in one turn).
+    for (outcome ??= this.scope.readPromise(name); !outcome; outcome = this.scope.readPromise(name)) {
       await this.scope.promiseChanged(name, this.attempt);
       this.act();
-      outcome = this.scope.readPromise(name);
     }
     // Committed with the next suspension point; until then a replay reads the same outcome from the table.
     this.journal.record(index, { type: "promise", name, outcome, at: this.journal.made });
@@ -391,10 +396,11 @@ export class DurableContext implements WorkflowContext {
     const client: Record<string, (input?: unknown, options?: ContextCallOptions) => Promise<unknown>> = {};
     for (const [handler, entry] of Object.entries(definition.handlers)) {
       // A workflow's run and an object's exclusive handlers wait for their key; nothing else does.
-      const waitsForKey = definition.type !== "service" && (isHandlerDefinition(entry) ? entry.kind === "exclusive" : true);
+      const workflowRun = definition.type === "workflow" && handler === "run";
+      const waitsForKey = definition.type === "workflow" ? workflowRun : definition.type === "object" && (isHandlerDefinition(entry) ? entry.kind === "exclusive" : true);
       client[handler] = (input?: unknown, options?: ContextCallOptions) => {
         try {
-          return handled(this.call(targetOf(handler), waitsForKey, input, options));
+          return handled(this.call(targetOf(handler), waitsForKey, input, options, workflowRun));
         } catch (error) {
           return handled(Promise.reject(error));
         }
@@ -407,11 +413,13 @@ export class DurableContext implements WorkflowContext {
    * Takes the call's journal index now, in program order (calls started together replay alike),
    * then commits it with its message and waits for the result.
    */
-  private call(target: Target, waitsForKey: boolean, input: unknown, options: ContextCallOptions | undefined): Promise<unknown> {
+  private call(target: Target, waitsForKey: boolean, input: unknown, options: ContextCallOptions | undefined, workflowRun = false): Promise<unknown> {
     const label = targetLabel(target);
+    const held = this.scope.heldKeys;
+    // A refusal of a message whose headers do not parse could not answer this call: refused here.
+    if (held.length >= MAX_CHAIN) throw new TerminalError(`${this.options.label}: a call to ${label} would make a call chain of over ${MAX_CHAIN} keys`, { errorCode: 508 });
     if (waitsForKey && target.type === "object") {
       const key = `${target.name}/${target.key}`;
-      const held = this.scope.heldKeys;
       if (held.includes(key)) {
         const chain = [...held.slice(held.indexOf(key)), key].join(" → ");
         throw new TerminalError(`${this.options.label}: a call to ${label} would wait forever: it is a call cycle (${chain}), and ${key} is held higher up the same call chain; use a one-way send, or a shared handler`, {
@@ -429,7 +437,8 @@ export class DurableContext implements WorkflowContext {
     }
     // Random, not derived from this invocation's id: only the callee can complete the entry. The
     // journal keeps it, so a replay waits for the same callee.
-    const callee = idempotencyKey === undefined ? newInvocationId() : idempotentInvocationId(label, idempotencyKey);
+    // A workflow's run has one id per key (its partition gives it that one whatever the message says).
+    const callee = workflowRun ? workflowRunInvocationId(label) : idempotencyKey === undefined ? newInvocationId() : idempotentInvocationId(label, idempotencyKey);
     this.dirty.sends.push({ target, data, index, call: { callee } });
     const entry: JournalEntry = { type: "call", target: label, callee };
     this.journal.record(index, entry);

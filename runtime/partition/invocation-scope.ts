@@ -14,7 +14,7 @@ export interface ScopeServices {
   readonly alwaysReplay: boolean;
   waitOnClock(lane: string, atMs: number, attempt?: AbortSignal): Promise<void>;
   awaitEntry(invocation: LiveInvocation, lane: string, index: number, attempt: AbortSignal): Promise<Outcome>;
-  commitProgress(invocation: LiveInvocation, label: string, progress: Progress, heldKeys: readonly string[]): Promise<void>;
+  commitProgress(invocation: LiveInvocation, lane: string, label: string, progress: Progress, heldKeys: readonly string[]): Promise<void>;
   promiseChanged(lane: string, target: Target, name: string, attempt: AbortSignal): Promise<void>;
   stepRunning(lane: string, delta: 1 | -1): void;
 }
@@ -114,7 +114,7 @@ export class PartitionInvocationScope implements InvocationScope {
   }
 
   commit(progress: Progress): Promise<void> {
-    return this.services.commitProgress(this.invocation, this.handler.label, progress, this.heldKeys);
+    return this.services.commitProgress(this.invocation, this.lane, this.handler.label, progress, this.heldKeys);
   }
 
   awaitEntry(index: number, attempt: AbortSignal): Promise<Outcome> {

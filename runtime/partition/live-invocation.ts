@@ -2,7 +2,23 @@ import type { Caller, Envelope, ReplyAddress } from "../../sdk/internal.js";
 import { type InvocationRow, type JournalEntry, type Outcome, mergeEntry } from "../store/index.js";
 import type { Delivery } from "./ports.js";
 
-type Answer = (to: ReplyAddress, invocationId: string, outcome: Outcome) => void;
+/** How a live invocation's callers are answered: what needs a commit is the processor's. */
+export interface Answers {
+  /** A client's call: over the replier. */
+  reply(to: ReplyAddress, invocationId: string, outcome: Outcome): void;
+  /** A handler's call that joined once the completion was being committed: answered (and settled) with a commit. */
+  late(delivery: Delivery, envelope: Envelope, outcome: Outcome): void;
+}
+
+/** A complete-entry command for an entry not committed yet (an awakeable whose id was handed out at once). */
+export interface EarlyCompletion {
+  delivery: Delivery;
+  from: string;
+  outcome: Outcome;
+}
+
+/** Early completions one invocation holds at most: more are refused (they hold their messages unsettled). */
+const MAX_EARLY = 16;
 
 const NO_ENTRIES: ReadonlyMap<number, JournalEntry> = new Map();
 const WRITTEN = Promise.resolve(true);
@@ -24,6 +40,8 @@ export class LiveInvocation {
   hasRow: boolean;
   /** Its completion is being committed: no acceptance may be issued after it. */
   completing = false;
+  /** A commit writing a newer row (a suspension point, a backoff) has been issued: an acceptance is not needed. */
+  progressIssued = false;
   private durable: boolean;
   private entries: Map<number, JournalEntry> | undefined;
   /** The message that brought it, until a commit recorded it. */
@@ -37,6 +55,9 @@ export class LiveInvocation {
   private moreCallers: ReplyAddress[] | undefined;
   private moreWaiting: Caller[] | undefined;
   private entryWaiters: Map<number, Set<(outcome: Outcome) => void>> | undefined;
+  private early: Map<number, EarlyCompletion[]> | undefined;
+  /** Handlers' calls that joined while the completion was being committed. */
+  private late: Array<{ delivery: Delivery; envelope: Envelope }> | undefined;
   private outcome: Outcome | undefined;
   private held: Promise<boolean> | undefined;
 
@@ -46,7 +67,7 @@ export class LiveInvocation {
     readonly seq: number,
     row: InvocationRow | undefined,
     journal: Map<number, JournalEntry> | undefined,
-    private readonly answer: Answer,
+    private readonly answers: Answers,
   ) {
     this.entries = journal;
     this.failedAttempts = row?.failedAttempts ?? 0;
@@ -56,15 +77,15 @@ export class LiveInvocation {
   }
 
   /** One delivered now: held until its first commit. */
-  static delivered(delivery: Delivery, envelope: Envelope, answer: Answer): LiveInvocation {
-    const invocation = new LiveInvocation(envelope, delivery.data, delivery.seq, undefined, undefined, answer);
+  static delivered(delivery: Delivery, envelope: Envelope, answers: Answers): LiveInvocation {
+    const invocation = new LiveInvocation(envelope, delivery.data, delivery.seq, undefined, undefined, answers);
     invocation.first = delivery;
     return invocation;
   }
 
   /** One the partition's tables hold (a restart, a take-over): resumed from its row and journal. */
-  static resumed(row: InvocationRow, journal: Map<number, JournalEntry>, answer: Answer): LiveInvocation {
-    return new LiveInvocation(row.envelope, row.data, row.seq, row, journal, answer);
+  static resumed(row: InvocationRow, journal: Map<number, JournalEntry>, answers: Answers): LiveInvocation {
+    return new LiveInvocation(row.envelope, row.data, row.seq, row, journal, answers);
   }
 
   get invocationId(): string {
@@ -130,10 +151,15 @@ export class LiveInvocation {
   private attachWritten(delivery: Delivery, envelope: Envelope): void {
     const { replyTo, caller } = envelope;
     if (this.outcome) {
-      // Completed meanwhile: a waiting handler is answered by the processor, from the completion record.
-      if (caller) return delivery.abandon();
+      // Completed meanwhile: a waiting handler's answer is committed by the processor.
+      if (caller) return this.answers.late(delivery, envelope, this.outcome);
       delivery.settle();
-      if (replyTo) this.answer(replyTo, this.invocationId, this.outcome);
+      if (replyTo) this.answers.reply(replyTo, this.invocationId, this.outcome);
+      return;
+    }
+    if (caller && this.completing) {
+      // The completion being committed has its waiting callers already: this one is answered after it.
+      (this.late ??= []).push({ delivery, envelope });
       return;
     }
     if (replyTo) (this.moreCallers ??= []).push(replyTo);
@@ -177,13 +203,38 @@ export class LiveInvocation {
     for (const delivery of this.duplicates?.splice(0) ?? []) delivery.settle();
   }
 
+  /**
+   * Holds a complete-entry command for entry `index`, not committed yet, until it is (see
+   * `takeEarly`). Refused (false) past a few: nothing is written for it meanwhile.
+   */
+  holdEarly(index: number, completion: EarlyCompletion): boolean {
+    this.early ??= new Map();
+    let held = 0;
+    for (const list of this.early.values()) held += list.length;
+    if (held >= MAX_EARLY) return false;
+    const list = this.early.get(index) ?? [];
+    list.push(completion);
+    this.early.set(index, list);
+    return true;
+  }
+
+  /** The early completions held for `index`, now that its entry committed. */
+  takeEarly(index: number): EarlyCompletion[] {
+    const list = this.early?.get(index) ?? [];
+    this.early?.delete(index);
+    return list;
+  }
+
   /** Its messages, when nothing of it committed, are left for the partition's next owner. */
   abandon(): void {
     if (this.first && !this.firstSettled && !this.durable) {
       this.firstSettled = true;
       this.first.abandon();
     }
-    for (const delivery of [...(this.duplicates?.splice(0) ?? []), ...(this.heldUntilDone?.splice(0) ?? [])]) delivery.abandon();
+    const held = [...(this.duplicates?.splice(0) ?? []), ...(this.heldUntilDone?.splice(0) ?? []), ...(this.late?.splice(0) ?? []).map((l) => l.delivery)];
+    for (const list of this.early?.values() ?? []) held.push(...list.map((e) => e.delivery));
+    this.early?.clear();
+    for (const delivery of held) delivery.abandon();
   }
 
   /** Its completion committed: every caller gets the outcome (and later duplicates too). */
@@ -191,9 +242,13 @@ export class LiveInvocation {
     this.outcome = outcome;
     this.recorded();
     for (const delivery of this.heldUntilDone?.splice(0) ?? []) delivery.settle();
+    // Completions for entries that never committed: nothing waits for them any more.
+    for (const list of this.early?.values() ?? []) for (const { delivery } of list) delivery.settle();
+    this.early?.clear();
     const { replyTo } = this.envelope;
-    if (replyTo) this.answer(replyTo, this.invocationId, outcome);
-    for (const to of this.moreCallers?.splice(0) ?? []) this.answer(to, this.invocationId, outcome);
+    if (replyTo) this.answers.reply(replyTo, this.invocationId, outcome);
+    for (const to of this.moreCallers?.splice(0) ?? []) this.answers.reply(to, this.invocationId, outcome);
+    for (const { delivery, envelope } of this.late?.splice(0) ?? []) this.answers.late(delivery, envelope, outcome);
   }
 
   /** Resolves once the settle of its first message reached the transport (crash tests). */

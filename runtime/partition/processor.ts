@@ -9,8 +9,8 @@ import {
   childInvocationId,
   decode,
   encode,
-  idempotentInvocationId,
   partitionOfTarget,
+  workflowRunInvocationId,
   targetLabel,
 } from "../../sdk/internal.js";
 import type { Clock } from "../clock.js";
@@ -45,7 +45,7 @@ import type {
 import { retryUntilAborted } from "../timing.js";
 import { KeyQueue } from "./key-queue.js";
 import { PartitionInvocationScope, type ScopeServices } from "./invocation-scope.js";
-import { LiveInvocation } from "./live-invocation.js";
+import { type Answers, LiveInvocation } from "./live-invocation.js";
 import type { Checkpoint, CommitLog, Committed, Delivery, Replier, Router } from "./ports.js";
 import { PartitionTimers } from "./timers.js";
 
@@ -90,9 +90,12 @@ export class PartitionProcessor {
   private readonly stepLanes = new Map<string, number>();
   /**
    * Lanes whose invocation goes on since one of its waits ended, although another is still pending
-   * (the loser of a race): busy until it waits anew or ends.
+   * (the loser of a race): busy until it waits anew or ends. One that did nothing in the turn after
+   * the wait ended (it awaits the other half of a Promise.all) is waiting again.
    */
   private readonly wokenLanes = new Set<string>();
+  /** Steps started and commits made per lane: what tells a woken handler that goes on from one that waits on. */
+  private readonly laneActivity = new Map<string, number>();
   /** Handlers waiting for a workflow promise, by `object\u0000key\u0000name`. */
   private readonly promiseWaiters = new Map<string, Set<() => void>>();
   /** Commits made beside the lanes (acceptances, complete-entry commands, answers to waiting handlers), in flight. */
@@ -112,9 +115,13 @@ export class PartitionProcessor {
       alwaysReplay: deps.config.alwaysReplay,
       waitOnClock: (lane, atMs, attempt) => this.waitOnClock(lane, atMs, attempt),
       awaitEntry: (invocation, lane, index, attempt) => this.awaitEntry(invocation, lane, index, attempt),
-      commitProgress: (invocation, label, progress, heldKeys) => this.commitProgress(invocation, label, progress, heldKeys),
+      commitProgress: (invocation, lane, label, progress, heldKeys) => {
+        this.acted(lane);
+        return this.commitProgress(invocation, label, progress, heldKeys);
+      },
       promiseChanged: (lane, target, name, attempt) => this.promiseChanged(lane, target, name, attempt),
       stepRunning: (lane, delta) => {
+        if (delta > 0) this.acted(lane);
         count(this.stepLanes, lane, delta);
         this.changed();
       },
@@ -132,7 +139,7 @@ export class PartitionProcessor {
     for (const { invocationId, row } of rows) {
       // Never expected (a row is removed by its invocation's completion), but never run twice.
       if (store.readCompletion(partition, invocationId)) continue;
-      const invocation = LiveInvocation.resumed(row, store.readJournal(partition, invocationId), this.answer);
+      const invocation = LiveInvocation.resumed(row, store.readJournal(partition, invocationId), this.answers);
       this.schedule(invocation, this.deps.registry.resolve(row.envelope.target));
     }
     if (rows.length > 0) this.log.debug({ invocations: rows.length }, "resuming the partition's live invocations");
@@ -176,6 +183,10 @@ export class PartitionProcessor {
     const known = outcomeOf(invocation.journal.get(index));
     if (known) return known;
     return this.parked<Outcome>(lane, attempt, (resolve) => invocation.waitForEntry(index, resolve));
+  }
+
+  private acted(lane: string): void {
+    this.laneActivity.set(lane, (this.laneActivity.get(lane) ?? 0) + 1);
   }
 
   /** Resolves once a commit resolved or rejected a workflow promise; the lane counts as settled meanwhile. */
@@ -236,7 +247,14 @@ export class PartitionProcessor {
       signal.addEventListener("abort", onStop, { once: true });
       attempt?.addEventListener("abort", onAttemptEnd, { once: true });
       cancel = start((value) => {
+        // Busy while the handler goes on (see `wokenLanes`).
         this.wokenLanes.add(lane);
+        const activity = this.laneActivity.get(lane) ?? 0;
+        setImmediate(() => {
+          if ((this.laneActivity.get(lane) ?? 0) !== activity) return;
+          this.wokenLanes.delete(lane);
+          this.changed();
+        });
         end();
         resolve(value);
       });
@@ -270,7 +288,7 @@ export class PartitionProcessor {
       }
       const handler = this.deps.registry.resolve(target);
       // A workflow's run is one invocation per key, however it was started: a second run gets the first's result.
-      const effective = !(handler instanceof TerminalError) && handler.workflow === "run" ? { ...envelope, invocationId: workflowRunId(target) } : envelope;
+      const effective = !(handler instanceof TerminalError) && handler.workflow === "run" ? { ...envelope, invocationId: workflowRunInvocationId(targetLabel(target)) } : envelope;
       const running = this.live.get(effective.invocationId);
       if (running) {
         if (targetLabel(running.envelope.target) !== targetLabel(target)) return this.refuseReusedId(delivery, effective, targetLabel(running.envelope.target));
@@ -279,7 +297,7 @@ export class PartitionProcessor {
       }
       const done = this.deps.store.readCompletion(this.deps.partition, effective.invocationId);
       if (done) return this.answerFromCompletion(delivery, effective, done);
-      this.schedule(LiveInvocation.delivered(delivery, effective, this.answer), handler);
+      this.schedule(LiveInvocation.delivered(delivery, effective, this.answers), handler);
     } catch (error) {
       // Never let one message end the inbox source's loop; left for the next owner (or a redelivery).
       this.log.error({ err: error }, "inbox message could not be scheduled");
@@ -326,6 +344,7 @@ export class PartitionProcessor {
         if (!inLane?.length) this.lanes.delete(lane);
       }
       this.wokenLanes.delete(lane);
+      this.laneActivity.delete(lane);
     }
   }
 
@@ -347,6 +366,8 @@ export class PartitionProcessor {
     void (async () => {
       try {
         if (!(await invocation.inboxWriteHeld())) return;
+        // A suspension point or a backoff of it was issued meanwhile: its row is newer than this one.
+        if (invocation.progressIssued) return;
         if (await this.commit(record)) invocation.recorded();
       } catch (err) {
         // Its own turn on the lane commits it anyway; only the early settle is lost.
@@ -385,27 +406,46 @@ export class PartitionProcessor {
    * its outcome already (a duplicate), is dropped.
    */
   private completeEntry(delivery: Delivery, envelope: Envelope, completes: { index: number; from?: string }): void {
-    const { deps } = this;
     const { invocationId } = envelope;
     const { index, from } = completes;
     const outcome = decodeOutcome(delivery.data);
     const invocation = this.live.get(invocationId);
-    const entry = invocation?.journal.get(index);
+    if (!outcome) {
+      this.log.warn({ invocationId, index }, "complete-entry command whose outcome does not decode; dropped");
+      return delivery.settle();
+    }
+    // Completing: what it waited for no longer matters, and nothing may be written after its journal goes.
+    if (!invocation || invocation.completing) {
+      this.log.debug({ invocationId, index }, "complete-entry command for an invocation that is not live; dropped");
+      return delivery.settle();
+    }
+    const entry = invocation.journal.get(index);
+    if (entry === undefined) {
+      // An awakeable resolved before its entry committed (its id handed out at once), or a forgery for
+      // an index the invocation has not reached: nothing is written until its entry commits.
+      if (from !== undefined && invocation.holdEarly(index, { delivery, from, outcome })) return;
+      this.log.warn({ invocationId, index }, "complete-entry command for an entry that is not in the journal; dropped");
+      return delivery.settle();
+    }
+    this.commitCompletion(invocation, delivery, index, entry, from, outcome);
+  }
+
+  /** Writes a call's or awakeable's outcome into the waiting invocation's journal, if it is the one it waits for. */
+  private commitCompletion(invocation: LiveInvocation, delivery: Delivery, index: number, entry: JournalEntry, from: string | undefined, outcome: Outcome): void {
+    const { deps } = this;
+    const { invocationId } = invocation;
     let completed: JournalEntry | undefined;
-    if (!outcome) this.log.warn({ invocationId, index }, "complete-entry command whose outcome does not decode; dropped");
-    else if (!invocation) this.log.debug({ invocationId, index }, "complete-entry command for an invocation that is not live; dropped");
-    else if (entry?.type === "call" && entry.callee !== from) this.log.warn({ invocationId, index, from, callee: entry.callee }, "complete-entry command from another invocation than the callee; refused");
-    else if (entry?.type === "awakeable" && entry.nonce !== from) this.log.warn({ invocationId, index }, "complete-entry command for an awakeable without its id's nonce; refused");
-    else if (entry?.type === "call" || entry?.type === "awakeable") completed = entry.outcome ? undefined : { ...entry, outcome };
-    // An awakeable resolved before its entry committed (its id handed out at once): kept for it, and
-    // taken only if its entry commits with the same nonce.
-    else if (entry === undefined && from !== undefined) completed = { type: "awakeable", nonce: from, outcome };
-    else this.log.warn({ invocationId, index, entry: entry?.type }, "complete-entry command for an entry that waits for nothing; dropped");
-    if (!invocation || !completed || !outcome) return delivery.settle();
-    invocation.setEntry(index, completed);
+    if (entry.type === "call" && entry.callee !== from) this.log.warn({ invocationId, index, from, callee: entry.callee }, "complete-entry command from another invocation than the callee; refused");
+    else if (entry.type === "awakeable" && entry.nonce !== from) this.log.warn({ invocationId, index }, "complete-entry command for an awakeable without its id's nonce; refused");
+    else if (entry.type === "call" || entry.type === "awakeable") completed = entry.outcome ? undefined : { ...entry, outcome };
+    else this.log.warn({ invocationId, index, entry: entry.type }, "complete-entry command for an entry that waits for nothing; dropped");
+    if (!completed) return delivery.settle();
     const record: EntryRecord = { kind: "entry", partition: deps.partition, invocationId, index, entry: completed, outbox: [], position: deps.inbox.checkpoint() };
+    const written = completed;
     this.sideCommit(delivery, async () => {
       if (!(await this.commit(record))) return delivery.abandon();
+      // In memory only once durable: a redelivery after a failed commit must not be taken for a duplicate.
+      invocation.setEntry(index, written);
       delivery.settle();
       invocation.entryCompleted(index, outcome);
     });
@@ -560,6 +600,7 @@ export class PartitionProcessor {
       position: deps.inbox.checkpoint(),
     };
     invocation.hasRow = true;
+    invocation.progressIssued = true;
     let committed: Committed | undefined;
     try {
       committed = await this.commit(record);
@@ -574,6 +615,11 @@ export class PartitionProcessor {
     this.promisesWritten(invocation.envelope.target, record.promises);
     // A complete-entry command for one of these may have committed meanwhile: `setEntry` keeps what knows more.
     for (const [index, entry] of journal) invocation.setEntry(index, entry);
+    // Completions that came before their entry committed: taken now if they are its.
+    for (const [index] of journal) {
+      const entry = invocation.journal.get(index);
+      for (const early of invocation.takeEarly(index)) if (entry) this.commitCompletion(invocation, early.delivery, index, entry, early.from, early.outcome);
+    }
     invocation.recorded();
   }
 
@@ -701,18 +747,14 @@ export class PartitionProcessor {
     return record;
   }
 
-  private readonly answer = (to: ReplyAddress, invocationId: string, outcome: Outcome): void => {
-    this.deps.replier.reply(to, { callId: to.callId, invocationId, ...outcome });
+  private readonly answers: Answers = {
+    reply: (to, invocationId, outcome) => this.reply(to, invocationId, outcome),
+    late: (delivery, envelope, outcome) => this.conclude(delivery, envelope, outcome),
   };
 
   private reply(to: ReplyAddress, invocationId: string, outcome: Outcome): void {
-    this.answer(to, invocationId, outcome);
+    this.deps.replier.reply(to, { callId: to.callId, invocationId, ...outcome });
   }
-}
-
-/** The one invocation id of a workflow key's run. */
-function workflowRunId(target: Target): Envelope["invocationId"] {
-  return idempotentInvocationId(targetLabel(target), "workflow run");
 }
 
 /** The complete-entry command that hands `outcome` of invocation `from` to the handler waiting for it. */

@@ -11,7 +11,21 @@ type CompletionKey = [partition: number, invocationId: string];
 type ExpiryKey = [expiresAtMs: number, partition: number, invocationId: string];
 type InvocationKey = [partition: number, invocationId: string];
 type JournalKey = [partition: number, invocationId: string, index: number];
-type PromiseKey = [partition: number, object: string, key: string, name: string];
+/**
+ * Key and name in one string, the key length-prefixed: lmdb-js array keys let two lists of strings
+ * holding NUL collide (see state-keys.ts), and object keys and promise names may hold NUL.
+ */
+type PromiseKey = [partition: number, object: string, keyAndName: string];
+
+function promiseKey(partition: number, object: string, key: string, name: string): PromiseKey {
+  return [partition, object, `${key.length}:${key}${name}`];
+}
+
+function splitPromiseKey(keyAndName: string): { key: string; name: string } {
+  const colon = keyAndName.indexOf(":");
+  const length = Number(keyAndName.slice(0, colon));
+  return { key: keyAndName.slice(colon + 1, colon + 1 + length), name: keyAndName.slice(colon + 1 + length) };
+}
 const OUTBOX_END = Number.MAX_SAFE_INTEGER;
 
 /**
@@ -274,7 +288,7 @@ export class Store {
 
   /** A workflow promise's outcome, once it is resolved or rejected. */
   readPromise(partition: number, object: string, key: string, name: string): Outcome | undefined {
-    return this.promises.get([partition, object, key, name]);
+    return this.promises.get(promiseKey(partition, object, key, name));
   }
 
   /** An invocation's journal, by index. */
@@ -423,7 +437,7 @@ export class Store {
   /** The first resolution of a promise wins: a later one changes nothing. */
   private applyPromises(p: number, writes: readonly PromiseWrite[] | undefined): void {
     for (const { object, key, name, outcome } of writes ?? []) {
-      const at: PromiseKey = [p, object, key, name];
+      const at = promiseKey(p, object, key, name);
       if (this.promises.get(at) === undefined) this.promises.put(at, outcome);
     }
   }
@@ -467,7 +481,7 @@ export class Store {
         timers: [...this.timers.getRange(timerRange(partition))].map(({ value }) => value),
         invocations: this.readInvocations(partition).map(({ invocationId, row }) => [invocationId, row]),
         journal: [...this.journal.getRange({ start: [partition], end: [partition + 1] })].map(({ key, value }) => [key[1], key[2], value]),
-        promises: [...this.promises.getRange({ start: [partition], end: [partition + 1] })].map(({ key, value }) => ({ object: key[1], key: key[2], name: key[3], outcome: value })),
+        promises: [...this.promises.getRange({ start: [partition], end: [partition + 1] })].map(({ key, value }) => ({ object: key[1], ...splitPromiseKey(key[2]), outcome: value })),
       };
       const prefix = partitionPrefix(partition);
       for (const { key, value } of this.state.getRange({ start: prefix, end: prefixEnd(prefix) })) {
@@ -504,7 +518,7 @@ export class Store {
       for (const [invocationId, row] of snapshot.invocations ?? []) this.invocations.put([p, invocationId], row);
       for (const [invocationId, index, entry] of snapshot.journal ?? []) this.journal.put([p, invocationId, index], entry);
       for (const k of this.promises.getKeys({ start: [p], end: [p + 1] })) this.promises.remove(k);
-      for (const { object, key, name, outcome } of snapshot.promises ?? []) this.promises.put([p, object, key, name], outcome);
+      for (const { object, key, name, outcome } of snapshot.promises ?? []) this.promises.put(promiseKey(p, object, key, name), outcome);
       for (const [key, value] of state) this.state.put(key, value);
       for (const [invocationId, record] of snapshot.completions) {
         this.completions.put([p, invocationId], record);

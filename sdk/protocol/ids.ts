@@ -65,6 +65,14 @@ export function idempotentInvocationId(target: string, idempotencyKey: string): 
   return fromBytes(idDigest("idem", target, idempotencyKey));
 }
 
+/**
+ * The one invocation id of a workflow key's `run` (`label`: `Wf/key/run`): whatever id a message to it
+ * carries, its partition runs it under this one, so a second run joins or answers the first.
+ */
+export function workflowRunInvocationId(label: string): InvocationId {
+  return idempotentInvocationId(label, "workflow run");
+}
+
 /** The id of the `index`-th message a handler sends: the same on every attempt and after a crash. */
 export function childInvocationId(parent: InvocationId, index: number): InvocationId {
   return fromBytes(idDigest("child", parent, String(index)));

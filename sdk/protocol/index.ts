@@ -1,5 +1,5 @@
 export type { InvocationId } from "./ids.js";
-export { newInvocationId, idempotentInvocationId, childInvocationId, messageDedupId, parseInvocationId } from "./ids.js";
+export { newInvocationId, idempotentInvocationId, childInvocationId, messageDedupId, parseInvocationId, workflowRunInvocationId } from "./ids.js";
 export { encode, encodeData, decode } from "./codec.js";
 export { checkPlainData, PLAIN_DATA_RULE, MAX_PLAIN_DATA_DEPTH } from "./plain-data.js";
 export { partitionOf, partitionOfTarget } from "./partitioning.js";

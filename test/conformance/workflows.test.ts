@@ -1,12 +1,12 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { durableSeen, steps } from "../fixtures/durable.js";
-import { approval, workflowSeen } from "../fixtures/workflows.js";
+import { approval, selfAsking, starter, workflowSeen } from "../fixtures/workflows.js";
 import { eventually } from "../helpers/host.js";
 import { durableModes, useMode } from "../helpers/modes.js";
 
 describe.each(durableModes)("$label", (mode) => {
   const cairn = useMode(mode);
-  const h = cairn.sharedHost({ services: [approval, steps], host: { partitions: 4 } });
+  const h = cairn.sharedHost({ services: [approval, steps, starter, selfAsking], host: { partitions: 4 } });
 
   beforeEach(() => {
     workflowSeen.reset();
@@ -54,5 +54,24 @@ describe.each(durableModes)("$label", (mode) => {
     expect(await own.client.workflowClient(approval, "wf-restart").run("again")).toBe("r:after");
     expect(workflowSeen.runs.get("wf-restart")).toBe(1);
     await own.close();
+  });
+
+  it("starts a workflow from a handler and gets its result, and asks its shared handler", async () => {
+    const started = h.client.objectClient(starter, "s-1").start("wf-from-handler");
+    expect(await waiting("wf-from-handler")).toBe(true);
+    expect(await h.client.objectClient(starter, "s-2").status("wf-from-handler")).toBe("waiting");
+    await h.client.workflowClient(approval, "wf-from-handler").decide("ok");
+    expect(await started).toBe("via a handler:ok");
+  });
+
+  it("lets a workflow's run call its own shared handler (no call cycle)", async () => {
+    expect(await h.client.workflowClient(selfAsking, "self-1").run()).toBe("asked myself");
+  });
+
+  it("gets a signal resolved at the moment run starts waiting for it, every time", async () => {
+    const keys = Array.from({ length: 20 }, (_, i) => `wf-tight-${i}`);
+    const runs = keys.map((key) => h.client.workflowClient(approval, key).run("r"));
+    await Promise.all(keys.map((key) => h.client.workflowClient(approval, key).decide("now")));
+    expect(await Promise.all(runs)).toEqual(keys.map(() => "r:now"));
   });
 });
