@@ -45,6 +45,9 @@ export interface NatsPartitionDeps {
  */
 const REOPEN_RETRY = { ...INTERNAL_RETRY, maxIntervalMs: 1000 };
 
+/** Missed heartbeats in a row (about one a second) after which a consume iterator is opened anew. */
+const DEAF_AFTER_MISSED = 6;
+
 /** How long a stop waits for the consume loop to end. */
 const STOP_CONSUMING_MS = 5000;
 
@@ -169,6 +172,7 @@ export class NatsPartition implements PartitionWorker, Checkpoint {
         // Stopped while it was being opened: close it, and let the loop below drain it. Not awaited:
         // close() resolves once the iterator has been read to its end, which only that loop does.
         if (this.stopping) void this.messages.close().catch(() => undefined);
+        this.closeWhenDeaf(this.messages);
         for await (const msg of this.messages) {
           this.receive(msg);
           attempt = 0;
@@ -195,6 +199,27 @@ export class NatsPartition implements PartitionWorker, Checkpoint {
           .catch((err: unknown) => this.log.warn({ err }, "could not make sure the partition consumer exists; trying again"));
       }
     }
+  }
+
+  /**
+   * Closes a consume iterator whose pulls go unanswered for long (its heartbeats missed again and
+   * again: seen once after NATS was paused, the client never pulling again while the partition's
+   * inbox filled): the loop then opens it anew, as for one that ended on its own.
+   */
+  private closeWhenDeaf(messages: ConsumerMessages): void {
+    void (async () => {
+      try {
+        for await (const status of await messages.status()) {
+          if (status.type === "heartbeats_missed" && Number(status.data) >= DEAF_AFTER_MISSED) {
+            this.log.warn({ missed: status.data }, "partition consumer hears nothing; opening it again");
+            await messages.close();
+            return;
+          }
+        }
+      } catch {
+        // The iterator ended: so does the watch.
+      }
+    })();
   }
 
   /**
