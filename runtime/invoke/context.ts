@@ -9,7 +9,6 @@ import {
   type ContextSendClient,
   type DurablePromise,
   type HandlerKind,
-  type ObjectContext,
   type ObjectDefinition,
   type RunOptions,
   type SendClientOptions,
