@@ -11,8 +11,8 @@
  */
 import { appendFileSync, rmSync } from "node:fs";
 import { randomUUID } from "node:crypto";
-import { pathToFileURL } from "node:url";
 import { type RunOptions, TerminalError, type WorkflowContext, type WorkflowSharedContext, workflow } from "cairn";
+import { runWhenMain } from "./run-main.js";
 
 /** The card was refused: retrying does not help. */
 export class CardDeclinedError extends Error {
@@ -206,9 +206,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
-}
+runWhenMain(import.meta.url, main);

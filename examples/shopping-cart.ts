@@ -10,9 +10,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
-import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { type Context, type ObjectContext, type ObjectSharedContext, TerminalError, handlers, object, service } from "cairn";
+import { runWhenMain } from "./run-main.js";
 
 const CartItem = z.object({ sku: z.string().min(1), qty: z.number().int().positive(), priceCents: z.number().int().nonnegative() });
 type CartItem = z.infer<typeof CartItem>;
@@ -114,9 +114,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
-}
+runWhenMain(import.meta.url, main);

@@ -9,8 +9,8 @@
  * (an embedded host whose time moves only when the program moves it), so the five-year story it
  * prints takes a few seconds; on `startHost` the same workflow would take five years.
  */
-import { pathToFileURL } from "node:url";
 import { TerminalError, type WorkflowContext, type WorkflowSharedContext, workflow } from "cairn";
+import { runWhenMain } from "./run-main.js";
 
 export const DAY_MS = 86_400_000;
 export const BILLING_PERIOD_DAYS = 30;
@@ -213,12 +213,7 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
-}
+runWhenMain(import.meta.url, main);
 
 // Why the cancel request is read after each sleep instead of raced against it
 // (`Promise.race([ctx.sleep(ms), ctx.promise("cancelled").get()])`), which would end the sleep at

@@ -156,13 +156,17 @@ export class DurableContext implements WorkflowContext {
   /** Aborted when the attempt ends: its waits still pending are dropped. */
   private attemptController: AbortController | undefined;
   private random: ContextRandom | undefined;
-  readonly date: ContextDate = { now: () => this.now() };
+  private dateView: ContextDate | undefined;
 
   constructor(
     private readonly scope: InvocationScope,
     private readonly journal: AttemptJournal,
     private readonly options: AttemptOptions,
   ) {}
+
+  get date(): ContextDate {
+    return (this.dateView ??= { now: () => this.now() });
+  }
 
   get rand(): ContextRandom {
     return (this.random ??= seededRandom(this.scope.invocationId));
@@ -428,8 +432,7 @@ export class DurableContext implements WorkflowContext {
     }
     const data = this.encodeInput("call", label, input);
     const { index, recorded } = this.next("call", label);
-    if (recorded?.outcome) return this.replayed(index, { ...recorded, outcome: recorded.outcome });
-    if (recorded) return this.caughtUp().then(() => this.awaitEntry(index, recorded));
+    if (recorded) return this.replayedWait(index, recorded);
     const idempotencyKey = options?.idempotencyKey;
     if (idempotencyKey !== undefined && (typeof idempotencyKey !== "string" || idempotencyKey.length === 0)) {
       throw new TerminalError(`${this.options.label}: the call to ${label}: idempotencyKey must be a non-empty string`);
@@ -449,17 +452,15 @@ export class DurableContext implements WorkflowContext {
     const { partition, target, invocationId } = this.scope;
     const nonce = recorded?.nonce ?? awakeableNonce();
     const id = awakeableId({ partition, invocationId: invocationId as never, target, index, nonce });
-    let promise: Promise<T>;
-    if (recorded?.outcome) {
-      promise = this.replayed<T>(index, { ...recorded, outcome: recorded.outcome });
-    } else if (recorded) {
-      promise = this.caughtUp().then(() => this.awaitEntry(index, recorded)) as Promise<T>;
+    let promise: Promise<unknown>;
+    if (recorded) {
+      promise = this.replayedWait(index, recorded);
     } else {
       const entry: JournalEntry = { type: "awakeable", nonce };
       this.journal.record(index, entry);
-      promise = this.suspendFor(index, entry) as Promise<T>;
+      promise = this.suspendFor(index, entry);
     }
-    return { id, promise: handled(promise) };
+    return { id, promise: handled(promise as Promise<T>) };
   }
 
   resolveAwakeable<T>(id: string, value: T): void {
@@ -478,6 +479,12 @@ export class DurableContext implements WorkflowContext {
     if (recorded) return;
     this.dirty.sends.push({ target: waiting.target, data: encode(outcome), index, completes: waiting });
     this.journal.record(index, { type: "send", target: `awakeable ${id}` });
+  }
+
+  /** A call or awakeable the journal holds: its recorded outcome, or, once the replay caught up, the wait for it. */
+  private replayedWait(index: number, recorded: JournalEntry & { type: "call" | "awakeable" }): Promise<unknown> {
+    if (recorded.outcome) return this.replayed(index, { ...recorded, outcome: recorded.outcome });
+    return this.caughtUp().then(() => this.awaitEntry(index, recorded));
   }
 
   /**

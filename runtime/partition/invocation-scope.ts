@@ -83,9 +83,8 @@ export class PartitionInvocationScope implements InvocationScope {
   /** The exclusive keys held up the call chain, this invocation's own included. */
   get heldKeys(): readonly string[] {
     if (!this.held) {
-      const { target, envelope } = { target: this.target, envelope: this.invocation.envelope };
-      const own = target.type === "object" && this.handler.kind === "exclusive" ? [`${target.name}/${target.key}`] : [];
-      this.held = [...(envelope.chain ?? []), ...own];
+      const { target, chain = [] } = this.invocation.envelope;
+      this.held = target.type === "object" && this.handler.kind === "exclusive" ? [...chain, `${target.name}/${target.key}`] : chain;
     }
     return this.held;
   }

@@ -1,6 +1,6 @@
 import type { Caller, Envelope, ReplyAddress } from "../../sdk/internal.js";
 import { type InvocationRow, type JournalEntry, type Outcome, mergeEntry } from "../store/index.js";
-import type { Delivery } from "./ports.js";
+import { type Delivery, inboxWriteHeld } from "./ports.js";
 
 /** How a live invocation's callers are answered: what needs a commit is the processor's. */
 export interface Answers {
@@ -21,7 +21,6 @@ export interface EarlyCompletion {
 const MAX_EARLY = 16;
 
 const NO_ENTRIES: ReadonlyMap<number, JournalEntry> = new Map();
-const WRITTEN = Promise.resolve(true);
 
 /**
  * An invocation its partition holds, from its first delivery (or, after a restart or a take-over,
@@ -123,12 +122,7 @@ export class LiveInvocation {
    * in the order they asked.
    */
   inboxWriteHeld(): Promise<boolean> {
-    const accepted = this.first?.accepted;
-    if (!accepted) return WRITTEN;
-    this.held ??= accepted.then(
-      () => true,
-      () => false,
-    );
+    this.held ??= inboxWriteHeld(this.first);
     return this.held;
   }
 

@@ -33,6 +33,20 @@ export interface Delivery {
   readonly accepted?: Promise<void>;
 }
 
+const WRITTEN = Promise.resolve(true);
+
+/**
+ * Whether a delivery's inbox write is durable (it always is but in embedded mode's early hand-over,
+ * see `Delivery.accepted`): nothing is committed for it before.
+ */
+export function inboxWriteHeld(delivery: Delivery | undefined): Promise<boolean> {
+  if (!delivery?.accepted) return WRITTEN;
+  return delivery.accepted.then(
+    () => true,
+    () => false,
+  );
+}
+
 /** What was committed: the record (as committed: a record too large for the log becomes its failure), and where its sends wait. */
 export interface Committed {
   record: CommitRecord;

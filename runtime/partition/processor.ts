@@ -46,7 +46,7 @@ import { retryUntilAborted } from "../timing.js";
 import { KeyQueue } from "./key-queue.js";
 import { PartitionInvocationScope, type ScopeServices } from "./invocation-scope.js";
 import { type Answers, LiveInvocation } from "./live-invocation.js";
-import type { Checkpoint, CommitLog, Committed, Delivery, Replier, Router } from "./ports.js";
+import { type Checkpoint, type CommitLog, type Committed, type Delivery, type Replier, type Router, inboxWriteHeld } from "./ports.js";
 import { PartitionTimers } from "./timers.js";
 
 export interface ProcessorDeps {
@@ -796,11 +796,3 @@ function decodeOutcome(data: Uint8Array): Outcome | undefined {
   return undefined;
 }
 
-/** Whether the delivery's inbox write is durable (it always is but in embedded mode's early hand-over): nothing commits before. */
-async function inboxWriteHeld(delivery: Delivery): Promise<boolean> {
-  if (!delivery.accepted) return true;
-  return delivery.accepted.then(
-    () => true,
-    () => false,
-  );
-}
