@@ -12,6 +12,7 @@ const RetryPolicySchema = z.object({
   maxIntervalMs: z.number().nonnegative().optional(),
   backoffCoefficient: z.number().min(1).optional(),
   nonRetryableErrors: z.array(z.string()).optional(),
+  onMaxAttempts: z.enum(["pause", "fail"]).optional(),
 });
 
 const DefinitionSchema = z.custom<AnyDefinition>(
@@ -75,8 +76,18 @@ const HostOptionsSchema = z.object({
   snapshotEvery: z.number().int().positive().default(2000),
   /** How long `close()` waits for in-flight invocations before leaving them to redelivery. @default 10000 */
   shutdownGraceMs: z.number().int().nonnegative().default(10_000),
-  /** Defaults for every handler; a handler's own `retryPolicy` overrides them field by field. */
+  /**
+   * Defaults for every handler; a handler's own `retryPolicy` overrides them field by field.
+   * @default { maxAttempts: 30, initialIntervalMs: 100, maxIntervalMs: 10000, backoffCoefficient: 2, onMaxAttempts: "pause" }
+   */
   retryPolicy: RetryPolicySchema.default({}),
+  /**
+   * An invocation whose attempts ended this many times with their host or partition lost while it
+   * ran (a crash, a handler that fills the heap, an event loop blocked past the lease) is paused
+   * instead of being run again: a poison invocation must not take down every host that takes its
+   * partition. `resume` gives it another try. @default 3
+   */
+  maxLostAttempts: z.number().int().min(1).default(3),
   /**
    * For tests: after every suspension point commits (a step's result, a call, a sleep, an
    * awakeable), the handler is run again from the top against its journal, as after a crash

@@ -90,3 +90,17 @@ export class JournalMismatchError extends Error {
     this.invocationId = options.invocationId;
   }
 }
+
+/** An operator killed the invocation: its attempt ends where it is (internal: never reaches a handler's catch). */
+export class InvocationKilledError extends Error {
+  override name = "InvocationKilledError";
+}
+
+/**
+ * A step without a `maxAttempts` of its own ran out of the host's: the attempt fails with this, and
+ * the invocation pauses (its policy's `onMaxAttempts`), so that a step that can never succeed shows
+ * up to an operator instead of retrying inside its attempt forever.
+ */
+export class StepRetriesExhaustedError extends Error {
+  override name = "StepRetriesExhaustedError";
+}

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { CairnClient } from "../sdk/client/index.js";
+import type { ControlCommand, ControlReply } from "../sdk/internal.js";
 import type { Clock } from "./clock.js";
 import type { HostConfig } from "./config.js";
 import type { PartitionOwnership, PartitionWorker, ProcessorFactory, Replier, Router, WorkerCensus } from "./partition/index.js";
@@ -34,4 +35,6 @@ export interface TransportContext {
   signal: AbortSignal;
   stack: StopStack;
   log: Logger;
+  /** An operator's command for a live invocation, taken by whichever of this host's partitions holds it. */
+  control(command: ControlCommand, invocationId: string): Promise<ControlReply>;
 }

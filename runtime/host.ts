@@ -7,7 +7,7 @@ import type { CairnClient } from "../sdk/client/index.js";
 import { type Clock, systemClock } from "./clock.js";
 import { type HostOptions, parseHostOptions } from "./config.js";
 import type { HostTransport, TransportContext } from "./host-transport.js";
-import { targetInvoker } from "../sdk/internal.js";
+import { type ControlCommand, type ControlReply, targetInvoker } from "../sdk/internal.js";
 import { startIngress } from "./ingress/index.js";
 import { DEFAULT_RETRY_POLICY, Registry, resolveRetryPolicy } from "./invoke/index.js";
 import { type PartitionLease, PartitionProcessor, type PartitionWorker, type ProcessorFactory, WorkerCensus } from "./partition/index.js";
@@ -105,12 +105,15 @@ export async function startHostWith(options: HostOptions, internals: HostInterna
     if (embedded) store.checkPartitions(config.partitions);
     const hostId = readOrCreateHostId(config.dataDir);
     const census = new WorkerCensus();
-    const context: TransportContext = { config, store, hostId, census, clock, signal: abort.signal, stack, log };
+    // Bound once the partition workers exist (they are made with the transport's help).
+    let control: TransportContext["control"] = async () => ({ found: false, ownedPartitions: [] });
+    const context: TransportContext = { config, store, hostId, census, clock, signal: abort.signal, stack, log, control: (command, id) => control(command, id) };
     const transport: HostTransport = config.nats ? await natsTransport(context, config.nats) : localTransport(context);
     const retryPolicy = resolveRetryPolicy(DEFAULT_RETRY_POLICY, config.retryPolicy);
     const processor: ProcessorFactory = (ports) =>
       new PartitionProcessor({ ...ports, registry, config, retryPolicy, store, router: transport.router, replier: transport.replier, clock });
     const workers = servePartitions(transport, processor, census, config.shutdownGraceMs, config.leaseTtlMs, hostLog);
+    control = (command, id) => workers.control(command, id);
     stack.push(async () => {
       // Stop taking work first; invocations still running after the grace period are abandoned
       // unsettled, in order, and run again by the partition's next owner (or at the next start).
@@ -218,6 +221,13 @@ function servePartitions(transport: HostTransport, processor: ProcessorFactory, 
     /** Workers that started before a failed start, never handed to ownership, and those still stopping. */
     stopAll: async () => {
       await Promise.all([...[...workers.values()].map((w) => retire(w, 0)), ...retiring.values()]);
+    },
+    /** Asks each partition this host serves, until one holds the invocation live. */
+    control: async (command: ControlCommand, invocationId: string): Promise<ControlReply> => {
+      for (const worker of [...workers.values()]) {
+        if (await worker.control(command, invocationId)) return { found: true, partition: worker.partition };
+      }
+      return { found: false, ownedPartitions: [...workers.keys()] };
     },
     /** Until a whole pass over the workers finds each idle: work moves between partitions. */
     idle: async () => {

@@ -39,6 +39,7 @@ export const INTERNAL_RETRY: ResolvedRetryPolicy = {
   maxIntervalMs: 5000,
   backoffCoefficient: 2,
   nonRetryableErrors: [],
+  onMaxAttempts: "fail",
 };
 
 /**

@@ -11,7 +11,11 @@ export type HandlerKind = (typeof HandlerKind)[keyof typeof HandlerKind];
  * the last cause.
  */
 export interface RetryPolicy {
-  /** Attempts in all, the first included. @default Infinity (retry until it succeeds, like Temporal) */
+  /**
+   * Attempts in all, the first included. A handler's invocation whose attempts run out is paused
+   * (see `onMaxAttempts`); a step's (`ctx.run`) fails with a `TerminalError` the handler can catch.
+   * @default 30 for handlers (about four minutes of retrying with the default intervals), Infinity for steps
+   */
   maxAttempts?: number;
   /** Delay before the first retry. @default 100 */
   initialIntervalMs?: number;
@@ -21,6 +25,13 @@ export interface RetryPolicy {
   backoffCoefficient?: number;
   /** Names of error classes (`error.name`) that fail at once instead of being retried. */
   nonRetryableErrors?: string[];
+  /**
+   * What an invocation whose attempts ran out does: `"pause"` holds its key, shows as `paused` with
+   * its last error and waits for an operator's `resume` (after a fix is deployed) or `kill`
+   * (Restate's default); `"fail"` ends it with a `TerminalError` carrying the last cause. Steps always
+   * fail. @default "pause"
+   */
+  onMaxAttempts?: "pause" | "fail";
 }
 
 /** Options of one handler. */

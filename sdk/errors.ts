@@ -37,9 +37,37 @@ export class TimeoutError extends TerminalError {
   override name = "TimeoutError";
 }
 
-/** A terminal failure caused by cancellation. */
+/**
+ * A terminal failure caused by cancellation: what the awaits of a cancelled invocation throw (once,
+ * where it waits or at its next step, call, sleep or awakeable; catch it to compensate), and what the
+ * caller of a cancelled or killed invocation gets. @default errorCode 409
+ */
 export class CancelledError extends TerminalError {
   override name = "CancelledError";
+
+  constructor(message: string, options?: ErrorOptions & { errorCode?: number }) {
+    super(message, { ...options, errorCode: options?.errorCode ?? 409 });
+  }
+}
+
+/**
+ * The error a failed outcome stands for, as a handler's await or a client's call receives it: the
+ * same class where Cairn has one (a `CancelledError` stays one, so `instanceof` works), else a
+ * `TerminalError` carrying the original name.
+ */
+export function outcomeError(error: { name: string; message: string; code: number }): TerminalError {
+  const options = { errorCode: error.code };
+  switch (error.name) {
+    case "TimeoutError":
+      return new TimeoutError(error.message, options);
+    case "CancelledError":
+      return new CancelledError(error.message, options);
+    default: {
+      const terminal = new TerminalError(error.message, options);
+      if (error.name !== "TerminalError") Object.defineProperty(terminal, "name", { value: error.name });
+      return terminal;
+    }
+  }
 }
 
 /**

@@ -3,7 +3,8 @@ export type { ServiceHandlerEntry, ObjectHandlerEntry } from "./definitions.js";
 export { isHandlerDefinition } from "./definitions.js";
 export type { ThrownDescription } from "./describe-thrown.js";
 export { describeThrown } from "./describe-thrown.js";
-export type { InvocationId, Target, Envelope, Caller, ReplyAddress, Reply, AwakeableAddress } from "./protocol/index.js";
+export { outcomeError } from "./errors.js";
+export type { InvocationId, Target, Envelope, Caller, ReplyAddress, Reply, AwakeableAddress, ControlCommand, ControlReply } from "./protocol/index.js";
 export {
   newInvocationId,
   idempotentInvocationId,
@@ -21,6 +22,7 @@ export {
   awakeableNonce,
   parseAwakeableId,
   targetLabel,
+  controlRequestSubject,
   inboxSubject,
   inboxStreamName,
   namespaceToken,

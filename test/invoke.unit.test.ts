@@ -37,6 +37,13 @@ function capturingScope(): { scope: InvocationScope; lines: Array<Record<string,
     journal: new Map(),
     failedAttempts: 0,
     durable: false,
+    cancelPending: false,
+    cancelSeen: () => undefined,
+    paused: false,
+    nextAttemptAtMs: undefined,
+    waitForControl: () => new Promise(() => undefined),
+    backoff: async () => undefined,
+    whenKilled: () => new Promise(() => undefined),
   };
   return { scope, lines };
 }

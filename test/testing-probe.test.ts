@@ -26,7 +26,7 @@ const journal = object({
       ctx.set("cycles", cycle);
       ctx.objectSendClient(journal, ctx.key, { delayMs: 30 * DAY_MS }).renew(cycle + 1);
     },
-    flaky: handlers.object.exclusive({ retryPolicy: { initialIntervalMs: 60_000, maxAttempts: 3 } }, async (ctx: ObjectContext) => {
+    flaky: handlers.object.exclusive({ retryPolicy: { initialIntervalMs: 60_000, maxAttempts: 3, onMaxAttempts: "fail" } }, async (ctx: ObjectContext) => {
       if (failuresLeft-- > 0) throw new Error("not yet");
       ctx.set("entries", ["flaky-done"]);
     }),

@@ -4,7 +4,10 @@ import type { Outcome } from "../store/index.js";
 import { type ResolvedRetryPolicy, backoffMs } from "./retry.js";
 
 /** What the runtime does with a failed attempt. */
-export type FailureAction = { type: "retry"; delayMs: number } | { type: "fail"; outcome: Outcome };
+export type FailureAction =
+  | { type: "retry"; delayMs: number }
+  /** `exhausted`: the policy's attempts ran out (an invocation then pauses, unless its policy says fail). */
+  | { type: "fail"; outcome: Outcome; exhausted?: true };
 
 /** A terminal error's outcome; read safely, since a subclass may define throwing getters. */
 export function terminalOutcome(error: TerminalError): Outcome {
@@ -26,7 +29,7 @@ export function classifyFailure(error: unknown, attempt: number, policy: Resolve
   }
   if (attempt >= policy.maxAttempts) {
     const terminal = new TerminalError(`${label}: failed after ${attempt} attempts: ${name}: ${message}`, { cause: error });
-    return { type: "fail", outcome: terminalOutcome(terminal) };
+    return { type: "fail", outcome: terminalOutcome(terminal), exhausted: true };
   }
   const requested = isInstance(error, RetryableError) ? retryAfterMsOf(error) : undefined;
   return { type: "retry", delayMs: requested ?? backoffMs(policy, attempt) };

@@ -13,6 +13,7 @@ import {
   type RunOptions,
   type SendClientOptions,
   type ServiceDefinition,
+  CancelledError,
   TerminalError,
   type WorkflowContext,
   type WorkflowDefinition,
@@ -28,15 +29,17 @@ import {
   idempotentInvocationId,
   isHandlerDefinition,
   newInvocationId,
+  describeThrown,
   objectKeyProblem,
+  outcomeError,
   workflowRunInvocationId,
   parseAwakeableId,
   stateNameProblem,
   targetLabel,
 } from "../../sdk/internal.js";
-import { HostClosedError, JournalMismatchError } from "../errors.js";
+import { HostClosedError, JournalMismatchError, StepRetriesExhaustedError } from "../errors.js";
 import type { InvocationStatus, JournalEntry, Outcome, PromiseWrite } from "../store/index.js";
-import { classifyFailure } from "./classify.js";
+import { classifyFailure, isInstance } from "./classify.js";
 import type { AttemptJournal } from "./journal.js";
 import { type ResolvedRetryPolicy, resolveRetryPolicy } from "./retry.js";
 import { withTimeout } from "./timeout.js";
@@ -53,6 +56,8 @@ export interface EncodedSend {
   index: number;
   call?: { callee: string };
   completes?: AwakeableAddress;
+  /** A cancellation passed on to the callee of the call at `index` (the caller was cancelled while waiting for it). */
+  cancels?: { callee: string };
 }
 
 /** What an attempt changed since its last suspension point, encoded: committing it cannot fail on a value. */
@@ -118,6 +123,23 @@ export interface InvocationScope {
   readonly failedAttempts: number;
   /** Whether the invocation has a row in the partition's tables (anything of it committed). */
   readonly durable: boolean;
+  /**
+   * Whether an operator's cancel waits for the handler to see it: its pending waits reject with a
+   * `CancelledError`, and its next step, call, sleep, awakeable or promise throws one.
+   */
+  readonly cancelPending: boolean;
+  /** The handler saw the cancellation (it is journaled where it did): it is not thrown again. */
+  cancelSeen(): void;
+  /** It starts paused (its row says so): nothing runs before an operator's `resume` or `cancel`. */
+  readonly paused: boolean;
+  /** A resumed invocation that was backing off: when its next attempt runs. */
+  readonly nextAttemptAtMs: number | undefined;
+  /** Waits, not busy, for an operator's `resume` or `cancel` (a `kill` ends the invocation through `whenKilled`). */
+  waitForControl(): Promise<"resume" | "cancel">;
+  /** A retry's backoff: resolves at `atMs`, or at once when an operator resumes or cancels it. */
+  backoff(atMs: number): Promise<void>;
+  /** Rejects with `InvocationKilledError` once an operator's kill is durable (never resolves). */
+  whenKilled(): Promise<never>;
 }
 
 export interface AttemptOptions {
@@ -149,7 +171,8 @@ export class DurableContext implements WorkflowContext {
   /** Why the attempt ended; the error a later action throws is made from it then. */
   private endedWhy: string | undefined;
   private ended: Error | undefined;
-  private mismatch: JournalMismatchError | undefined;
+  /** What fails the attempt even if the handler catches it: a journal mismatch, a step whose retries ran out. */
+  private mismatch: JournalMismatchError | StepRetriesExhaustedError | undefined;
   private replay = false;
   /** Steps whose function runs now: a forced replay waits until none does (a suspension of the whole handler). */
   private stepsRunning = 0;
@@ -194,8 +217,8 @@ export class DurableContext implements WorkflowContext {
     return this.scope.key;
   }
 
-  /** The journal mismatch this attempt met, if any: it fails the attempt even if the handler caught it. */
-  get diverged(): JournalMismatchError | undefined {
+  /** The journal mismatch (or step out of retries) this attempt met, if any: it fails the attempt even if the handler caught it. */
+  get diverged(): JournalMismatchError | StepRetriesExhaustedError | undefined {
     return this.mismatch;
   }
 
@@ -347,13 +370,20 @@ export class DurableContext implements WorkflowContext {
     if (recorded) await this.caughtUp();
     let outcome = this.scope.readPromise(name);
     if (!outcome && !recorded) {
+      if (this.scope.cancelPending) throw this.cancelledWait(index, { type: "promise", name }, undefined);
       this.journal.record(index, { type: "promise", name });
       await this.suspensionPoint("suspended");
     }
     // Read again before each wait: a resolution that committed meanwhile woke nobody. Between the
     // read and the wait's registration nothing can commit (both happen in one turn).
     for (outcome ??= this.scope.readPromise(name); !outcome; outcome = this.scope.readPromise(name)) {
-      await this.scope.promiseChanged(name, this.attempt);
+      try {
+        await this.scope.promiseChanged(name, this.attempt);
+      } catch (error) {
+        this.act();
+        if (isInstance(error, CancelledError)) throw this.cancelledWait(index, { type: "promise", name }, undefined);
+        throw error;
+      }
       this.act();
     }
     // Committed with the next suspension point; until then a replay reads the same outcome from the table.
@@ -432,7 +462,7 @@ export class DurableContext implements WorkflowContext {
     }
     const data = this.encodeInput("call", label, input);
     const { index, recorded } = this.next("call", label);
-    if (recorded) return this.replayedWait(index, recorded);
+    if (recorded) return this.replayedWait(index, recorded, target);
     const idempotencyKey = options?.idempotencyKey;
     if (idempotencyKey !== undefined && (typeof idempotencyKey !== "string" || idempotencyKey.length === 0)) {
       throw new TerminalError(`${this.options.label}: the call to ${label}: idempotencyKey must be a non-empty string`);
@@ -441,10 +471,24 @@ export class DurableContext implements WorkflowContext {
     // journal keeps it, so a replay waits for the same callee.
     // A workflow's run has one id per key (its partition gives it that one whatever the message says).
     const callee = workflowRun ? workflowRunInvocationId(label) : idempotencyKey === undefined ? newInvocationId() : idempotentInvocationId(label, idempotencyKey);
-    this.dirty.sends.push({ target, data, index, call: { callee } });
     const entry: JournalEntry = { type: "call", target: label, callee };
+    if (this.scope.cancelPending) return Promise.reject(this.cancelledWait(index, entry, undefined));
+    this.dirty.sends.push({ target, data, index, call: { callee } });
     this.journal.record(index, entry);
-    return this.suspendFor(index, entry);
+    return this.suspendFor(index, entry, target);
+  }
+
+  /**
+   * A wait that ends by the cancellation (pending when it came, or started after): its entry records
+   * it, and the call it waited for, if any, is cancelled too. Returns what it throws.
+   */
+  private cancelledWait(index: number, entry: WaitEntry, target: Target | undefined): CancelledError {
+    if (entry.type === "call" && target) this.dirty.sends.push({ target, data: new Uint8Array(0), index, cancels: { callee: entry.callee } });
+    try {
+      this.cancelledAt(index, { ...entry, outcome: this.cancelledOutcome(), at: this.journal.made });
+    } catch (error) {
+      return error as CancelledError;
+    }
   }
 
   awakeable<T>(): { id: string; promise: Promise<T> } {
@@ -454,11 +498,15 @@ export class DurableContext implements WorkflowContext {
     const id = awakeableId({ partition, invocationId: invocationId as never, target, index, nonce });
     let promise: Promise<unknown>;
     if (recorded) {
-      promise = this.replayedWait(index, recorded);
+      promise = this.replayedWait(index, recorded, undefined);
     } else {
       const entry: JournalEntry = { type: "awakeable", nonce };
-      this.journal.record(index, entry);
-      promise = this.suspendFor(index, entry);
+      if (this.scope.cancelPending) {
+        promise = Promise.reject(this.cancelledWait(index, entry, undefined));
+      } else {
+        this.journal.record(index, entry);
+        promise = this.suspendFor(index, entry, undefined);
+      }
     }
     return { id, promise: handled(promise as Promise<T>) };
   }
@@ -482,9 +530,9 @@ export class DurableContext implements WorkflowContext {
   }
 
   /** A call or awakeable the journal holds: its recorded outcome, or, once the replay caught up, the wait for it. */
-  private replayedWait(index: number, recorded: JournalEntry & { type: "call" | "awakeable" }): Promise<unknown> {
+  private replayedWait(index: number, recorded: JournalEntry & { type: "call" | "awakeable" }, target: Target | undefined): Promise<unknown> {
     if (recorded.outcome) return this.replayed(index, { ...recorded, outcome: recorded.outcome });
-    return this.caughtUp().then(() => this.awaitEntry(index, recorded));
+    return this.caughtUp().then(() => this.awaitEntry(index, recorded, target));
   }
 
   /**
@@ -493,15 +541,22 @@ export class DurableContext implements WorkflowContext {
    * as one, and an awakeable's id handed out right after it is made (a state write, a send) commits
    * with it.
    */
-  private async suspendFor(index: number, entry: JournalEntry & { type: "call" | "awakeable" }): Promise<unknown> {
+  private async suspendFor(index: number, entry: JournalEntry & { type: "call" | "awakeable" }, target: Target | undefined): Promise<unknown> {
     await Promise.resolve();
     await this.suspensionPoint("suspended");
-    return this.awaitEntry(index, entry);
+    return this.awaitEntry(index, entry, target);
   }
 
   /** Waits for a call's or awakeable's outcome, and records when the handler saw it (see `JournalEntry`'s `at`). */
-  private async awaitEntry(index: number, entry: JournalEntry & { type: "call" | "awakeable" }): Promise<unknown> {
-    const outcome = await this.scope.awaitEntry(index, this.attempt);
+  private async awaitEntry(index: number, entry: JournalEntry & { type: "call" | "awakeable" }, target: Target | undefined): Promise<unknown> {
+    let outcome: Outcome;
+    try {
+      outcome = await this.scope.awaitEntry(index, this.attempt);
+    } catch (error) {
+      this.act();
+      if (isInstance(error, CancelledError)) throw this.cancelledWait(index, entry, target);
+      throw error;
+    }
     this.act();
     this.journal.record(index, { ...entry, outcome, at: this.journal.made });
     return resultOf(outcome);
@@ -526,11 +581,17 @@ export class DurableContext implements WorkflowContext {
     if (typeof fn !== "function") throw new TerminalError(`ctx.run(${JSON.stringify(name)}, fn): fn must be a function`);
     const { index, recorded } = this.next("run", name);
     if (recorded) return resultOf(recorded.outcome);
+    if (this.scope.cancelPending) return this.cancelledAt(index, { type: "run", name, outcome: this.cancelledOutcome() });
     this.stepsRunning++;
     this.scope.stepRunning(1);
     let outcome: Outcome;
     try {
       outcome = await this.attemptStep(name, fn, options);
+    } catch (error) {
+      // Cancelled while it waited to retry: the step ends there.
+      if (!isInstance(error, CancelledError) || !this.scope.cancelPending) throw error;
+      outcome = this.cancelledOutcome();
+      this.scope.cancelSeen();
     } finally {
       this.stepsRunning--;
       this.scope.stepRunning(-1);
@@ -553,7 +614,12 @@ export class DurableContext implements WorkflowContext {
       } catch (error) {
         this.act();
         const action = classifyFailure(error, attempt, policy, label);
-        if (action.type === "fail") return action.outcome;
+        if (action.type === "fail") {
+          if (!action.exhausted || retry.maxAttempts !== undefined || policy.onMaxAttempts !== "pause") return action.outcome;
+          const { name: errorName, message } = describeThrown(error);
+          // The attempt fails with it even if the handler catches it: the invocation pauses (see the error).
+          throw (this.mismatch ??= new StepRetriesExhaustedError(`${label}: failed after ${attempt} attempts: ${errorName}: ${message}`));
+        }
         this.scope.log.warn({ err: error, step: name, attempt, retryInMs: action.delayMs }, "step failed; retrying");
         await this.scope.waitUntil(this.scope.now() + action.delayMs, this.attempt);
         this.act();
@@ -571,6 +637,7 @@ export class DurableContext implements WorkflowContext {
     if (recorded?.wokeAt !== undefined) {
       await this.journal.reached(recorded.wokeAt);
       this.act();
+      if (recorded.cancelled) throw this.cancelledError();
       return;
     }
     let wakeAtMs: number;
@@ -579,12 +646,39 @@ export class DurableContext implements WorkflowContext {
       await this.caughtUp();
     } else {
       wakeAtMs = this.scope.now() + ms;
+      if (this.scope.cancelPending) return this.cancelledAt(index, { type: "sleep", wakeAtMs, wokeAt: this.journal.made, cancelled: true });
       this.journal.record(index, { type: "sleep", wakeAtMs });
       await this.suspensionPoint("suspended", wakeAtMs);
     }
-    await this.scope.waitUntil(wakeAtMs, this.attempt);
+    try {
+      await this.scope.waitUntil(wakeAtMs, this.attempt);
+    } catch (error) {
+      this.act();
+      if (!isInstance(error, CancelledError)) throw error;
+      return this.cancelledAt(index, { type: "sleep", wakeAtMs, wokeAt: this.journal.made, cancelled: true });
+    }
     this.act();
     this.journal.record(index, { type: "sleep", wakeAtMs, wokeAt: this.journal.made });
+  }
+
+  /** The outcome a cancelled wait or step records. */
+  private cancelledOutcome(): Outcome {
+    return { ok: false, error: { name: "CancelledError", message: `${this.options.label}: invocation ${this.scope.invocationId} was cancelled`, code: 409 } };
+  }
+
+  private cancelledError(): CancelledError {
+    const { error } = this.cancelledOutcome() as Outcome & { ok: false };
+    return new CancelledError(error.message, { errorCode: error.code });
+  }
+
+  /**
+   * The handler sees the cancellation here: the action at `index` records it (a replay throws it at
+   * the same place) and throws it. Seen once: the compensation that follows runs normally.
+   */
+  private cancelledAt(index: number, entry: JournalEntry): never {
+    this.journal.record(index, entry);
+    this.scope.cancelSeen();
+    throw this.cancelledError();
   }
 
   private now(): number {
@@ -666,11 +760,7 @@ type WaitEntry = JournalEntry & { type: "call" | "awakeable" | "promise" };
 
 /** A step's recorded result as the handler gets it: the same on the first run and on a replay. */
 function resultOf<T>(outcome: Outcome): T {
-  if (!outcome.ok) {
-    const error = new TerminalError(outcome.error.message, { errorCode: outcome.error.code });
-    if (outcome.error.name !== "TerminalError") Object.defineProperty(error, "name", { value: outcome.error.name });
-    throw error;
-  }
+  if (!outcome.ok) throw outcomeError(outcome.error);
   return (outcome.value.byteLength === 0 ? undefined : decode(outcome.value)) as T;
 }
 

@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
 import type { z } from "zod";
-import { TerminalError } from "../../sdk/index.js";
+import { CancelledError, TerminalError } from "../../sdk/index.js";
 import { decode, describeThrown, encodeData } from "../../sdk/internal.js";
-import { HostClosedError, JournalMismatchError } from "../errors.js";
+import { HostClosedError, InvocationKilledError, JournalMismatchError, StepRetriesExhaustedError } from "../errors.js";
 import type { Outcome } from "../store/index.js";
 import { classifyFailure, isInstance, terminalOutcome } from "./classify.js";
 import { DurableContext, type EncodedEffects, type InvocationScope } from "./context.js";
@@ -29,6 +29,8 @@ export interface InvocationResult {
   outcome: Outcome;
   effects: EncodedEffects | undefined;
   attempts: number;
+  /** An operator killed it: the calls it waits on are killed too. */
+  killed?: true;
 }
 
 function describeIssues(error: z.ZodError, root: string): string {
@@ -96,9 +98,46 @@ export async function invoke(handler: ResolvedHandler, data: Uint8Array, scope: 
   }
 
   const policy = policyOf(handler, options.retryPolicy);
+  let current: DurableContext | undefined;
+  let attempts = 0;
+  const run = attemptUntilDone(handler, input, scope, options, policy, (ctx, attempt) => {
+    current = ctx;
+    attempts = attempt;
+  });
+  try {
+    return await Promise.race([run, scope.whenKilled()]);
+  } catch (error) {
+    if (!isInstance(error, InvocationKilledError)) throw error;
+    // The handler's code cannot be stopped; its context refuses every further action, and nothing
+    // it did since its last suspension point is committed.
+    current?.end("the invocation was killed");
+    run.catch(() => undefined);
+    scope.log.warn({ attempt: attempts }, "invocation killed by an operator; its callers get a CancelledError and its key is released");
+    const killed = new CancelledError(`${label}: invocation ${scope.invocationId} was killed`);
+    return { outcome: terminalOutcome(killed), effects: undefined, attempts, killed: true };
+  }
+}
+
+/**
+ * The attempts of one invocation: each replays the journal so far; a failure is retried under the
+ * policy, and once its attempts run out the invocation pauses (or fails, as the policy says) until an
+ * operator resumes it (with a fresh budget) or cancels or kills it.
+ */
+async function attemptUntilDone(
+  handler: ResolvedHandler,
+  input: unknown,
+  scope: InvocationScope,
+  options: InvokeOptions,
+  policy: ResolvedRetryPolicy,
+  started: (ctx: DurableContext, attempt: number) => void,
+): Promise<InvocationResult> {
+  const { label } = handler;
   const attemptOptions = { label, maxPayloadBytes: options.maxPayloadBytes, stepPolicy: options.retryPolicy };
+  if (scope.paused) await scope.waitForControl();
+  else if (scope.nextAttemptAtMs !== undefined) await scope.backoff(scope.nextAttemptAtMs);
   for (let attempt = scope.failedAttempts + 1; ; attempt++) {
     const ctx = new DurableContext(scope, new AttemptJournal(scope.journal, label, scope.invocationId), attemptOptions);
+    started(ctx, attempt);
     let value: unknown;
     let failure: { error: unknown } | undefined;
     try {
@@ -129,15 +168,39 @@ export async function invoke(handler: ResolvedHandler, data: Uint8Array, scope: 
     const { error } = failure;
     // A TerminalError the handler threw ends the invocation with what it did before throwing.
     if (isTerminal(error)) return { outcome: terminalOutcome(error), effects, attempts: attempt };
-    const action = classifyFailure(error, attempt, policy, label);
-    if (action.type === "fail") return { outcome: action.outcome, effects: undefined, attempts: attempt };
+    // Cancelled before it reached an await to see it: no retry can deliver it better.
+    if (scope.cancelPending) {
+      const cancelled = new CancelledError(`${label}: invocation ${scope.invocationId} was cancelled (its attempt had failed: ${describeThrown(error).message})`);
+      return { outcome: terminalOutcome(cancelled), effects: undefined, attempts: attempt };
+    }
+    const action = isInstance(error, StepRetriesExhaustedError) ? ({ type: "fail", outcome: terminalOutcome(new TerminalError(error.message)), exhausted: true } as const) : classifyFailure(error, attempt, policy, label);
+    const { name, message } = describeThrown(error);
+    const lastError = `${name}: ${message}`;
+    if (action.type === "fail") {
+      if (!action.exhausted || policy.onMaxAttempts === "fail") return { outcome: action.outcome, effects: undefined, attempts: attempt };
+      await scope.commit({ status: "paused", journal: [], effects: undefined, failedAttempts: attempt, lastError });
+      logPaused(scope, attempt, lastError, error);
+      await scope.waitForControl();
+      attempt = scope.failedAttempts; // a resume starts a fresh retry budget
+      continue;
+    }
     logRetry(scope.log, error, attempt, action.delayMs);
     const nextAttemptAtMs = scope.now() + action.delayMs;
     if (action.delayMs >= DURABLE_BACKOFF_MS || scope.durable) {
-      const { name, message } = describeThrown(error);
-      await scope.commit({ status: "backing-off", journal: [], effects: undefined, failedAttempts: attempt, nextAttemptAtMs, lastError: `${name}: ${message}` });
+      await scope.commit({ status: "backing-off", journal: [], effects: undefined, failedAttempts: attempt, nextAttemptAtMs, lastError });
     }
-    await scope.waitUntil(nextAttemptAtMs);
+    await scope.backoff(nextAttemptAtMs);
+  }
+}
+
+/** One clear line: what happened, and what the operator does next. */
+function logPaused(scope: InvocationScope, attempt: number, lastError: string, error: unknown): void {
+  const id = scope.invocationId;
+  const advice = `fix the cause (deploy the fix), then \`cairn invocations resume ${id}\`; or end it with \`cairn invocations kill ${id}\` (or cancel, to run its compensation)`;
+  try {
+    scope.log.error({ err: error, attempt, lastError }, `invocation paused after ${attempt} failed attempts; it holds its key until resumed or killed: ${advice}`);
+  } catch {
+    scope.log.error({ attempt, lastError }, `invocation paused after ${attempt} failed attempts; it holds its key until resumed or killed: ${advice}`);
   }
 }
 

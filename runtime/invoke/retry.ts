@@ -2,13 +2,18 @@ import type { RetryPolicy } from "../../sdk/index.js";
 
 export type ResolvedRetryPolicy = Required<RetryPolicy>;
 
-/** The host's defaults; documented on `HostOptions.retryPolicy`. */
+/**
+ * The host's defaults; documented on `HostOptions.retryPolicy` and `RetryPolicy`. Bounded: 30
+ * attempts are about four minutes of retrying (100 ms doubling to 10 s), long enough to ride out a
+ * restart of a dependency, short enough that a bug shows up as a paused invocation within minutes.
+ */
 export const DEFAULT_RETRY_POLICY: ResolvedRetryPolicy = {
-  maxAttempts: Number.POSITIVE_INFINITY,
+  maxAttempts: 30,
   initialIntervalMs: 100,
   maxIntervalMs: 10_000,
   backoffCoefficient: 2,
   nonRetryableErrors: [],
+  onMaxAttempts: "pause",
 };
 
 export function resolveRetryPolicy(base: ResolvedRetryPolicy, override: RetryPolicy | undefined): ResolvedRetryPolicy {

@@ -12,10 +12,15 @@ export interface ScopeServices {
   readonly store: Store;
   readonly clock: Clock;
   readonly alwaysReplay: boolean;
-  waitOnClock(lane: string, atMs: number, attempt?: AbortSignal): Promise<void>;
+  /** A handler's wait on the clock (a sleep, a step's retry): an operator's cancel ends it with a `CancelledError`. */
+  waitOnClock(invocation: LiveInvocation, lane: string, atMs: number, attempt?: AbortSignal): Promise<void>;
   awaitEntry(invocation: LiveInvocation, lane: string, index: number, attempt: AbortSignal): Promise<Outcome>;
   commitProgress(invocation: LiveInvocation, lane: string, label: string, progress: Progress, heldKeys: readonly string[]): Promise<void>;
-  promiseChanged(lane: string, target: Target, name: string, attempt: AbortSignal): Promise<void>;
+  promiseChanged(invocation: LiveInvocation, lane: string, target: Target, name: string, attempt: AbortSignal): Promise<void>;
+  /** A paused invocation's wait for an operator (`resume` or `cancel`). */
+  waitForControl(invocation: LiveInvocation, lane: string): Promise<"resume" | "cancel">;
+  /** A retry's backoff, ended early by an operator's `resume` or `cancel`. */
+  backoff(invocation: LiveInvocation, lane: string, atMs: number): Promise<void>;
   stepRunning(lane: string, delta: 1 | -1): void;
 }
 
@@ -109,7 +114,35 @@ export class PartitionInvocationScope implements InvocationScope {
   }
 
   waitUntil(atMs: number, attempt?: AbortSignal): Promise<void> {
-    return this.services.waitOnClock(this.lane, atMs, attempt);
+    return this.services.waitOnClock(this.invocation, this.lane, atMs, attempt);
+  }
+
+  get cancelPending(): boolean {
+    return this.invocation.stop === "cancel";
+  }
+
+  cancelSeen(): void {
+    if (this.invocation.stop === "cancel") this.invocation.stop = "cancelled";
+  }
+
+  get paused(): boolean {
+    return this.invocation.status === "paused";
+  }
+
+  get nextAttemptAtMs(): number | undefined {
+    return this.invocation.nextAttemptAtMs;
+  }
+
+  waitForControl(): Promise<"resume" | "cancel"> {
+    return this.services.waitForControl(this.invocation, this.lane);
+  }
+
+  backoff(atMs: number): Promise<void> {
+    return this.services.backoff(this.invocation, this.lane, atMs);
+  }
+
+  whenKilled(): Promise<never> {
+    return this.invocation.whenKilled();
   }
 
   commit(progress: Progress): Promise<void> {
@@ -121,7 +154,7 @@ export class PartitionInvocationScope implements InvocationScope {
   }
 
   promiseChanged(name: string, attempt: AbortSignal): Promise<void> {
-    return this.services.promiseChanged(this.lane, this.target, name, attempt);
+    return this.services.promiseChanged(this.invocation, this.lane, this.target, name, attempt);
   }
 
   stepRunning(delta: 1 | -1): void {

@@ -1,5 +1,6 @@
-import type { Caller, Envelope, ReplyAddress } from "../../sdk/internal.js";
-import { type InvocationRow, type JournalEntry, type Outcome, mergeEntry } from "../store/index.js";
+import type { Caller, ControlCommand, Envelope, ReplyAddress } from "../../sdk/internal.js";
+import { type InvocationRow, type InvocationStatus, type JournalEntry, type Outcome, type StopRequest, mergeEntry } from "../store/index.js";
+import { InvocationKilledError } from "../errors.js";
 import { type Delivery, inboxWriteHeld } from "./ports.js";
 
 /** How a live invocation's callers are answered: what needs a commit is the processor's. */
@@ -41,6 +42,18 @@ export class LiveInvocation {
   completing = false;
   /** A commit writing a newer row (a suspension point, a backoff) has been issued: an acceptance is not needed. */
   progressIssued = false;
+  /** Its status as its last issued row says (`running` before any): control commands write rows beside its lane. */
+  status: InvocationStatus;
+  /** Its last issued row's times and error, kept by rows written beside its lane. */
+  private rowDetail: Pick<InvocationRow, "wakeAtMs" | "nextAttemptAtMs" | "lastError"> = {};
+  /** An operator's cancel or kill, once durable (see `StopRequest`). */
+  stop: StopRequest | undefined;
+  /** Attempts lost with their host or partition (see `InvocationRow.lostAttempts`). */
+  lostAttempts: number;
+  /** Whether an attempt of it ever started (a queued one stopped before it ran has nothing to compensate). */
+  ran: boolean;
+  /** Whatever waits for control commands: the handler's waits, a paused or backing-off invocation. */
+  private controlListeners: Set<(command: ControlCommand) => void> | undefined;
   private durable: boolean;
   private entries: Map<number, JournalEntry> | undefined;
   /** The message that brought it, until a commit recorded it. */
@@ -59,6 +72,7 @@ export class LiveInvocation {
   private late: Array<{ delivery: Delivery; envelope: Envelope }> | undefined;
   private outcome: Outcome | undefined;
   private held: Promise<boolean> | undefined;
+  private killed: Promise<never> | undefined;
 
   private constructor(
     readonly envelope: Envelope,
@@ -73,6 +87,11 @@ export class LiveInvocation {
     this.nextAttemptAtMs = row?.status === "backing-off" ? row.nextAttemptAtMs : undefined;
     this.hasRow = row !== undefined;
     this.durable = row !== undefined;
+    this.status = row?.status ?? "running";
+    this.stop = row?.stop;
+    this.lostAttempts = row?.lostAttempts ?? 0;
+    this.ran = row !== undefined && row.status !== "queued";
+    if (row) this.rowDetail = { wakeAtMs: row.wakeAtMs, nextAttemptAtMs: row.nextAttemptAtMs, lastError: row.lastError };
   }
 
   /** One delivered now: held until its first commit. */
@@ -111,9 +130,52 @@ export class LiveInvocation {
     return [...(first ? [first] : []), ...(this.moreWaiting ?? [])];
   }
 
-  /** The row to commit with a new status. */
+  /** The row to commit with a new status; what it is issued with becomes its last row. */
   row(fields: Pick<InvocationRow, "status"> & Partial<InvocationRow>): InvocationRow {
-    return { seq: this.seq, envelope: this.envelope, data: this.data, failedAttempts: this.failedAttempts, ...fields };
+    const row: InvocationRow = { seq: this.seq, envelope: this.envelope, data: this.data, failedAttempts: this.failedAttempts, ...fields };
+    if (this.stop !== undefined) row.stop = this.stop;
+    if (this.lostAttempts > 0) row.lostAttempts = this.lostAttempts;
+    this.status = row.status;
+    this.rowDetail = { wakeAtMs: row.wakeAtMs, nextAttemptAtMs: row.nextAttemptAtMs, lastError: row.lastError };
+    return row;
+  }
+
+  /** Its last row again, with what changed in memory since (a stop, its attempts): for commits beside its lane. */
+  currentRow(): InvocationRow {
+    const detail = Object.fromEntries(Object.entries(this.rowDetail).filter(([, value]) => value !== undefined));
+    return this.row({ status: this.status, ...detail });
+  }
+
+  /** The last row's error, for what an operator sees. */
+  get lastError(): string | undefined {
+    return this.rowDetail.lastError;
+  }
+
+  /** Calls `listener` with each control command that reaches this invocation; returns how to stop listening. */
+  onControl(listener: (command: ControlCommand) => void): () => void {
+    this.controlListeners ??= new Set();
+    this.controlListeners.add(listener);
+    return () => this.controlListeners?.delete(listener);
+  }
+
+  /** A control command is durable: whatever waits for one hears it. */
+  controlled(command: ControlCommand): void {
+    for (const listener of [...(this.controlListeners ?? [])]) listener(command);
+  }
+
+  /** Rejects with `InvocationKilledError` once a kill is durable (at once if one is); never resolves. */
+  whenKilled(): Promise<never> {
+    this.killed ??= new Promise<never>((_, reject) => {
+      const kill = () => reject(new InvocationKilledError(`invocation ${this.invocationId} was killed`));
+      if (this.stop === "kill") return kill();
+      const off = this.onControl((command) => {
+        if (command !== "kill") return;
+        off();
+        kill();
+      });
+    });
+    this.killed.catch(() => undefined);
+    return this.killed;
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { Envelope, ReplyAddress, Reply } from "../../sdk/internal.js";
+import type { ControlCommand, Envelope, ReplyAddress, Reply } from "../../sdk/internal.js";
 import type { CommitRecord, OutboxKey } from "../store/index.js";
 
 // The ports of a partition: what the transport-free processor (processor.ts) needs from the world,
@@ -19,6 +19,11 @@ export interface Delivery {
   readonly data: Uint8Array;
   /** Its place in the partition's inbox (a stream sequence, an inbox row's): only grows, across restarts too. */
   readonly seq: number;
+  /**
+   * How many times it was delivered, this time included (JetStream's count; embedded mode counts the
+   * starts that found it unsettled): more than once means an owner stopped while it was in flight.
+   */
+  readonly deliveries?: number;
   /** Handled, its effects committed: the inbox must never deliver it again. */
   settle(): void;
   /** Not handled (the partition is stopping): left in the inbox for the partition's next owner. */
@@ -92,4 +97,6 @@ export interface PartitionWorker {
   idle(): Promise<void>;
   /** Whether anything of the partition is queued, running or being committed now (waiting on the clock aside). */
   busy(): boolean;
+  /** An operator's command for a live invocation of the partition (see `PartitionProcessor.control`); false when it holds none such. */
+  control(command: ControlCommand, invocationId: string): Promise<boolean>;
 }

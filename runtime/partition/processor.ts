@@ -1,8 +1,9 @@
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
-import { TerminalError } from "../../sdk/index.js";
+import { CancelledError, TerminalError } from "../../sdk/index.js";
 import {
   type Caller,
+  type ControlCommand,
   type Envelope,
   type ReplyAddress,
   type Target,
@@ -32,6 +33,7 @@ import type {
   CompletionRecord,
   EntryRecord,
   InvocationRecord,
+  InvocationRow,
   JournalEntry,
   OutboxEntry,
   Outcome,
@@ -52,7 +54,7 @@ import { PartitionTimers } from "./timers.js";
 export interface ProcessorDeps {
   partition: number;
   registry: Registry;
-  config: Pick<HostConfig, "partitions" | "maxPayloadBytes" | "idempotencyRetentionMs" | "alwaysReplay">;
+  config: Pick<HostConfig, "partitions" | "maxPayloadBytes" | "idempotencyRetentionMs" | "alwaysReplay" | "maxLostAttempts">;
   retryPolicy: ResolvedRetryPolicy;
   /** Reads of committed state, completions and timers. Writes go through `commitLog` only. */
   store: Store;
@@ -113,13 +115,23 @@ export class PartitionProcessor {
       store: deps.store,
       clock: deps.clock,
       alwaysReplay: deps.config.alwaysReplay,
-      waitOnClock: (lane, atMs, attempt) => this.waitOnClock(lane, atMs, attempt),
+      waitOnClock: (invocation, lane, atMs, attempt) => this.waitOnClock(lane, atMs, attempt, cancellable(invocation)),
       awaitEntry: (invocation, lane, index, attempt) => this.awaitEntry(invocation, lane, index, attempt),
+      waitForControl: (invocation, lane) =>
+        this.parked<"resume" | "cancel">(lane, undefined, () => () => undefined, {
+          invocation,
+          answer: (command) => (command === "resume" || command === "cancel" ? { value: command } : command === undefined && invocation.stop === "cancel" ? { value: "cancel" } : undefined),
+        }),
+      backoff: (invocation, lane, atMs) =>
+        this.waitOnClock(lane, atMs, undefined, {
+          invocation,
+          answer: (command) => (command === "resume" || command === "cancel" || invocation.stop === "cancel" ? { value: undefined } : undefined),
+        }),
       commitProgress: (invocation, lane, label, progress, heldKeys) => {
         this.acted(lane);
         return this.commitProgress(invocation, label, progress, heldKeys);
       },
-      promiseChanged: (lane, target, name, attempt) => this.promiseChanged(lane, target, name, attempt),
+      promiseChanged: (invocation, lane, target, name, attempt) => this.promiseChanged(lane, target, name, attempt, cancellable(invocation)),
       stepRunning: (lane, delta) => {
         if (delta > 0) this.acted(lane);
         count(this.stepLanes, lane, delta);
@@ -140,6 +152,8 @@ export class PartitionProcessor {
       // Never expected (a row is removed by its invocation's completion), but never run twice.
       if (store.readCompletion(partition, invocationId)) continue;
       const invocation = LiveInvocation.resumed(row, store.readJournal(partition, invocationId), this.answers);
+      // Running when its last owner stopped (crashed, lost the partition): that attempt is lost.
+      if (row.status === "running") invocation.lostAttempts++;
       this.schedule(invocation, this.deps.registry.resolve(row.envelope.target));
     }
     if (rows.length > 0) this.log.debug({ invocations: rows.length }, "resuming the partition's live invocations");
@@ -174,15 +188,15 @@ export class PartitionProcessor {
   }
 
   /** Waits for the partition's clock (a test clock moves it); the lane counts as settled meanwhile. */
-  private waitOnClock(lane: string, atMs: number, attempt?: AbortSignal): Promise<void> {
-    return this.parked(lane, attempt, (resolve) => this.deps.clock.wakeAt(atMs, () => resolve()));
+  private waitOnClock(lane: string, atMs: number, attempt?: AbortSignal, interrupt?: Interrupt<void>): Promise<void> {
+    return this.parked(lane, attempt, (resolve) => this.deps.clock.wakeAt(atMs, () => resolve()), interrupt);
   }
 
   /** Waits for the outcome of a call or awakeable entry; the lane counts as settled meanwhile (the work is elsewhere). */
   private async awaitEntry(invocation: LiveInvocation, lane: string, index: number, attempt: AbortSignal): Promise<Outcome> {
     const known = outcomeOf(invocation.journal.get(index));
     if (known) return known;
-    return this.parked<Outcome>(lane, attempt, (resolve) => invocation.waitForEntry(index, resolve));
+    return this.parked<Outcome>(lane, attempt, (resolve) => invocation.waitForEntry(index, resolve), cancellable(invocation));
   }
 
   private acted(lane: string): void {
@@ -190,7 +204,7 @@ export class PartitionProcessor {
   }
 
   /** Resolves once a commit resolved or rejected a workflow promise; the lane counts as settled meanwhile. */
-  private promiseChanged(lane: string, target: Target, name: string, attempt: AbortSignal): Promise<void> {
+  private promiseChanged(lane: string, target: Target, name: string, attempt: AbortSignal, interrupt: Interrupt<void>): Promise<void> {
     const at = promiseKey(target, name);
     return this.parked<void>(lane, attempt, (resolve) => {
       const waiters = this.promiseWaiters.get(at) ?? new Set();
@@ -201,7 +215,7 @@ export class PartitionProcessor {
         waiters.delete(waiter);
         if (waiters.size === 0 && this.promiseWaiters.get(at) === waiters) this.promiseWaiters.delete(at);
       };
-    });
+    }, interrupt);
   }
 
   /** A commit resolved these promises: whoever waits on them reads them again. */
@@ -218,36 +232,43 @@ export class PartitionProcessor {
    * Waits for what `start` starts, with the lane parked: not busy, since what it waits for is the
    * clock or another invocation. Rejects with `HostClosedError` when the partition stops; once the
    * attempt ends (`attempt` aborts: the wait lost a race, say) it is dropped and never settles.
-   * `start` returns how to cancel its wait.
+   * `start` returns how to cancel its wait. `interrupt` says how an operator's command ends it.
    */
-  private parked<T>(lane: string, attempt: AbortSignal | undefined, start: (resolve: (value: T) => void) => () => void): Promise<T> {
+  private parked<T>(lane: string, attempt: AbortSignal | undefined, start: (resolve: (value: T) => void) => () => void, interrupt?: Interrupt<T>): Promise<T> {
     const { signal, partition } = this.deps;
     if (signal.aborted) return Promise.reject(new HostClosedError(`partition ${partition} stopped`));
     if (attempt?.aborted) return new Promise<T>(() => undefined);
+    const early = interrupt?.answer(undefined);
+    if (early instanceof Error) return Promise.reject(early);
+    if (early) return Promise.resolve(early.value);
     count(this.parkedLanes, lane, 1);
     this.wokenLanes.delete(lane);
     this.changed();
     return new Promise<T>((resolve, reject) => {
       let cancel = (): void => undefined;
-      const end = () => {
+      let stopListening = (): void => undefined;
+      let ended = false;
+      const end = (): boolean => {
+        if (ended) return false;
+        ended = true;
         signal.removeEventListener("abort", onStop);
         attempt?.removeEventListener("abort", onAttemptEnd);
+        stopListening();
         count(this.parkedLanes, lane, -1);
         this.changed();
+        return true;
       };
       const onStop = () => {
         cancel();
-        end();
-        reject(new HostClosedError(`partition ${partition} stopped`));
+        if (end()) reject(new HostClosedError(`partition ${partition} stopped`));
       };
       const onAttemptEnd = () => {
         cancel();
         end();
       };
-      signal.addEventListener("abort", onStop, { once: true });
-      attempt?.addEventListener("abort", onAttemptEnd, { once: true });
-      cancel = start((value) => {
-        // Busy while the handler goes on (see `wokenLanes`).
+      /** The wait is over and the handler goes on: busy meanwhile (see `wokenLanes`). */
+      const wake = (settle: () => void) => {
+        if (!end()) return;
         this.wokenLanes.add(lane);
         const activity = this.laneActivity.get(lane) ?? 0;
         setImmediate(() => {
@@ -255,9 +276,19 @@ export class PartitionProcessor {
           this.wokenLanes.delete(lane);
           this.changed();
         });
-        end();
-        resolve(value);
-      });
+        settle();
+      };
+      signal.addEventListener("abort", onStop, { once: true });
+      attempt?.addEventListener("abort", onAttemptEnd, { once: true });
+      if (interrupt) {
+        stopListening = interrupt.invocation.onControl((command) => {
+          const answer = interrupt.answer(command);
+          if (!answer) return;
+          cancel();
+          wake(() => (answer instanceof Error ? reject(answer) : resolve(answer.value)));
+        });
+      }
+      cancel = start((value) => wake(() => resolve(value)));
     });
   }
 
@@ -272,6 +303,7 @@ export class PartitionProcessor {
       }
       const { envelope } = parsed;
       const { target, invocationId } = envelope;
+      if (envelope.control) return this.passedOn(delivery, envelope, envelope.control);
       if (partitionOfTarget(target, invocationId, this.deps.config.partitions) !== this.deps.partition) {
         // A client that computes partitions differently would let one key run on two partitions.
         const problem = `${target.name}.${target.handler}: sent to partition ${this.deps.partition}, which does not hold this target; is the client configured with another partition count?`;
@@ -297,7 +329,11 @@ export class PartitionProcessor {
       }
       const done = this.deps.store.readCompletion(this.deps.partition, effective.invocationId);
       if (done) return this.answerFromCompletion(delivery, effective, done);
-      this.schedule(LiveInvocation.delivered(delivery, effective, this.answers), handler);
+      const invocation = LiveInvocation.delivered(delivery, effective, this.answers);
+      // Delivered before and never settled: the owner it was delivered to stopped while it ran (or
+      // before it could run: counted all the same, a little early rather than never).
+      if ((delivery.deliveries ?? 1) > 1) invocation.lostAttempts = (delivery.deliveries ?? 1) - 1;
+      this.schedule(invocation, handler);
     } catch (error) {
       // Never let one message end the inbox source's loop; left for the next owner (or a redelivery).
       this.log.error({ err: error }, "inbox message could not be scheduled");
@@ -536,13 +572,14 @@ export class PartitionProcessor {
     let result: InvocationResult;
     if (handler instanceof TerminalError) {
       result = { outcome: terminalOutcome(handler), effects: undefined, attempts: 0 };
+    } else if (invocation.stop === "kill" || (invocation.stop === "cancel" && !invocation.ran)) {
+      // Stopped before it ever ran: nothing to compensate, nothing to run.
+      const how = invocation.stop === "kill" ? "killed" : "cancelled";
+      result = { outcome: terminalOutcome(new CancelledError(`${handler.label}: invocation ${invocationId} was ${how} before it ran`)), effects: undefined, attempts: 0 };
     } else {
       try {
-        const { nextAttemptAtMs } = invocation;
-        if (nextAttemptAtMs !== undefined) {
-          await this.waitOnClock(lane, nextAttemptAtMs);
-          invocation.nextAttemptAtMs = undefined;
-        }
+        invocation.ran = true;
+        if (invocation.lostAttempts > 0 && invocation.status !== "paused") await this.recordLostAttempts(invocation, handler.label, log);
         const scope = new PartitionInvocationScope(this.scopeServices, invocation, handler, lane, log);
         result = await invoke(handler, invocation.data, scope, { maxPayloadBytes: deps.config.maxPayloadBytes, retryPolicy: deps.retryPolicy, signal: deps.signal });
       } catch (error) {
@@ -556,6 +593,7 @@ export class PartitionProcessor {
     if (!(await invocation.inboxWriteHeld())) return this.drop(invocation);
     crashPoint(CrashPoint.BeforeCommit);
     const record = this.completionRecord(envelope, result, invocation.hasRow, invocation.waitingCallers());
+    if (result.killed) record.outbox.push(...this.killsOfPendingCalls(invocation));
     const committed = await this.commit(record);
     if (!committed) return this.drop(invocation);
     crashPoint(CrashPoint.AfterCommit);
@@ -577,13 +615,131 @@ export class PartitionProcessor {
   }
 
   /**
+   * An invocation whose earlier attempts were lost with their host or partition: its row says it
+   * runs now (the next loss counts), or, past `maxLostAttempts`, that it is paused for an operator.
+   */
+  private async recordLostAttempts(invocation: LiveInvocation, label: string, log: () => Logger): Promise<void> {
+    const lost = invocation.lostAttempts;
+    const paused = lost >= this.deps.config.maxLostAttempts;
+    const lastError = `LostAttemptError: ${lost} attempt${lost === 1 ? "" : "s"} ended with the host or partition running it lost (a crash, an out-of-memory handler, or an event loop blocked past the partition's lease)`;
+    await this.commitRow(invocation, invocation.row({ status: paused ? "paused" : "running", lastError }), label);
+    if (!paused) return;
+    const id = invocation.invocationId;
+    log().error(
+      { lostAttempts: lost, lastError },
+      `invocation paused: ${lost} of its attempts were lost with their host; it may crash every host that runs it. Fix the cause, then \`cairn invocations resume ${id}\`, or \`cairn invocations kill ${id}\``,
+    );
+  }
+
+  /** Commits a new row for a live invocation beside its handler's own commits (a control command, a lost attempt). */
+  private async commitRow(invocation: LiveInvocation, row: InvocationRow, label: string): Promise<void> {
+    const { deps } = this;
+    invocation.hasRow = true;
+    invocation.progressIssued = true;
+    const record: ProgressRecord = { kind: "progress", partition: deps.partition, invocationId: invocation.invocationId, row, journal: [], stateWrites: [], outbox: [], position: deps.inbox.checkpoint() };
+    if (!(await invocation.inboxWriteHeld())) throw new HostClosedError(`${label}: its inbox write failed`);
+    if (!(await this.commit(record))) throw new HostClosedError(`${label}: the partition stopped before its commit`);
+    invocation.recorded();
+  }
+
+  /**
+   * An operator's command (`client.cancel/kill/resume`, the admin endpoint, the CLI) for an
+   * invocation of this partition: resolves once it is durable (its row records it) and acted on.
+   * False when the partition holds no such invocation live (it completed, or lives elsewhere).
+   */
+  async control(command: ControlCommand, invocationId: string): Promise<boolean> {
+    const invocation = this.live.get(invocationId);
+    if (!invocation) return false;
+    this.sideCommits++;
+    try {
+      await this.applyControl(invocation, command);
+    } finally {
+      this.sideCommits--;
+      this.changed();
+    }
+    return true;
+  }
+
+  private async applyControl(invocation: LiveInvocation, command: ControlCommand): Promise<void> {
+    // Its completion is being committed: it ends anyway.
+    if (invocation.completing) return;
+    const label = `${invocation.envelope.target.name}.${invocation.envelope.target.handler}`;
+    let row: InvocationRow;
+    switch (command) {
+      case "cancel":
+        if (invocation.stop !== undefined) return;
+        invocation.stop = "cancel";
+        row = invocation.currentRow();
+        break;
+      case "kill":
+        if (invocation.stop === "kill") return;
+        invocation.stop = "kill";
+        row = invocation.currentRow();
+        break;
+      case "resume":
+        // One backing off runs now; one running or waiting has nothing to resume.
+        if (invocation.status !== "paused") return invocation.controlled("resume");
+        invocation.failedAttempts = 0;
+        invocation.lostAttempts = 0;
+        row = invocation.row({ status: "running" });
+        break;
+      default:
+        return assertNever(command);
+    }
+    await this.commitRow(invocation, row, label);
+    this.log.info({ invocationId: invocation.invocationId, command }, `invocation ${command === "resume" ? "resumed" : command === "kill" ? "killed" : "cancelled"} by an operator`);
+    invocation.controlled(command);
+  }
+
+  /**
+   * A cancel or kill passed on by a caller to the callee it waits on: taken only from a caller the
+   * callee answers (its id, partition and journal index), anything else is dropped.
+   */
+  private passedOn(delivery: Delivery, envelope: Envelope, command: ControlCommand): void {
+    const invocation = this.live.get(envelope.invocationId);
+    const from = envelope.caller;
+    const answered = from && invocation?.waitingCallers().some((c) => c.invocationId === from.invocationId && c.partition === from.partition && c.index === from.index);
+    if (!invocation || !answered || command === "resume") {
+      this.log.debug({ invocationId: envelope.invocationId, command }, "control command from a caller this invocation does not answer (or that is no longer live); dropped");
+      return delivery.settle();
+    }
+    this.sideCommit(delivery, async () => {
+      await this.applyControl(invocation, command);
+      delivery.settle();
+    });
+  }
+
+  /** Kill commands for the callees a killed invocation waits on. */
+  private killsOfPendingCalls(invocation: LiveInvocation): OutboxEntry[] {
+    const { deps } = this;
+    const { invocationId, target } = invocation.envelope;
+    const kills: OutboxEntry[] = [];
+    for (const [index, entry] of invocation.journal) {
+      if (entry.type !== "call" || entry.outcome) continue;
+      const calleeTarget = parseTargetLabel(entry.target);
+      if (!calleeTarget) continue;
+      const callee = entry.callee as Envelope["invocationId"];
+      kills.push({
+        partition: partitionOfTarget(calleeTarget, callee, deps.config.partitions),
+        envelope: { invocationId: callee, target: calleeTarget, caller: { partition: deps.partition, invocationId, target, index }, control: "kill" },
+        data: new Uint8Array(0),
+      });
+    }
+    return kills;
+  }
+
+  /**
    * Commits a suspension point (or a durable backoff): the invocation's row, its journal entries
    * since the last one, and the state writes and sends made meanwhile, whose sends then leave.
    */
   private async commitProgress(invocation: LiveInvocation, label: string, progress: Progress, heldKeys: readonly string[]): Promise<void> {
     const { deps } = this;
+    // Killed meanwhile (its handler's code runs on unstoppable): nothing more of it is written.
+    if (invocation.completing) throw new HostClosedError(`${label}: the invocation has ended`);
     if (!(await invocation.inboxWriteHeld())) throw new HostClosedError(`${label}: its inbox write failed`);
     invocation.failedAttempts = progress.failedAttempts;
+    // It made progress: the attempts lost before are not a poison invocation's.
+    if (progress.journal.length > 0) invocation.lostAttempts = 0;
     const { status, wakeAtMs, nextAttemptAtMs, lastError } = progress;
     const row = invocation.row({ status, failedAttempts: progress.failedAttempts });
     if (wakeAtMs !== undefined) row.wakeAtMs = wakeAtMs;
@@ -708,6 +864,15 @@ export class PartitionProcessor {
     }
     const now = deps.clock.now();
     for (const send of effects?.sends ?? []) {
+      if (send.cancels) {
+        const callee = send.cancels.callee as Envelope["invocationId"];
+        outbox.push({
+          partition: partitionOfTarget(send.target, callee, deps.config.partitions),
+          envelope: { invocationId: callee, target: send.target, caller: { partition: deps.partition, invocationId, target, index: send.index }, control: "cancel" },
+          data: send.data,
+        });
+        continue;
+      }
       if (send.completes) {
         const { partition, invocationId: waiting, index, nonce } = send.completes;
         outbox.push({ partition, envelope: { invocationId: waiting, target: send.target, completes: { index, from: nonce } }, data: send.data });
@@ -760,6 +925,41 @@ export class PartitionProcessor {
 /** The complete-entry command that hands `outcome` of invocation `from` to the handler waiting for it. */
 function completionMessage(caller: Caller, from: string, outcome: Outcome): OutboxEntry {
   return { partition: caller.partition, envelope: { invocationId: caller.invocationId, target: caller.target, completes: { index: caller.index, from } }, data: encode(outcome) };
+}
+
+/**
+ * How a parked wait answers an operator's command (`undefined`: asked as the wait starts): ends with
+ * a value, fails with an error, or goes on waiting (`undefined`).
+ */
+interface Interrupt<T> {
+  invocation: LiveInvocation;
+  answer(command: ControlCommand | undefined): { value: T } | Error | undefined;
+}
+
+/** A handler's wait: an operator's cancel, until the handler saw it, ends it with a `CancelledError`. */
+function cancellable<T>(invocation: LiveInvocation): Interrupt<T> {
+  return {
+    invocation,
+    answer: (command) => {
+      if (command === "resume" || command === "kill" || invocation.stop !== "cancel") return undefined;
+      const { name, handler } = invocation.envelope.target;
+      return new CancelledError(`${name}.${handler}: invocation ${invocation.invocationId} was cancelled`);
+    },
+  };
+}
+
+/** A target from its label (`Name/key/handler`, `Name/handler`): names and handlers hold no `/`, keys may. */
+function parseTargetLabel(label: string): Target | undefined {
+  const first = label.indexOf("/");
+  const last = label.lastIndexOf("/");
+  if (first < 0) return undefined;
+  const name = label.slice(0, first);
+  const handler = label.slice(last + 1);
+  return first === last ? { type: "service", name, handler } : { type: "object", name, key: label.slice(first + 1, last), handler };
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unexpected ${String(value)}`);
 }
 
 /** Adds `delta` to a count per key, forgetting keys that reach 0. */

@@ -7,6 +7,7 @@ export type {
   InvocationRecord,
   InvocationRow,
   InvocationStatus,
+  StopRequest,
   JournalEntry,
   JournalEntryType,
   ProgressRecord,

@@ -50,6 +50,8 @@ export type InboxKey = [partition: number, seq: number];
 export interface InboxRow {
   envelope: Envelope;
   data: Uint8Array;
+  /** How many times it was delivered before (see `Delivery.deliveries`); absent: never. */
+  deliveries?: number;
 }
 
 /**
@@ -66,7 +68,13 @@ export type StateWrite =
  * commit that makes it durable (queued behind its key, a suspension point, a durable backoff) to the
  * commit that completes it. A new owner, or the next start, resumes every row in `seq` order.
  */
-export type InvocationStatus = "queued" | "running" | "suspended" | "backing-off";
+export type InvocationStatus = "queued" | "running" | "suspended" | "backing-off" | "paused";
+
+/**
+ * An operator's stop of a live invocation: `cancel` until its handler saw the `CancelledError`
+ * (`cancelled` from then on: it is not thrown again), `kill` until its completion commits.
+ */
+export type StopRequest = "cancel" | "cancelled" | "kill";
 
 export interface InvocationRow {
   /** Where the invocation's message sat in the partition's inbox: lanes are rebuilt in this order. */
@@ -84,6 +92,12 @@ export interface InvocationRow {
   wakeAtMs?: number;
   /** The last failed attempt's error, as `Name: message`. */
   lastError?: string;
+  stop?: StopRequest;
+  /**
+   * Attempts that ended with their host or partition lost while they ran (a crash, an out-of-memory
+   * handler, an event loop blocked past the lease): past the host's `maxLostAttempts` it is paused.
+   */
+  lostAttempts?: number;
 }
 
 /**
@@ -101,8 +115,11 @@ export type JournalEntry =
   | { type: "clear-all" }
   /** A one-way send (`target` is its label); its message left with the commit that recorded it. */
   | { type: "send"; target: string }
-  /** `wokeAt`: how many actions the handler had made when the sleep ended (see `at` below). */
-  | { type: "sleep"; wakeAtMs: number; wokeAt?: number }
+  /**
+   * `wokeAt`: how many actions the handler had made when the sleep ended (see `at` below);
+   * `cancelled`: it ended by a cancellation, and throws `CancelledError` when replayed.
+   */
+  | { type: "sleep"; wakeAtMs: number; wokeAt?: number; cancelled?: true }
   | { type: "now"; value: number }
   /**
    * A call awaiting `callee` (an invocation id, random unless the call had an idempotency key: only its

@@ -320,6 +320,22 @@ export class Store {
     return { keys, written: this.written(writing).then(() => undefined) };
   }
 
+  /**
+   * Embedded mode, as a partition starts: its first `limit` rows (those its last run could have had
+   * in flight when it stopped) count one more delivery, so that an invocation that keeps taking the
+   * process down is seen as such (`Delivery.deliveries`). One write per start, none per message.
+   */
+  async countRedeliveries(partition: number, limit: number): Promise<void> {
+    const rows = this.readInbox(partition, 0, limit);
+    if (rows.length === 0) return;
+    await this.written(
+      this.root.batch(() => {
+        for (const { key, row } of rows) this.inbox.put(key, { ...row, deliveries: (row.deliveries ?? 1) + 1 });
+      }),
+      partition,
+    );
+  }
+
   /** Forgets handled inbox rows; joins the next transaction (a row seen again is answered from its completion). */
   async removeInbox(keys: readonly InboxKey[]): Promise<void> {
     await this.removeAll(this.inbox, keys);

@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 import type { CallClient, CallOptions, SendClient, SendClientOptions, SendOptions, SendReceipt, TargetInvoker } from "../client-types.js";
 import type { AnyDefinition, ObjectDefinition, ServiceDefinition, WorkflowDefinition } from "../definitions.js";
-import { CallTimeoutError, CancelledError, TerminalError, TimeoutError } from "../errors.js";
+import { CallTimeoutError, TerminalError, outcomeError } from "../errors.js";
 import {
+  type ControlCommand,
   type Envelope,
   type InvocationId,
   type Reply,
@@ -14,6 +15,7 @@ import {
   newInvocationId,
   objectKeyProblem,
   parseAwakeableId,
+  parseInvocationId,
   partitionOfTarget,
   targetLabel,
 } from "../protocol/index.js";
@@ -49,6 +51,21 @@ export interface CairnClient {
   resolveAwakeable<T>(id: string, value: T): Promise<void>;
   /** Rejects an awakeable: the invocation waiting on it gets a `TerminalError` with `reason`. */
   rejectAwakeable(id: string, reason: string): Promise<void>;
+  /**
+   * Cancels a live invocation, cooperatively: its pending await (or its next step, call, sleep or
+   * awakeable) throws a `CancelledError`, so compensation in a `catch` runs; the calls it waits on
+   * are cancelled too. Its callers get its result (a `CancelledError` unless it handles the
+   * cancellation). Resolves once every partition durably holds the command; an id that is not live
+   * anywhere changes nothing.
+   */
+  cancel(invocationId: string): Promise<void>;
+  /**
+   * Kills a live invocation at once, without compensation: its callers get a `CancelledError`, its
+   * key is released, and the calls it waits on are killed too. What it committed stays committed.
+   */
+  kill(invocationId: string): Promise<void>;
+  /** Resumes a paused invocation (its retries ran out): it runs again with a fresh retry budget. One backing off runs now. */
+  resume(invocationId: string): Promise<void>;
   /** Rejects calls still waiting and closes the connection. */
   close(): Promise<void>;
 }
@@ -129,6 +146,26 @@ export class Client implements CairnClient {
     if (!waiting) throw new TerminalError(`${method}(id, ...): ${JSON.stringify(String(id).slice(0, 80))} is not an awakeable id`, { errorCode: 400 });
     const envelope: Envelope = { invocationId: waiting.invocationId, target: waiting.target, completes: { index: waiting.index, from: waiting.nonce } };
     await this.transport.append(waiting.partition, envelope, encode(outcome), { dedup: true });
+  }
+
+  cancel(invocationId: string): Promise<void> {
+    return this.control("cancel", invocationId);
+  }
+
+  kill(invocationId: string): Promise<void> {
+    return this.control("kill", invocationId);
+  }
+
+  resume(invocationId: string): Promise<void> {
+    return this.control("resume", invocationId);
+  }
+
+  private async control(command: ControlCommand, invocationId: string): Promise<void> {
+    if (this.closed) throw new Error("cairn client is closed");
+    const id = parseInvocationId(String(invocationId));
+    if (!id) throw new TerminalError(`${command}(invocationId): ${JSON.stringify(String(invocationId).slice(0, 80))} is not an invocation id`, { errorCode: 400 });
+    const reply = await this.transport.control(command, id);
+    if (!reply.found) throw new TerminalError(`${command}: no live invocation ${id} (it completed already, or never existed)`, { errorCode: 404 });
   }
 
   async close(): Promise<void> {
@@ -224,7 +261,7 @@ export class Client implements CairnClient {
     if (!pending) return;
     this.pending.delete(reply.callId);
     if (!reply.ok) {
-      pending.reject(remoteError(reply.error));
+      pending.reject(outcomeError(reply.error));
       return;
     }
     try {
@@ -262,14 +299,3 @@ const serviceTarget =
   (name: string) =>
   (handler: string): Target => ({ type: "service", name, handler });
 
-function remoteError(error: { name: string; message: string; code: number }): TerminalError {
-  const options = { errorCode: error.code };
-  switch (error.name) {
-    case "TimeoutError":
-      return new TimeoutError(error.message, options);
-    case "CancelledError":
-      return new CancelledError(error.message, options);
-    default:
-      return new TerminalError(error.message, options);
-  }
-}

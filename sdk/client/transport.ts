@@ -1,4 +1,4 @@
-import type { Envelope, ReplyAddress, Reply } from "../protocol/index.js";
+import type { ControlCommand, ControlReply, Envelope, ReplyAddress, Reply } from "../protocol/index.js";
 
 /**
  * How a client reaches the hosts' inboxes: over NATS (`connect()`), or in the host's own process
@@ -22,6 +22,11 @@ export interface ClientTransport {
    * then keeps waiting for its answer until its own timeout.
    */
   mayHaveLanded(error: unknown): boolean;
+  /**
+   * An operator's command for a live invocation, taken by the partition that holds it: resolves once
+   * it is durable there, or says it was found nowhere.
+   */
+  control(command: ControlCommand, invocationId: string): Promise<ControlReply>;
   /** Starts delivering the answers to this client's calls. */
   listen(onReply: (reply: Reply) => void): void;
   close(): Promise<void>;

@@ -5,10 +5,11 @@ export { checkPlainData, PLAIN_DATA_RULE, MAX_PLAIN_DATA_DEPTH } from "./plain-d
 export { partitionOf, partitionOfTarget } from "./partitioning.js";
 export { awakeableId, awakeableNonce, parseAwakeableId } from "./awakeables.js";
 export type { AwakeableAddress } from "./awakeables.js";
-export type { Target, Envelope, Caller, ReplyAddress, Reply } from "./wire.js";
+export type { Target, Envelope, Caller, ReplyAddress, Reply, ControlCommand, ControlReply } from "./wire.js";
 export {
   TargetType,
   targetLabel,
+  controlRequestSubject,
   inboxSubject,
   inboxStreamName,
   namespaceToken,

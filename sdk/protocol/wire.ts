@@ -52,7 +52,33 @@ export interface Envelope {
    * whose result it is, checked against the call the entry recorded.
    */
   completes?: { index: number; from?: string };
+  /**
+   * A command for the live invocation `invocationId` (its target's), not an invocation: a cancelled or
+   * killed caller's, passed on to the callee it waits on. Taken only from a caller the callee
+   * answers (`caller`). An operator's commands do not travel through the inbox (see `InvocationControl`).
+   */
+  control?: ControlCommand;
 }
+
+/**
+ * `cancel`: the invocation's pending and next await throws a `CancelledError` (compensation runs), and
+ * the calls it waits on are cancelled too. `kill`: it ends at once with a `CancelledError` to its
+ * callers, releasing its key, and the calls it waits on are killed too. `resume`: a paused
+ * invocation runs again (one backing off runs now).
+ */
+export type ControlCommand = "cancel" | "kill" | "resume";
+
+/**
+ * A host's answer to an operator's control command: the partition that holds the invocation live
+ * (the command is durable there), or the partitions it looked in.
+ */
+export type ControlReply = { found: true; partition: number } | { found: false; ownedPartitions: number[] };
+
+/** Over NATS, operators' control commands are requests to the hosts on this subject (hosts' permissions only). */
+export function controlRequestSubject(namespace: string): string {
+  return `${namespace}.admin.control`;
+}
+
 
 /**
  * Limits that keep every LMDB key (partition, object, key, state name) under LMDB's 1,978-byte

@@ -1,4 +1,4 @@
-import type { ClientTransport, Envelope, Reply, ReplyAddress } from "../../../sdk/internal.js";
+import type { ClientTransport, ControlCommand, ControlReply, Envelope, Reply, ReplyAddress } from "../../../sdk/internal.js";
 import type { InboxKey, Store } from "../../store/index.js";
 import type { LocalInboxes } from "./local-inbox.js";
 import type { LocalReplier } from "./local-replier.js";
@@ -16,7 +16,13 @@ export class LocalClientTransport implements ClientTransport {
     private readonly inboxes: LocalInboxes,
     private readonly replier: LocalReplier,
     private readonly partitionCount: number,
+    private readonly controlHost: (command: ControlCommand, invocationId: string) => Promise<ControlReply>,
   ) {}
+
+  /** Every partition is this host's. */
+  control(command: ControlCommand, invocationId: string): Promise<ControlReply> {
+    return this.controlHost(command, invocationId);
+  }
 
   partitions(): Promise<number> {
     return Promise.resolve(this.partitionCount);

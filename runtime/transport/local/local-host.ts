@@ -17,7 +17,7 @@ export function localTransport(context: TransportContext): HostTransport {
   const { config, store, hostId, log, signal } = context;
   const inboxes = new LocalInboxes();
   const replier = new LocalReplier(log.child({ component: "replies" }));
-  const client = new Client(new LocalClientTransport(store, inboxes, replier, config.partitions), { timeoutMs: CALL_TIMEOUT_MS });
+  const client = new Client(new LocalClientTransport(store, inboxes, replier, config.partitions, context.control), { timeoutMs: CALL_TIMEOUT_MS });
   context.stack.push(() => client.close());
   return {
     ownership: new LocalOwnership(config.partitions, hostId),

@@ -133,6 +133,7 @@ export class LocalInbox implements Checkpoint {
       parsed: { ok: true, envelope: row.envelope },
       data: row.data,
       seq: key[1],
+      deliveries: row.deliveries ?? 1,
       settle: () => {
         if (!done()) return;
         this.forget(key);

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { ControlCommand } from "../../../sdk/internal.js";
 import type { PartitionProcessor, PartitionWorker, ProcessorFactory } from "../../partition/index.js";
 import type { Store } from "../../store/index.js";
 import { withDeadline } from "../../timing.js";
@@ -25,6 +26,7 @@ export class LocalPartition implements PartitionWorker {
   }
 
   async start(): Promise<void> {
+    await this.deps.store.countRedeliveries(this.partition, this.deps.maxInFlight);
     this.deps.inboxes.add(this.partition, this.inbox);
     this.processor.start();
     this.inbox.start((delivery) => this.processor.deliver(delivery));
@@ -55,5 +57,9 @@ export class LocalPartition implements PartitionWorker {
 
   busy(): boolean {
     return this.processor.busy || this.inbox.busy();
+  }
+
+  control(command: ControlCommand, invocationId: string): Promise<boolean> {
+    return this.processor.control(command, invocationId);
   }
 }

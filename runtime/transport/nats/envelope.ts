@@ -70,6 +70,11 @@ export function parseEnvelope(headers: MsgHdrs | undefined, replyPrefixes: reado
     if (value === undefined) return bad(`malformed ${header} header`);
     Object.assign(envelope, { [field]: value });
   }
+  const control = headers.get(Header.Control);
+  if (control !== "") {
+    if (control !== "cancel" && control !== "kill" && control !== "resume") return bad(`malformed ${Header.Control} header "${control.slice(0, 40)}"`);
+    envelope.control = control;
+  }
   if (envelope.caller && objectKeyProblem(envelope.caller.target.type === "object" ? envelope.caller.target.key : "") !== undefined) return bad(`malformed ${Header.Caller} header`);
   return { ok: true, envelope };
 }

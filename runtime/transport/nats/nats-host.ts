@@ -10,6 +10,7 @@ import { OutboxRelay } from "./outbox-relay.js";
 import { NatsReplier, RelayRouter } from "./replier.js";
 import { ensureInboxStream } from "./streams.js";
 import { requireJetStream } from "./jetstream-check.js";
+import { serveControl } from "./control-responder.js";
 import type { NatsConnection } from "../../../sdk/internal.js";
 
 /** Room for the headers of a changelog entry within the server's max_payload. */
@@ -54,6 +55,7 @@ export async function natsTransport(context: TransportContext, nats: NatsConnect
   });
   const client = await connect({ ...nats, namespace: config.namespace });
   stack.push(() => client.close());
+  serveControl(nc, config.namespace, context.control, log.child({ component: "control" }));
   const maxEntryBytes = (nc.info?.max_payload ?? 1024 * 1024) - ENTRY_HEADROOM_BYTES;
   return {
     ownership,

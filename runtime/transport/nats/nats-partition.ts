@@ -2,7 +2,7 @@ import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg, NatsConnection } from "nats";
 import type { Logger } from "pino";
-import type { JetStreamPublisher } from "../../../sdk/internal.js";
+import type { ControlCommand, JetStreamPublisher } from "../../../sdk/internal.js";
 import type { HostConfig } from "../../config.js";
 import { HostClosedError } from "../../errors.js";
 import { backoffMs } from "../../invoke/index.js";
@@ -257,6 +257,11 @@ export class NatsPartition implements PartitionWorker, Checkpoint {
     return this.processor?.busy ?? false;
   }
 
+  async control(command: ControlCommand, invocationId: string): Promise<boolean> {
+    if (this.stopping || !this.processor) return false;
+    return this.processor.control(command, invocationId);
+  }
+
   private receive(msg: JsMsg): void {
     // Delivered after the stop began (a pull already on its way): left unacked for the next owner.
     if (this.stopping || !this.processor) return;
@@ -275,6 +280,7 @@ export class NatsPartition implements PartitionWorker, Checkpoint {
       parsed,
       data: msg.data,
       seq: msg.seq,
+      deliveries: msg.info.redeliveryCount,
       settle: () => this.ack(msg),
       // Left unacked: the partition's next owner receives it again.
       abandon: () => this.inFlight.delete(msg.seq),

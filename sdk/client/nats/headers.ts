@@ -19,6 +19,8 @@ export const Header = {
   Chain: "Cairn-Chain",
   /** A complete-entry command (JSON `{ index, from? }`). */
   Completes: "Cairn-Completes",
+  /** A control command (`cancel`, `kill`, `resume`); only on a partition's control subject. */
+  Control: "Cairn-Control",
   MsgId: "Nats-Msg-Id",
 } as const;
 
@@ -36,7 +38,8 @@ export function envelopeHeaders(envelope: Envelope, dedupData?: Uint8Array): Msg
   const delay = envelope.delayMs ? ` after ${envelope.delayMs} ms` : "";
   const completes = envelope.completes ? ` completes ${envelope.completes.index}` : "";
   const caller = envelope.caller ? ` for ${envelope.caller.invocationId} at ${envelope.caller.index}` : "";
-  if (dedupData) h.set(Header.MsgId, messageDedupId(envelope.invocationId, `${targetLabel(envelope.target)}${delay}${completes}${caller}`, dedupData));
+  const control = envelope.control ? ` ${envelope.control}` : "";
+  if (dedupData) h.set(Header.MsgId, messageDedupId(envelope.invocationId, `${targetLabel(envelope.target)}${delay}${completes}${caller}${control}`, dedupData));
   h.set(Header.InvocationId, envelope.invocationId);
   const { target, replyTo } = envelope;
   h.set(Header.Target, `${target.type}:${target.name}.${target.handler}`);
@@ -57,5 +60,6 @@ export function envelopeHeaders(envelope: Envelope, dedupData?: Uint8Array): Msg
   if (envelope.caller) h.set(Header.Caller, JSON.stringify(envelope.caller));
   if (envelope.chain?.length) h.set(Header.Chain, JSON.stringify(envelope.chain));
   if (envelope.completes) h.set(Header.Completes, JSON.stringify(envelope.completes));
+  if (envelope.control) h.set(Header.Control, envelope.control);
   return h;
 }

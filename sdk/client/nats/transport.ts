@@ -1,5 +1,17 @@
-import { type NatsConnection, type StreamInfo, type Subscription, createInbox } from "nats";
-import { type Envelope, type Reply, type ReplyAddress, decode, inboxStreamName, inboxSubject, isReply, partitionsFromDescription } from "../../protocol/index.js";
+import { type NatsConnection, RequestStrategy, type StreamInfo, type Subscription, createInbox } from "nats";
+import {
+  type ControlCommand,
+  type ControlReply,
+  type Envelope,
+  type Reply,
+  type ReplyAddress,
+  controlRequestSubject,
+  decode,
+  inboxStreamName,
+  inboxSubject,
+  isReply,
+  partitionsFromDescription,
+} from "../../protocol/index.js";
 import type { ClientTransport } from "../transport.js";
 import { envelopeHeaders } from "./headers.js";
 import { JetStreamPublisher, PubAckTimeoutError } from "./publisher.js";
@@ -9,6 +21,9 @@ import { JetStreamPublisher, PubAckTimeoutError } from "./publisher.js";
  * PubAck means JetStream holds them), answers come back on one subscription under the client's
  * inbox prefix.
  */
+/** How long a control command waits for the hosts' answers. */
+const CONTROL_WAIT_MS = 2000;
+
 export class NatsClientTransport implements ClientTransport {
   private readonly publisher: JetStreamPublisher;
   private readonly replySubject: string;
@@ -56,6 +71,40 @@ export class NatsClientTransport implements ClientTransport {
    */
   async append(partition: number, envelope: Envelope, data: Uint8Array, options: { dedup: boolean }): Promise<void> {
     await this.publisher.publish(inboxSubject(this.options.namespace, partition), data, envelopeHeaders(envelope, options.dedup ? data : undefined));
+  }
+
+  /**
+   * Asks every host (a request answered by each): the one whose partition holds the invocation takes
+   * the command. Not found means every partition was looked in (hosts may be trading partitions).
+   */
+  async control(command: ControlCommand, invocationId: string): Promise<ControlReply> {
+    const partitions = await this.partitions();
+    const subject = controlRequestSubject(this.options.namespace);
+    const looked = new Set<number>();
+    let answers = 0;
+    let replies: AsyncIterable<{ data: Uint8Array }>;
+    try {
+      replies = await this.nc.requestMany(subject, JSON.stringify({ command, invocationId }), { strategy: RequestStrategy.Timer, maxWait: CONTROL_WAIT_MS });
+    } catch (error) {
+      throw new Error(`${command}: cannot reach the hosts on ${subject} (${String(error)}); control commands need a host's (operator's) NATS credentials`, { cause: error });
+    }
+    for await (const msg of replies) {
+      answers++;
+      let reply: ControlReply | { error: string };
+      try {
+        reply = JSON.parse(new TextDecoder().decode(msg.data)) as ControlReply | { error: string };
+      } catch {
+        continue;
+      }
+      if ("error" in reply) throw new Error(`${command} ${invocationId}: ${reply.error}`);
+      if (reply.found) return reply;
+      for (const p of reply.ownedPartitions ?? []) looked.add(p);
+    }
+    if (answers === 0) throw new Error(`${command}: no host answered on ${subject}; is a host running, and may these credentials publish there (operators' only)?`);
+    if (looked.size < partitions) {
+      throw new Error(`${command} ${invocationId}: not found, but ${partitions - looked.size} of ${partitions} partitions had no owner that answered (hosts starting or trading partitions); try again`);
+    }
+    return { found: false, ownedPartitions: [...looked] };
   }
 
   mayHaveLanded(error: unknown): boolean {

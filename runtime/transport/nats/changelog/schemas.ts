@@ -39,6 +39,7 @@ const Envelope = z.object({
   caller: CallerSchema.optional(),
   chain: ChainSchema.optional(),
   completes: CompletesSchema.optional(),
+  control: z.enum(["cancel", "kill", "resume"]).optional(),
 });
 
 // Before timers, an outbox entry named the target's NATS subject (`<namespace>.in.<partition>`);
@@ -75,11 +76,13 @@ const InvocationRow = z.object({
   seq: z.number(),
   envelope: Envelope,
   data: Bytes,
-  status: z.enum(["queued", "running", "suspended", "backing-off"]),
+  status: z.enum(["queued", "running", "suspended", "backing-off", "paused"]),
   failedAttempts: z.number().int().nonnegative(),
   nextAttemptAtMs: z.number().optional(),
   wakeAtMs: z.number().optional(),
   lastError: z.string().optional(),
+  stop: z.enum(["cancel", "cancelled", "kill"]).optional(),
+  lostAttempts: z.number().int().nonnegative().optional(),
 });
 
 const JournalEntry = z.discriminatedUnion("type", [
@@ -90,7 +93,7 @@ const JournalEntry = z.discriminatedUnion("type", [
   z.object({ type: z.literal("clear"), name: z.string() }),
   z.object({ type: z.literal("clear-all") }),
   z.object({ type: z.literal("send"), target: z.string() }),
-  z.object({ type: z.literal("sleep"), wakeAtMs: z.number(), wokeAt: z.number().int().nonnegative().optional() }),
+  z.object({ type: z.literal("sleep"), wakeAtMs: z.number(), wokeAt: z.number().int().nonnegative().optional(), cancelled: z.literal(true).optional() }),
   z.object({ type: z.literal("now"), value: z.number() }),
   z.object({ type: z.literal("call"), target: z.string(), callee: z.string(), outcome: Outcome.optional(), at: z.number().int().nonnegative().optional() }),
   z.object({ type: z.literal("awakeable"), nonce: z.string(), outcome: Outcome.optional(), at: z.number().int().nonnegative().optional() }),

@@ -1,0 +1,152 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { beforeEach, describe, expect, it } from "vitest";
+import { CancelledError, TerminalError } from "cairn";
+import { controlSeen, ctlCallee, ctlOrder } from "../fixtures/control.js";
+import { eventually } from "../helpers/host.js";
+import { terminalError } from "../helpers/expect.js";
+import { modes, useMode } from "../helpers/modes.js";
+
+/** The invocation id a fixture recorded under `what`, once it ran. */
+async function idOf(what: string): Promise<string> {
+  expect(await eventually(() => controlSeen.ids.has(what))).toBe(true);
+  return controlSeen.ids.get(what) as string;
+}
+
+describe.each(modes)("$label", (mode) => {
+  const cairn = useMode(mode);
+  const h = cairn.sharedHost({
+    services: [ctlOrder, ctlCallee],
+    host: { partitions: 4, retryPolicy: { initialIntervalMs: 5, maxIntervalMs: 20, maxAttempts: 4 } },
+  });
+
+  beforeEach(() => controlSeen.reset());
+
+  describe("pause and resume", () => {
+    it("pauses an invocation whose retries ran out: it holds its key until resumed, then runs again with a fresh budget", async () => {
+      const call = h.client.objectClient(ctlOrder, "p1").broken();
+      const id = await idOf("broken:p1");
+      expect(await eventually(() => controlSeen.attempts.get("broken:p1") === 2)).toBe(true);
+      // Paused: no third attempt, and the next call of its key waits behind it.
+      const queued = h.client.objectClient(ctlOrder, "p1").ping();
+      await sleep(300);
+      expect(controlSeen.attempts.get("broken:p1")).toBe(2);
+      expect(controlSeen.attempts.get("ping:p1")).toBeUndefined();
+      // Other keys keep serving.
+      expect(await h.client.objectClient(ctlOrder, "p1-other").ping()).toBe("pong");
+      controlSeen.fixed.add("p1");
+      await h.client.resume(id);
+      expect(await call).toBe("fixed");
+      expect(await queued).toBe("pong");
+      expect(controlSeen.attempts.get("broken:p1")).toBe(3);
+    });
+
+    it("pauses an invocation whose step ran out of the host's attempts, and resume runs the step again", async () => {
+      const call = h.client.objectClient(ctlOrder, "p2").brokenStep();
+      const id = await idOf("brokenStep:p2");
+      expect(await eventually(() => controlSeen.attempts.get("brokenStep:p2") === 4)).toBe(true);
+      await sleep(300);
+      expect(controlSeen.attempts.get("brokenStep:p2")).toBe(4);
+      controlSeen.fixed.add("p2");
+      await h.client.resume(id);
+      expect(await call).toBe("charged");
+    });
+
+    it("keeps an invocation paused across a restart; resume after it runs it", async () => {
+      h.client.objectClient(ctlOrder, "p3").broken().catch(() => undefined);
+      const id = await idOf("broken:p3");
+      expect(await eventually(() => controlSeen.attempts.get("broken:p3") === 2)).toBe(true);
+      await sleep(100); // its paused row commits
+      await h.restart();
+      await sleep(300);
+      expect(controlSeen.attempts.get("broken:p3")).toBe(2);
+      controlSeen.fixed.add("p3");
+      await h.client.resume(id);
+      expect(await eventually(() => controlSeen.attempts.get("broken:p3") === 3)).toBe(true);
+      // Its key is free again.
+      expect(await h.client.objectClient(ctlOrder, "p3").ping()).toBe("pong");
+    });
+  });
+
+  describe("cancel", () => {
+    it("throws a CancelledError where the handler waits: its compensation runs, and its caller gets the CancelledError", async () => {
+      const call = h.client.objectClient(ctlOrder, "c1").book();
+      const id = await idOf("book:c1");
+      expect(await eventually(() => controlSeen.events.includes("reserve:c1"))).toBe(true);
+      await sleep(100); // sleeping now
+      await h.client.cancel(id);
+      const error = await terminalError(call);
+      expect(error).toBeInstanceOf(CancelledError);
+      expect(error.errorCode).toBe(409);
+      expect(error.message).toContain("was cancelled");
+      expect(controlSeen.events.filter((e) => e.endsWith(":c1"))).toEqual(["reserve:c1", "release:c1"]);
+      expect(await h.client.objectClient(ctlOrder, "c1").status()).toBe("cancelled");
+      // Cancelled once: the key takes the next call.
+      expect(await h.client.objectClient(ctlOrder, "c1").ping()).toBe("pong");
+    });
+
+    it("passes the cancellation on to the call the invocation waits on", async () => {
+      const call = h.client.objectClient(ctlOrder, "c2").callAndWait();
+      const caller = await idOf("caller:c2");
+      await idOf("callee:c2");
+      await sleep(100); // both wait now
+      await h.client.cancel(caller);
+      expect(await terminalError(call)).toBeInstanceOf(CancelledError);
+      expect(await eventually(() => controlSeen.events.includes("callee-caught:c2:CancelledError"))).toBe(true);
+      expect(controlSeen.events).toContain("caller-caught:c2:CancelledError");
+      // The callee ended too: its key takes the next call.
+      expect(await h.client.objectClient(ctlCallee, "c2").ping()).toBe("pong");
+    });
+
+    it("cancels a paused invocation: the next attempt sees the CancelledError at once", async () => {
+      const call = h.client.objectClient(ctlOrder, "c3").broken();
+      const id = await idOf("broken:c3");
+      expect(await eventually(() => controlSeen.attempts.get("broken:c3") === 2)).toBe(true);
+      await h.client.cancel(id);
+      expect(await terminalError(call)).toBeInstanceOf(CancelledError);
+      expect(await h.client.objectClient(ctlOrder, "c3").ping()).toBe("pong");
+    });
+  });
+
+  describe("kill", () => {
+    it("ends the invocation at once without compensation, releases its key, and kills the call it waits on", async () => {
+      const call = h.client.objectClient(ctlOrder, "k1").callAndWait();
+      const caller = await idOf("caller:k1");
+      await idOf("callee:k1");
+      await sleep(100);
+      await h.client.kill(caller);
+      const error = await terminalError(call);
+      expect(error).toBeInstanceOf(CancelledError);
+      expect(error.message).toContain("was killed");
+      // No compensation: the handler's catch never ran.
+      expect(controlSeen.events).not.toContain("caller-caught:k1:CancelledError");
+      expect(await h.client.objectClient(ctlOrder, "k1").ping()).toBe("pong");
+      // The callee was killed too: its key is free (it waited forever otherwise).
+      expect(await h.client.objectClient(ctlCallee, "k1").ping()).toBe("pong");
+      expect(controlSeen.events).not.toContain("callee-caught:k1:CancelledError");
+    });
+
+    it("kills a paused invocation and the one queued behind it then runs", async () => {
+      const call = h.client.objectClient(ctlOrder, "k2").broken();
+      const id = await idOf("broken:k2");
+      expect(await eventually(() => controlSeen.attempts.get("broken:k2") === 2)).toBe(true);
+      const queued = h.client.objectClient(ctlOrder, "k2").ping();
+      await h.client.kill(id);
+      expect(await terminalError(call)).toBeInstanceOf(CancelledError);
+      expect(await queued).toBe("pong");
+    });
+  });
+
+  it("refuses a control command for an id that is not live (404), and one that is not an id (400)", async () => {
+    const done = await h.client.objectSendClient(ctlOrder, "n1").ping();
+    await h.client.objectClient(ctlOrder, "n1").ping();
+    const notLive = await terminalError(h.client.cancel(done.invocationId));
+    expect(notLive.errorCode).toBe(404);
+    expect(notLive.message).toContain("no live invocation");
+    const bad = await h.client.kill("not-an-id").then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(bad).toBeInstanceOf(TerminalError);
+    expect((bad as TerminalError).errorCode).toBe(400);
+  });
+});
