@@ -105,11 +105,11 @@ export async function startHostWith(options: HostOptions, internals: HostInterna
     if (embedded) store.checkPartitions(config.partitions);
     const hostId = readOrCreateHostId(config.dataDir);
     const census = new WorkerCensus();
-    const context: TransportContext = { config, store, hostId, census, clock, signal: abort.signal, stack, log };
+    const context: TransportContext = { config, registry, store, hostId, census, clock, signal: abort.signal, stack, log };
     const transport: HostTransport = config.nats ? await natsTransport(context, config.nats) : localTransport(context);
     const retryPolicy = resolveRetryPolicy(DEFAULT_RETRY_POLICY, config.retryPolicy);
     const processor: ProcessorFactory = (ports) =>
-      new PartitionProcessor({ ...ports, registry, config, retryPolicy, store, router: transport.router, replier: transport.replier, clock });
+      new PartitionProcessor({ ...ports, registry, config, retryPolicy, store, router: transport.router, replier: transport.replier, clock, unserved: transport.unserved });
     const workers = servePartitions(transport, processor, census, config.shutdownGraceMs, config.leaseTtlMs, hostLog);
     stack.push(async () => {
       // Stop taking work first; invocations still running after the grace period are abandoned
