@@ -57,6 +57,15 @@ const HostOptionsSchema = z.object({
   partitions: z.number().int().min(1).max(1024).default(32),
   /** Subject and stream namespace: subjects `<namespace>.in.<partition>`. @default "cairn" */
   namespace: z.string().regex(/^[A-Za-z0-9_-]+$/).default("cairn"),
+  /**
+   * What a NATS host does when its services and handlers differ from those its namespace records
+   * (the namespace's first host writes the record). `"refuse"`: it does not start, and its
+   * `ConfigError` names the difference. `"add"`, for a rolling upgrade: a host serving everything
+   * the record holds plus new services or handlers starts and records the larger set. Removing a
+   * service or handler, or changing its type or kind, is refused either way (see "Namespace
+   * consistency" in docs/architecture.md). Not used in embedded mode. @default "refuse"
+   */
+  namespaceChange: z.enum(["refuse", "add"]).default("refuse"),
   /** Larger inputs are refused with a `TerminalError`. @default 1048576 (1 MiB) */
   maxPayloadBytes: z.number().int().positive().default(1024 * 1024),
   /** How long completions are remembered for idempotency and redelivery. @default 86400000 (24 h) */

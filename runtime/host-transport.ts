@@ -3,7 +3,8 @@ import type { CairnClient } from "../sdk/client/index.js";
 import type { ControlCommand, ControlReply } from "../sdk/internal.js";
 import type { Clock } from "./clock.js";
 import type { HostConfig } from "./config.js";
-import type { PartitionOwnership, PartitionWorker, ProcessorFactory, Replier, Router, WorkerCensus } from "./partition/index.js";
+import type { Registry } from "./invoke/index.js";
+import type { PartitionOwnership, PartitionWorker, ProcessorFactory, Replier, Router, UnservedTargets, WorkerCensus } from "./partition/index.js";
 import type { Store } from "./store/index.js";
 
 /** Things to stop when the host closes, in reverse order of starting. */
@@ -16,6 +17,8 @@ export interface HostTransport {
   readonly ownership: PartitionOwnership;
   readonly router: Router;
   readonly replier: Replier;
+  /** NATS mode: what the namespace serves beyond this host. */
+  readonly unserved?: UnservedTargets;
   /** `host.client`. */
   readonly client: CairnClient;
   /** A worker for one partition and ownership epoch. */
@@ -27,6 +30,8 @@ export interface HostTransport {
 /** What the host lends its transport while it starts. */
 export interface TransportContext {
   config: HostConfig;
+  /** What this host serves. */
+  registry: Registry;
   store: Store;
   hostId: string;
   census: WorkerCensus;

@@ -107,11 +107,11 @@ export async function startHostWith(options: HostOptions, internals: HostInterna
     const census = new WorkerCensus();
     // Bound once the partition workers exist (they are made with the transport's help).
     let control: TransportContext["control"] = async () => ({ found: false, ownedPartitions: [] });
-    const context: TransportContext = { config, store, hostId, census, clock, signal: abort.signal, stack, log, control: (command, id) => control(command, id) };
+    const context: TransportContext = { config, registry, store, hostId, census, clock, signal: abort.signal, stack, log, control: (command, id) => control(command, id) };
     const transport: HostTransport = config.nats ? await natsTransport(context, config.nats) : localTransport(context);
     const retryPolicy = resolveRetryPolicy(DEFAULT_RETRY_POLICY, config.retryPolicy);
     const processor: ProcessorFactory = (ports) =>
-      new PartitionProcessor({ ...ports, registry, config, retryPolicy, store, router: transport.router, replier: transport.replier, clock });
+      new PartitionProcessor({ ...ports, registry, config, retryPolicy, store, router: transport.router, replier: transport.replier, clock, unserved: transport.unserved });
     const workers = servePartitions(transport, processor, census, config.shutdownGraceMs, config.leaseTtlMs, hostLog);
     control = (command, id) => workers.control(command, id);
     stack.push(async () => {

@@ -1,4 +1,4 @@
-export type { ResolvedHandler } from "./registry.js";
+export type { ResolvedHandler, ServedService } from "./registry.js";
 export { Registry } from "./registry.js";
 export type { InvokeOptions, InvocationResult } from "./invoker.js";
 export { invoke, DURABLE_BACKOFF_MS } from "./invoker.js";

@@ -2,6 +2,10 @@ import type { z } from "zod";
 import type { AnyDefinition, HandlerKind, RetryPolicy } from "../../sdk/index.js";
 import { TerminalError } from "../../sdk/index.js";
 import { type Target, isHandlerDefinition } from "../../sdk/internal.js";
+import type { ServiceView } from "../admin/api.js";
+
+/** What a host serves, as the namespace records it: a service view without its hosts. */
+export type ServedService = Omit<ServiceView, "hosts">;
 
 /** A handler as the runtime runs it: kind, function and options, whatever way it was written. */
 export interface ResolvedHandler {
@@ -20,11 +24,14 @@ export interface ResolvedHandler {
 export class Registry {
   private readonly definitions = new Map<string, AnyDefinition>();
   private readonly handlers = new Map<string, ResolvedHandler>();
+  private readonly served = new Map<string, ServedService>();
 
   constructor(definitions: readonly AnyDefinition[]) {
     for (const definition of definitions) {
       if (this.definitions.has(definition.name)) throw new TypeError(`"${definition.name}" is defined twice`);
       this.definitions.set(definition.name, definition);
+      const served: ServedService = { name: definition.name, type: definition.type, handlers: [] };
+      this.served.set(definition.name, served);
       for (const [name, entry] of Object.entries(definition.handlers)) {
         const label = `${definition.name}.${name}`;
         const workflow = definition.type === "workflow" ? (name === "run" ? "run" : "shared") : undefined;
@@ -50,12 +57,24 @@ export class Registry {
               timeoutMs: undefined,
             };
         this.handlers.set(label, resolved);
+        served.handlers.push({ name, kind: workflow === "run" ? "workflow" : resolved.kind });
       }
+      served.handlers.sort(byName);
     }
   }
 
   names(): string[] {
     return [...this.definitions.keys()];
+  }
+
+  /** Whether this host has a handler for the target's object or service and handler name (whatever type it was addressed as). */
+  serves(target: Target): boolean {
+    return this.handlers.has(`${target.name}.${target.handler}`);
+  }
+
+  /** Every definition with its handlers' kinds, sorted by name: what the namespace record compares. */
+  describe(): ServedService[] {
+    return [...this.served.values()].sort(byName);
   }
 
   /**
@@ -89,4 +108,8 @@ export class Registry {
     }
     return handler;
   }
+}
+
+function byName(a: { name: string }, b: { name: string }): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }

@@ -1,5 +1,5 @@
 export type { PartitionOwnership, OwnershipHandlers, PartitionLease } from "./ownership.js";
-export type { ParsedEnvelope, Delivery, Committed, CommitLog, Router, Replier, Checkpoint, PartitionWorker } from "./ports.js";
+export type { ParsedEnvelope, Delivery, Committed, CommitLog, Router, Replier, Checkpoint, PartitionWorker, UnservedTargets } from "./ports.js";
 export type { ProcessorDeps, ProcessorFactory } from "./processor.js";
 export { PartitionProcessor } from "./processor.js";
 export { KeyQueue } from "./key-queue.js";

@@ -1,4 +1,4 @@
-import type { ControlCommand, Envelope, ReplyAddress, Reply } from "../../sdk/internal.js";
+import type { ControlCommand, Envelope, ReplyAddress, Reply, Target } from "../../sdk/internal.js";
 import type { CommitRecord, OutboxKey } from "../store/index.js";
 
 // The ports of a partition: what the transport-free processor (processor.ts) needs from the world,
@@ -28,6 +28,11 @@ export interface Delivery {
   settle(): void;
   /** Not handled (the partition is stopping): left in the inbox for the partition's next owner. */
   abandon(): void;
+  /**
+   * Not handled here: delivered again after `delayMs`, to whoever owns the partition then (NATS: a
+   * nak with delay). Only a transport whose inbox several hosts share has it.
+   */
+  retryLater?(delayMs: number): void;
   /** Resolves once the settle has reached the transport (crash tests make it reach it before dying). */
   flush(): Promise<void>;
   /**
@@ -50,6 +55,15 @@ export function inboxWriteHeld(delivery: Delivery | undefined): Promise<boolean>
     () => true,
     () => false,
   );
+}
+
+/** NATS mode: what the namespace serves that this host does not (a newer host's handlers during a rolling upgrade). */
+export interface UnservedTargets {
+  /**
+   * Whether the namespace's record holds `target`'s handler although this host does not serve it:
+   * its messages then wait for a host that does. Logs why, once per target.
+   */
+  waitsForAnotherHost(target: Target): boolean;
 }
 
 /** What was committed: the record (as committed: a record too large for the log becomes its failure), and where its sends wait. */

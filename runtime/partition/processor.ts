@@ -48,7 +48,7 @@ import { retryUntilAborted } from "../timing.js";
 import { KeyQueue } from "./key-queue.js";
 import { PartitionInvocationScope, type ScopeServices } from "./invocation-scope.js";
 import { type Answers, LiveInvocation } from "./live-invocation.js";
-import { type Checkpoint, type CommitLog, type Committed, type Delivery, type Replier, type Router, inboxWriteHeld } from "./ports.js";
+import { type Checkpoint, type CommitLog, type Committed, type Delivery, type Replier, type Router, type UnservedTargets, inboxWriteHeld } from "./ports.js";
 import { PartitionTimers } from "./timers.js";
 
 export interface ProcessorDeps {
@@ -66,7 +66,12 @@ export interface ProcessorDeps {
   /** Aborted when the partition must stop at once (lost, fenced, or the grace period is over). */
   signal: AbortSignal;
   log: Logger;
+  /** NATS mode: targets the namespace serves and this host does not. */
+  unserved?: UnservedTargets;
 }
+
+/** How long a message for a target served only by other hosts waits before this host looks at it again. */
+const UNSERVED_RETRY_MS = 5000;
 
 /** What a transport makes a partition's processor from: the transport-free part, given its ports. */
 export type ProcessorFactory = (ports: { partition: number; commitLog: CommitLog; inbox: Checkpoint; signal: AbortSignal; log: Logger }) => PartitionProcessor;
@@ -329,6 +334,7 @@ export class PartitionProcessor {
       }
       const done = this.deps.store.readCompletion(this.deps.partition, effective.invocationId);
       if (done) return this.answerFromCompletion(delivery, effective, done);
+      if (handler instanceof TerminalError && !this.deps.registry.serves(target)) return this.refuseUnserved(delivery, effective, handler);
       const invocation = LiveInvocation.delivered(delivery, effective, this.answers);
       // Delivered before and never settled: the owner it was delivered to stopped while it ran (or
       // before it could run: counted all the same, a little early rather than never).
@@ -517,6 +523,19 @@ export class PartitionProcessor {
   private refuse(delivery: Delivery, envelope: Envelope, problem: string, code: number, what: string): void {
     this.log.warn({ problem, invocationId: envelope.invocationId }, what);
     this.conclude(delivery, envelope, terminalOutcome(new TerminalError(problem, { errorCode: code })));
+  }
+
+  /**
+   * A target this host does not serve: answered, never recorded as a completion, so that a retry
+   * with the same idempotency key runs once a host serves it. Over NATS, one the namespace serves (a
+   * newer host's handler, during a rolling upgrade) is not refused: it waits in the inbox for that host.
+   */
+  private refuseUnserved(delivery: Delivery, envelope: Envelope, refusal: TerminalError): void {
+    if (delivery.retryLater && this.deps.unserved?.waitsForAnotherHost(envelope.target)) return delivery.retryLater(UNSERVED_RETRY_MS);
+    if (envelope.replyTo || envelope.caller) return this.refuse(delivery, envelope, refusal.message, refusal.errorCode, "call to a target nobody serves refused");
+    // Nobody to answer: the line is all that is left of it.
+    this.log.error({ problem: refusal.message, invocationId: envelope.invocationId }, "one-way send to a target nobody serves; dropped");
+    delivery.settle();
   }
 
   /** An invocation id answers for one target only: anything else would hand one handler's result to a caller of another. */

@@ -12,3 +12,5 @@ export { isConsumerInTheWay, isNotFound, isWrongLastSequence } from "./jetstream
 export { isClientReplySubject, parseEnvelope } from "./envelope.js";
 export { natsTransport } from "./nats-host.js";
 export { requireJetStream } from "./jetstream-check.js";
+export type { NamespaceRecordOptions } from "./namespace-record.js";
+export { NamespaceRecord, namespaceBucketName, readServedRecord } from "./namespace-record.js";

@@ -5,6 +5,7 @@ import type { HostTransport, TransportContext } from "../../host-transport.js";
 import { withDeadline } from "../../timing.js";
 import { SnapshotStore, ensureLogStream } from "./changelog/index.js";
 import { LeaseOwnership } from "./leases.js";
+import { NamespaceRecord } from "./namespace-record.js";
 import { NatsPartition } from "./nats-partition.js";
 import { OutboxRelay } from "./outbox-relay.js";
 import { NatsReplier, RelayRouter } from "./replier.js";
@@ -21,7 +22,7 @@ const ENTRY_HEADROOM_BYTES = 4096;
  * store, and serves the partitions whose leases this host holds.
  */
 export async function natsTransport(context: TransportContext, nats: NatsConnection): Promise<HostTransport> {
-  const { config, store, hostId, census, stack, log, signal } = context;
+  const { config, registry, store, hostId, census, stack, log, signal } = context;
   const grace = (work: Promise<unknown>) => withDeadline(work, config.shutdownGraceMs);
   const nc = await natsConnect(natsClientOptions(nats, "cairn-host"));
   stack.push(async () => {
@@ -32,6 +33,16 @@ export async function natsTransport(context: TransportContext, nats: NatsConnect
   const jsm = await requireJetStream(nc);
   const stream = await ensureInboxStream(jsm, config.namespace, config.partitions, config.replicas);
   await ensureLogStream(jsm, config.namespace, config.replicas);
+  // Before taking any partition: a host that serves other things than the namespace must not run its messages.
+  const namespaceRecord = await NamespaceRecord.join({
+    nc,
+    namespace: config.namespace,
+    served: registry.describe(),
+    change: config.namespaceChange,
+    replicas: config.replicas,
+    log: log.child({ component: "namespace" }),
+  });
+  stack.push(() => namespaceRecord.stop());
   const js = nc.jetstream();
   const snapshots = await SnapshotStore.open(js, config.namespace, config.replicas);
   // A PubAck missing for 3 s most likely went down with a NATS node: appends and sends find out
@@ -61,6 +72,7 @@ export async function natsTransport(context: TransportContext, nats: NatsConnect
     ownership,
     router: new RelayRouter(relay),
     replier: new NatsReplier(nc, log.child({ component: "replies" })),
+    unserved: namespaceRecord,
     client,
     worker: (partition, epoch, processor) =>
       new NatsPartition(partition, epoch, {

@@ -284,6 +284,7 @@ export class NatsPartition implements PartitionWorker, Checkpoint {
       settle: () => this.ack(msg),
       // Left unacked: the partition's next owner receives it again.
       abandon: () => this.inFlight.delete(msg.seq),
+      retryLater: (delayMs) => this.retryLater(msg, delayMs),
       flush: () => this.deps.nc.flush(),
     });
   }
@@ -293,6 +294,17 @@ export class NatsPartition implements PartitionWorker, Checkpoint {
     let lowest = Number.POSITIVE_INFINITY;
     for (const seq of this.inFlight.keys()) if (seq < lowest) lowest = seq;
     return Number.isFinite(lowest) ? lowest - 1 : this.highestSeen;
+  }
+
+  /** Out of the in-flight set first: the heartbeat's `working()` would otherwise cancel the delay. */
+  private retryLater(msg: JsMsg, delayMs: number): void {
+    this.inFlight.delete(msg.seq);
+    try {
+      msg.nak(delayMs);
+    } catch (error) {
+      // Unacked, it is delivered again after ackWaitMs anyway.
+      this.log.warn({ err: error, seq: msg.seq }, "nak could not be sent");
+    }
   }
 
   private ack(msg: JsMsg): void {
