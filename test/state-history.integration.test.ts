@@ -93,7 +93,10 @@ describe.each(modes)("state history: $label", (mode) => {
     expect(history.map((e) => e.invocationId)).toEqual(ids);
     const times = history.map((e) => e.atMs);
     expect(times).toEqual([...times].sort((a, b) => b - a));
-    for (const at of times) expect(at).toBeGreaterThanOrEqual(from), expect(at).toBeLessThanOrEqual(to);
+    for (const at of times) {
+      expect(at).toBeGreaterThanOrEqual(from);
+      expect(at).toBeLessThanOrEqual(to);
+    }
   });
 
   it("a durable step commits the writes made before it (a progress record) as an entry of its own, the completion those after", async () => {
