@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { AnyDefinition } from "../sdk/index.js";
 import { HostNatsConnectionSchema, InboxPrefixSchema, type NatsConnection } from "../sdk/internal.js";
 import { ConfigError } from "./errors.js";
+import { DEFAULT_HISTORY_LIMITS } from "./store/index.js";
 
 const LogLevelSchema = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 
@@ -70,6 +71,20 @@ const HostOptionsSchema = z.object({
   maxPayloadBytes: z.number().int().positive().default(1024 * 1024),
   /** How long completions are remembered for idempotency and redelivery. @default 86400000 (24 h) */
   idempotencyRetentionMs: z.number().int().positive().default(24 * 60 * 60 * 1000),
+  /**
+   * How long each object key's state history (`cairn state history`: every commit that changed the
+   * key, with its values before and after) is kept, by the committing host's clock. A day, as the
+   * idempotency window: enough to see what changed a key since yesterday, and bounded, since every
+   * entry holds copies of the values. Pruned by the host's sweep and whenever the key is written.
+   * @default 86400000 (24 h)
+   */
+  historyRetentionMs: z.number().int().positive().default(DEFAULT_HISTORY_LIMITS.retentionMs),
+  /**
+   * At most this many newest history entries are kept per object key, whatever their age, so that
+   * a key written in a loop costs a bounded amount; 0 keeps no history (and skips its work on
+   * every commit). @default 100
+   */
+  historyEntriesPerKey: z.number().int().nonnegative().default(DEFAULT_HISTORY_LIMITS.entriesPerKey),
   /** Unacknowledged inbox messages in flight per partition; bounds memory. @default 1000 */
   maxInFlightPerPartition: z.number().int().positive().default(1000),
   /** JetStream redelivers a message not acked or touched within this. @default 30000 */

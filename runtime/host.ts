@@ -45,6 +45,8 @@ export interface HostInternals {
 export interface InternalHost extends Host {
   /** Resolves once no partition has anything queued, running, or being committed. */
   idle(): Promise<void>;
+  /** Runs the periodic sweep now, at the host clock's time: expired completions and state history go. */
+  sweep(): Promise<void>;
 }
 
 const EXPIRY_SWEEP_MS = 60_000;
@@ -100,7 +102,12 @@ export async function startHostWith(options: HostOptions, internals: HostInterna
     mkdirSync(config.dataDir, { recursive: true });
     stack.push(claimDataDir(config.dataDir));
     const embedded = config.nats === undefined;
-    const store = new Store(config.dataDir, { sync: embedded, routing: embedded ? "inbox" : "outbox", log: log.child({ component: "store" }) });
+    const store = new Store(config.dataDir, {
+      sync: embedded,
+      routing: embedded ? "inbox" : "outbox",
+      log: log.child({ component: "store" }),
+      history: { retentionMs: config.historyRetentionMs, entriesPerKey: config.historyEntriesPerKey },
+    });
     stack.push(() => store.close());
     if (embedded) store.checkPartitions(config.partitions);
     const hostId = readOrCreateHostId(config.dataDir);
@@ -144,7 +151,8 @@ export async function startHostWith(options: HostOptions, internals: HostInterna
     // for its next start.
     const keepAlive = setInterval(() => undefined, 1 << 30);
     stack.push(() => clearInterval(keepAlive));
-    const sweep = setInterval(() => void sweepCompletions(store, clock, hostLog), EXPIRY_SWEEP_MS);
+    const sweepNow = () => sweepExpired(store, clock, hostLog);
+    const sweep = setInterval(() => void sweepNow(), EXPIRY_SWEEP_MS);
     sweep.unref();
     stack.push(() => clearInterval(sweep));
     const mode = embedded ? "embedded" : "nats";
@@ -157,6 +165,7 @@ export async function startHostWith(options: HostOptions, internals: HostInterna
       ownedPartitions: () => transport.ownership.owned(),
       assignment: () => transport.ownership.assignment(),
       idle: () => workers.idle(),
+      sweep: sweepNow,
       close,
     };
   } catch (error) {
@@ -240,13 +249,24 @@ function servePartitions(transport: HostTransport, processor: ProcessorFactory, 
   };
 }
 
-/** Drops expired completion records, as many passes as it takes. */
-async function sweepCompletions(store: Store, clock: Clock, log: Logger): Promise<void> {
+/**
+ * Drops expired completion records and state history entries, as many passes as it takes. Each host
+ * sweeps its own LMDB by its own clock: the history's age window is a retention bound, not
+ * replicated data, so replicas that sweep at other times agree again at the next window's end.
+ */
+async function sweepExpired(store: Store, clock: Clock, log: Logger): Promise<void> {
   try {
     while ((await store.expireCompletions(clock.now())) > 0) {
       // A full pass may leave more; go on until one finds nothing.
     }
   } catch (err) {
     log.warn({ err }, "completion expiry sweep failed");
+  }
+  try {
+    while ((await store.expireHistory(clock.now())) > 0) {
+      // As above.
+    }
+  } catch (err) {
+    log.warn({ err }, "state history expiry sweep failed");
   }
 }

@@ -129,13 +129,13 @@ describe("Store", () => {
     const raw = open({ path: embeddedDir, maxDbs: 16 });
     await raw.openDB({ name: "meta" }).put("format", 99);
     await raw.close();
-    expect(() => new Store(embeddedDir, { sync: true, routing: "inbox" })).toThrow(/format 99, and this version reads format 4; it is the only copy/);
+    expect(() => new Store(embeddedDir, { sync: true, routing: "inbox" })).toThrow(/format 99, and this version reads format 5; it is the only copy/);
     const again = open({ path: embeddedDir, maxDbs: 16 });
     expect(again.openDB({ name: "inbox" }).getKeysCount(), "the refused data dir's rows").toBe(1);
     await again.close();
   });
 
-  it("upgrades a format-3 data dir in place, keeping its data: format 4 only adds the invocations and journal tables", async () => {
+  it("upgrades a format-3 data dir in place, keeping its data: formats 4 and 5 only add the invocations, journal and history tables", async () => {
     const row = { envelope: { invocationId: newInvocationId(), target: { type: "service" as const, name: "S", handler: "h" } }, data: new Uint8Array([1]) };
     const dir = tempDir();
     const first = new Store(dir, { sync: true, routing: "inbox" });
@@ -150,7 +150,7 @@ describe("Store", () => {
     expect(upgraded.readInvocations(0)).toEqual([]);
     await upgraded.close();
     const check = open({ path: dir, maxDbs: 16 });
-    expect(check.openDB({ name: "meta" }).get("format")).toBe(4);
+    expect(check.openDB({ name: "meta" }).get("format")).toBe(5);
     await check.close();
   });
 });

@@ -868,7 +868,7 @@ export class PartitionProcessor {
     envelope: Envelope,
     effects: EncodedEffects | undefined,
     heldKeys: readonly string[],
-  ): { stateWrites: StateWrite[]; outbox: OutboxEntry[]; timers?: TimerEntry[]; promises?: PromiseWrite[] } {
+  ): { stateWrites: StateWrite[]; outbox: OutboxEntry[]; timers?: TimerEntry[]; promises?: PromiseWrite[]; atMs?: number; handler?: string } {
     const { deps } = this;
     const { target, invocationId } = envelope;
     const stateWrites: StateWrite[] = [];
@@ -909,7 +909,9 @@ export class PartitionProcessor {
       else outbox.push(entry);
     }
     const promises: PromiseWrite[] = target.type === "object" ? (effects?.promises ?? []).map(({ name, outcome }) => ({ object: target.name, key: target.key, name, outcome })) : [];
-    return { stateWrites, outbox, ...(timers.length > 0 ? { timers } : {}), ...(promises.length > 0 ? { promises } : {}) };
+    // When and by which handler, for the key's history: the host's clock, so a test clock moves it too.
+    const history = stateWrites.length > 0 ? { atMs: now, handler: `${target.name}.${target.handler}` } : {};
+    return { stateWrites, outbox, ...(timers.length > 0 ? { timers } : {}), ...(promises.length > 0 ? { promises } : {}), ...history };
   }
 
   /** An invocation's completion, with its last effects and its result for every handler waiting for it. */

@@ -20,7 +20,12 @@ export type {
   InboxRow,
   OutboxKey,
   PartitionSnapshot,
+  HistoryEntry,
+  HistoryChange,
 } from "./records.js";
+export type { HistoryLimits } from "./history.js";
+export { DEFAULT_HISTORY_LIMITS } from "./history.js";
+export { historyView, jsonable } from "./history-view.js";
 export type { StateKey } from "./state-keys.js";
 export { Store, timerKey } from "./store.js";
 export { mergeEntry } from "./journal-merge.js";

@@ -166,6 +166,9 @@ export interface ProgressRecord {
   timers?: TimerEntry[];
   promises?: PromiseWrite[];
   position: number;
+  /** When it committed (the host's clock) and which handler (`Type.handler`): what the key's history shows. Set when it writes state. */
+  atMs?: number;
+  handler?: string;
 }
 
 /** A complete-entry command: the outcome of a call or an awakeable, written into the waiting invocation's journal. */
@@ -196,6 +199,12 @@ export interface InvocationRecord {
   promises?: PromiseWrite[];
   /** Every inbox message at or below this stream sequence has committed. */
   position: number;
+  /**
+   * When it committed (the host's clock) and which handler (`Type.handler`): what the key's history
+   * shows. Set when it writes state; absent in records written before history existed.
+   */
+  atMs?: number;
+  handler?: string;
 }
 
 /**
@@ -234,4 +243,25 @@ export interface PartitionSnapshot {
   invocations?: Array<[invocationId: string, row: InvocationRow]>;
   journal?: Array<[invocationId: string, index: number, entry: JournalEntry]>;
   promises?: PromiseWrite[];
+  /** Every key's history (see {@link HistoryEntry}) by key, oldest first, each placed by its commit's changelog sequence and record index; absent in snapshots written before history. */
+  history?: Array<[object: string, key: string, logSeq: number, index: number, entry: HistoryEntry]>;
+}
+
+/** One state entry's change in a commit, as msgpack bytes: absent when it did not exist before / no longer exists after. */
+export interface HistoryChange {
+  name: string;
+  before?: Uint8Array;
+  after?: Uint8Array;
+}
+
+/**
+ * One commit that changed an object key's state: when (the committing host's clock), by which
+ * invocation and handler (`Type.handler`), and each entry's value before and after. The before
+ * values are read from the store when the commit is applied, so every replica derives the same.
+ */
+export interface HistoryEntry {
+  atMs: number;
+  invocationId: string;
+  handler: string;
+  changes: HistoryChange[];
 }

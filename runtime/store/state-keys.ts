@@ -87,11 +87,10 @@ export function prefixEnd(prefix: Uint8Array): Buffer {
   throw new StateKeyError("a prefix of 0xFF bytes only has no end");
 }
 
-/** The entry a db key names; throws a {@link StateKeyError} for bytes that no {@link encodeStateKey} produced. */
-export function decodeStateKey(bytes: Uint8Array): StateKey {
+/** Reads the length-prefixed parts of a key after its partition, in order. */
+function partReader(bytes: Uint8Array): { partition: number; part: () => string; at: () => number; buffer: Buffer } {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buffer.length < PARTITION_BYTES) throw new StateKeyError(`a state key of ${buffer.length} bytes is too short`);
-  const partition = buffer.readUInt32BE(0);
   let at = PARTITION_BYTES;
   const part = (): string => {
     if (at + LENGTH_BYTES > buffer.length) throw new StateKeyError("a state key ends inside a length");
@@ -105,7 +104,25 @@ export function decodeStateKey(bytes: Uint8Array): StateKey {
       throw new StateKeyError("a state key holds bytes that are not UTF-8", { cause: error });
     }
   };
-  const key = { partition, object: part(), key: part(), name: part() };
-  if (at !== buffer.length) throw new StateKeyError(`a state key has ${buffer.length - at} bytes after its state name`);
+  return { partition: buffer.readUInt32BE(0), part, at: () => at, buffer };
+}
+
+/** The entry a db key names; throws a {@link StateKeyError} for bytes that no {@link encodeStateKey} produced. */
+export function decodeStateKey(bytes: Uint8Array): StateKey {
+  const reader = partReader(bytes);
+  const key = { partition: reader.partition, object: reader.part(), key: reader.part(), name: reader.part() };
+  const at = reader.at();
+  if (at !== reader.buffer.length) throw new StateKeyError(`a state key has ${reader.buffer.length - at} bytes after its state name`);
   return key;
+}
+
+/**
+ * The object key a key built on {@link objectKeyPrefix} starts with, and where that prefix ends
+ * (the `history` db's keys go on after it).
+ */
+export function decodeObjectKeyPrefix(bytes: Uint8Array): { partition: number; object: string; key: string; prefixBytes: number } {
+  const reader = partReader(bytes);
+  const object = reader.part();
+  const key = reader.part();
+  return { partition: reader.partition, object, key, prefixBytes: reader.at() };
 }

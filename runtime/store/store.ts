@@ -1,7 +1,9 @@
 import { type Database, type Key, type RootDatabase, open } from "lmdb";
 import type { Logger } from "pino";
 import { decode } from "../../sdk/internal.js";
-import type { CommitRecord, CompletionRecord, InboxKey, InboxRow, InvocationRecord, InvocationRow, JournalEntry, Outcome, PromiseWrite, OutboxEntry, OutboxKey, PartitionSnapshot, StateWrite, TimerEntry, TimerKey } from "./records.js";
+import type { CommitRecord, CompletionRecord, HistoryEntry, InboxKey, InboxRow, InvocationRecord, InvocationRow, JournalEntry, Outcome, PromiseWrite, OutboxEntry, OutboxKey, PartitionSnapshot, ProgressRecord, StateWrite, TimerEntry, TimerKey } from "./records.js";
+import { CommitChanges, DEFAULT_HISTORY_LIMITS, History, type HistoryLimits } from "./history.js";
+import { PendingState } from "./pending-state.js";
 import { mergeEntry } from "./journal-merge.js";
 import { decodeStateKey, encodeStateKey, objectKeyPrefix, partitionPrefix, prefixEnd } from "./state-keys.js";
 import { ConfigError } from "../errors.js";
@@ -29,14 +31,15 @@ function splitPromiseKey(keyAndName: string): { key: string; name: string } {
 const OUTBOX_END = Number.MAX_SAFE_INTEGER;
 
 /**
- * The layout this code reads and writes, kept in the `meta` db. 4: `invocations` and `journal` dbs
- * (a format-3 data dir is upgraded in place: they start empty). 3: outbox entries name their target
+ * The layout this code reads and writes, kept in the `meta` db. 5: `history` and `history-age` dbs
+ * (a format-3 or -4 data dir is upgraded in place: they start empty, the key's history starts at
+ * the upgrade). 4: `invocations` and `journal` dbs (a format-3 data dir is upgraded in place). 3: outbox entries name their target
  * partition, `timers` and `inbox` dbs. 2: binary `state` keys (see state-keys.ts); before it,
  * lmdb-js array keys, which let keys holding NUL collide.
  */
-const STORE_FORMAT = 4;
+const STORE_FORMAT = 5;
 /** Formats this code upgrades in place by marking them: they only lack dbs that start empty. */
-const UPGRADABLE_FORMATS: ReadonlySet<unknown> = new Set([3]);
+const UPGRADABLE_FORMATS: ReadonlySet<unknown> = new Set([3, 4]);
 
 /** Where a commit puts its sends: the outbox, for a relay to publish (NATS), or straight into the targets' inboxes (embedded). */
 export type SendRouting = "outbox" | "inbox";
@@ -51,6 +54,8 @@ export interface StoreOptions {
   routing?: SendRouting;
   /** Hears, once, that a data dir in an older format was cleared. */
   log?: Logger;
+  /** How much of each object key's state history is kept. @default 24 h, the newest 100 entries per key */
+  history?: HistoryLimits;
 }
 
 /** The db key a state write touches: the entry's key, or for `clearAll` the prefix of the object key's entries. */
@@ -86,6 +91,8 @@ function stateWriteKey(partition: number, write: StateWrite): Buffer {
  * | `journal`     | [partition, invocationId, index]      | JournalEntry          |
  * | `promises`    | [partition, object, key, name]        | Outcome (workflows)   |
  * | `inbox`       | [partition, seq] (embedded mode)      | InboxRow              |
+ * | `history`     | binary (partition, object, key), logSeq, index, atMs | HistoryEntry |
+ * | `history-age` | binary atMs, then the `history` key   | null (pruning index)  |
  *
  * `state` keys are built by state-keys.ts: length-prefixed UTF-8, so that no object key's range
  * reaches into another's. The other keys hold numbers and invocation ids (a checked pattern).
@@ -111,6 +118,9 @@ export class Store {
   private readonly invocations: Database<InvocationRow, InvocationKey>;
   private readonly journal: Database<JournalEntry, JournalKey>;
   private readonly promises: Database<Outcome, PromiseKey>;
+  private readonly history: History;
+  private readonly historyEntries: Database<HistoryEntry, Buffer>;
+  private readonly historyAges: Database<null, Buffer>;
   private readonly positionCache = new Map<number, number>();
   /** The last inbox sequence used per partition (embedded mode), read from the db on first use. */
   private readonly inboxSeqs = new Map<number, number>();
@@ -145,6 +155,9 @@ export class Store {
     this.invocations = this.root.openDB({ name: "invocations" });
     this.journal = this.root.openDB({ name: "journal" });
     this.promises = this.root.openDB({ name: "promises" });
+    this.historyEntries = this.root.openDB({ name: "history", keyEncoding: "binary" });
+    this.historyAges = this.root.openDB({ name: "history-age", keyEncoding: "binary" });
+    this.history = new History(this.historyEntries, this.historyAges, options.history ?? DEFAULT_HISTORY_LIMITS);
     try {
       this.ensureFormat(path, log);
     } catch (error) {
@@ -166,7 +179,7 @@ export class Store {
   private ensureFormat(path: string, log: Logger | undefined): void {
     const mode = this.routing === "inbox" ? "embedded" : "nats";
     const found = this.meta.get("format");
-    const dbs = [this.state, this.completions, this.expiry, this.outbox, this.positions, this.applied, this.timers, this.inbox, this.inboxSeq, this.invocations, this.journal, this.promises] as const;
+    const dbs = [this.state, this.completions, this.expiry, this.outbox, this.positions, this.applied, this.timers, this.inbox, this.inboxSeq, this.invocations, this.journal, this.promises, this.historyEntries, this.historyAges] as const;
     const holdsData = dbs.some((db) => db.getKeysCount({ limit: 1 }) > 0);
     // Before modes were recorded: only embedded hosts recorded a partition count in the data dir.
     const recordedMode = this.meta.get("mode") ?? (this.meta.get("partitions") !== undefined ? "embedded" : holdsData ? "nats" : undefined);
@@ -382,9 +395,10 @@ export class Store {
     const stateKeys = entries.map(({ records }) => records.map((record) => (record.kind === "timers" || record.kind === "entry" ? [] : record.stateWrites.map((write) => stateWriteKey(partition, write)))));
     let keys: OutboxKey[][][] = [];
     const writing = this.root.batch(() => {
+      const batch: Batch = { state: new PendingState(this.state), addHistory: this.history.enabled ? this.history.writer() : undefined };
       keys = entries.map(({ logSeq, records }, e) => {
         let index = 0;
-        return records.map((record, i) => this.applyRecord(partition, record, stateKeys[e]?.[i] ?? [], () => [partition, logSeq, index++]));
+        return records.map((record, i) => this.applyRecord(partition, record, stateKeys[e]?.[i] ?? [], () => [partition, logSeq, index++], { batch, logSeq, index: i }));
       });
       this.applied.put(partition, last.logSeq);
     });
@@ -392,14 +406,14 @@ export class Store {
     return keys;
   }
 
-  private applyRecord(p: number, record: CommitRecord, stateKeys: readonly Buffer[], nextKey: () => OutboxKey): OutboxKey[] {
+  private applyRecord(p: number, record: CommitRecord, stateKeys: readonly Buffer[], nextKey: () => OutboxKey, at: RecordPlace): OutboxKey[] {
     switch (record.kind) {
       case "timers":
         for (const timer of record.added) this.timers.put(timerKey(p, timer), timer);
         for (const key of record.fired) this.timers.remove(key);
         break;
       case "progress":
-        this.applyStateWrites(record.stateWrites, stateKeys);
+        this.applyStateWrites(p, record, stateKeys, at);
         for (const timer of record.timers ?? []) this.timers.put(timerKey(p, timer), timer);
         this.invocations.put([p, record.invocationId], record.row);
         for (const [index, entry] of record.journal) this.putEntry([p, record.invocationId, index], entry);
@@ -410,7 +424,7 @@ export class Store {
         break;
       case "invocation":
       case undefined:
-        this.applyInvocation(p, record, stateKeys);
+        this.applyInvocation(p, record, stateKeys, at);
         break;
       default: {
         const unreachable: never = record;
@@ -433,8 +447,8 @@ export class Store {
     });
   }
 
-  private applyInvocation(p: number, record: InvocationRecord, stateKeys: readonly Buffer[]): void {
-    this.applyStateWrites(record.stateWrites, stateKeys);
+  private applyInvocation(p: number, record: InvocationRecord, stateKeys: readonly Buffer[], at: RecordPlace): void {
+    this.applyStateWrites(p, record, stateKeys, at);
     for (const timer of record.timers ?? []) this.timers.put(timerKey(p, timer), timer);
     this.applyPromises(p, record.promises);
     this.completions.put([p, record.invocationId], record.completion);
@@ -458,18 +472,31 @@ export class Store {
     }
   }
 
-  private applyStateWrites(writes: readonly StateWrite[], stateKeys: readonly Buffer[]): void {
-    for (const [i, write] of writes.entries()) {
+  /**
+   * Applies a record's state writes, and adds a history entry per object key they changed, with the
+   * values before as this replica's store holds them (records written before history have no time
+   * and handler: they add none).
+   */
+  private applyStateWrites(p: number, record: InvocationRecord | ProgressRecord, stateKeys: readonly Buffer[], { batch, logSeq, index }: RecordPlace): void {
+    const { state, addHistory } = batch;
+    const { atMs, handler } = record;
+    const changes = addHistory && atMs !== undefined && handler !== undefined ? new CommitChanges() : undefined;
+    for (const [i, write] of record.stateWrites.entries()) {
       const key = stateKeys[i] as Buffer;
       switch (write.type) {
         case "set":
-          this.state.put(key, write.value);
+          changes?.note(write.object, write.key, write.name, state.get(key), write.value);
+          state.put(key, write.value);
           break;
         case "delete":
-          this.state.remove(key);
+          changes?.note(write.object, write.key, write.name, state.get(key), undefined);
+          state.remove(key);
           break;
         case "clearAll":
-          for (const k of this.state.getKeys({ start: key, end: prefixEnd(key) })) this.state.remove(k);
+          for (const k of state.keysUnder(key)) {
+            changes?.note(write.object, write.key, decodeStateKey(k).name, state.get(k), undefined);
+            state.remove(k);
+          }
           break;
         default: {
           const unreachable: never = write;
@@ -477,6 +504,12 @@ export class Store {
         }
       }
     }
+    if (changes && atMs !== undefined && handler !== undefined) addHistory?.(p, { logSeq, index }, { atMs, invocationId: record.invocationId, handler }, changes);
+  }
+
+  /** An object key's state history, newest first: up to `limit` of the commits that changed it (see {@link HistoryEntry}). */
+  readHistory(partition: number, object: string, key: string, limit: number): HistoryEntry[] {
+    return this.history.read(partition, object, key, limit);
   }
 
   /** Forgets published sends; joins the next group commit. Losing it only means publishing again, which dedups. */
@@ -498,6 +531,7 @@ export class Store {
         invocations: this.readInvocations(partition).map(({ invocationId, row }) => [invocationId, row]),
         journal: [...this.journal.getRange({ start: [partition], end: [partition + 1] })].map(({ key, value }) => [key[1], key[2], value]),
         promises: [...this.promises.getRange({ start: [partition], end: [partition + 1] })].map(({ key, value }) => ({ object: key[1], ...splitPromiseKey(key[2]), outcome: value })),
+        history: this.history.export(partition),
       };
       const prefix = partitionPrefix(partition);
       for (const { key, value } of this.state.getRange({ start: prefix, end: prefixEnd(prefix) })) {
@@ -536,6 +570,7 @@ export class Store {
       for (const k of this.promises.getKeys({ start: [p], end: [p + 1] })) this.promises.remove(k);
       for (const { object, key, name, outcome } of snapshot.promises ?? []) this.promises.put(promiseKey(p, object, key, name), outcome);
       for (const [key, value] of state) this.state.put(key, value);
+      this.history.replace(p, snapshot.history ?? []);
       for (const [invocationId, record] of snapshot.completions) {
         this.completions.put([p, invocationId], record);
         this.expiry.put([record.expiresAtMs, p, invocationId], null);
@@ -562,10 +597,33 @@ export class Store {
     return expired.length;
   }
 
+  /** Drops state history entries older than the retention window at `nowMs`; returns how many. */
+  async expireHistory(nowMs: number, limit = 10_000): Promise<number> {
+    let expired = 0;
+    const writing = this.root.batch(() => {
+      expired = this.history.expire(nowMs - this.history.limits.retentionMs, limit);
+    });
+    await this.written(writing);
+    return expired;
+  }
+
   async close(): Promise<void> {
     await this.root.close();
     this.releaseGuard();
   }
+}
+
+/** What the records applied in one transaction share: the state as they leave it, and their history. */
+interface Batch {
+  state: PendingState;
+  addHistory: ReturnType<History["writer"]> | undefined;
+}
+
+/** A record's place: its transaction, its changelog entry, and its index among that entry's records. */
+interface RecordPlace {
+  batch: Batch;
+  logSeq: number;
+  index: number;
 }
 
 /** Where a timer waits in its partition's `timers` range: due time first, so the earliest comes first. */

@@ -59,6 +59,16 @@ const StateWrite = z.discriminatedUnion("type", [
 
 const PromiseWrite = z.object({ object: z.string(), key: z.string(), name: z.string(), outcome: Outcome });
 
+// A commit that writes state says when (the committing host's clock) and which handler: its key's history.
+const CommittedAt = { atMs: z.number().int().nonnegative().optional(), handler: z.string().optional() };
+
+const HistoryEntry = z.object({
+  atMs: z.number().int().nonnegative(),
+  invocationId: z.string(),
+  handler: z.string(),
+  changes: z.array(z.object({ name: z.string(), before: Bytes.optional(), after: Bytes.optional() })),
+});
+
 const InvocationRecord = z.object({
   kind: z.literal("invocation").optional(),
   partition: z.number().int(),
@@ -70,6 +80,7 @@ const InvocationRecord = z.object({
   endsRow: z.literal(true).optional(),
   promises: z.array(PromiseWrite).optional(),
   position: z.number(),
+  ...CommittedAt,
 });
 
 const InvocationRow = z.object({
@@ -124,6 +135,7 @@ const ProgressRecord = z.object({
   timers: z.array(Timer).optional(),
   promises: z.array(PromiseWrite).optional(),
   position: z.number(),
+  ...CommittedAt,
 });
 
 const TimersRecord = z.object({
@@ -154,6 +166,7 @@ export const SnapshotSchema = z.object({
   invocations: z.array(z.tuple([z.string(), InvocationRow])).optional(),
   journal: z.array(z.tuple([z.string(), z.number().int().nonnegative(), JournalEntry])).optional(),
   promises: z.array(PromiseWrite).optional(),
+  history: z.array(z.tuple([z.string(), z.string(), z.number().int().nonnegative(), z.number().int().nonnegative(), HistoryEntry])).optional(),
 });
 
 // The schemas must accept every record the runtime writes: checked here by the compiler.
