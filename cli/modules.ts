@@ -40,9 +40,9 @@ async function importModule(module: string): Promise<Record<string, unknown>> {
   // A TypeScript module outside source mode: load it through tsx when it is installed.
   const tsx = await import("tsx/esm/api").catch(() => undefined);
   if (!tsx) throw new ScriptError(`${module}: Node cannot load this file type by itself; install tsx (npm install -D tsx) or compile it to JavaScript`);
-  tsx.register();
   try {
-    return (await import(url)) as Record<string, unknown>;
+    // Not `import(url)` again: Node keeps the failed first load of that URL.
+    return (await tsx.tsImport(url, import.meta.url)) as Record<string, unknown>;
   } catch (error) {
     throw loadError(module, error);
   }
