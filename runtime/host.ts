@@ -121,17 +121,6 @@ export async function startHostWith(options: HostOptions, internals: HostInterna
       processors.set(ports.partition, made);
       return made;
     };
-    const workers = servePartitions(transport, processor, census, config.shutdownGraceMs, config.leaseTtlMs, hostLog);
-    stack.push(async () => {
-      // Stop taking work first; invocations still running after the grace period are abandoned
-      // unsettled, in order, and run again by the partition's next owner (or at the next start).
-      const timer = setTimeout(() => abort.abort(), config.shutdownGraceMs);
-      // Bounded: with NATS unreachable, a partition's start or a lease delete could wait for long.
-      await withDeadline(transport.ownership.stop(), 2 * config.shutdownGraceMs + config.leaseTtlMs);
-      await workers.stopAll();
-      clearTimeout(timer);
-      abort.abort();
-    });
     const mode = embedded ? "embedded" : "nats";
     const inspector = new Inspector({
       hostId,
@@ -163,6 +152,17 @@ export async function startHostWith(options: HostOptions, internals: HostInterna
       stack.push(() => admin.close());
       adminUrl = admin.url;
     }
+    const workers = servePartitions(transport, processor, census, config.shutdownGraceMs, config.leaseTtlMs, hostLog);
+    stack.push(async () => {
+      // Stop taking work first; invocations still running after the grace period are abandoned
+      // unsettled, in order, and run again by the partition's next owner (or at the next start).
+      const timer = setTimeout(() => abort.abort(), config.shutdownGraceMs);
+      // Bounded: with NATS unreachable, a partition's start or a lease delete could wait for long.
+      await withDeadline(transport.ownership.stop(), 2 * config.shutdownGraceMs + config.leaseTtlMs);
+      await workers.stopAll();
+      clearTimeout(timer);
+      abort.abort();
+    });
     await transport.ownership.start(workers.handlers);
     let ingressUrl: string | undefined;
     if (config.ingress) {

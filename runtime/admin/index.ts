@@ -26,3 +26,5 @@ export { HostMetrics } from "./metrics.js";
 export type { AdminAnswers, AdminQuery, AdminReply } from "./queries.js";
 export { AdminOp, AdminQuerySchemas, answerQuery, isAdminOp } from "./queries.js";
 export { journalView, journalEntryView, targetFromLabel } from "./journal-view.js";
+export type { AdminReader } from "./reader.js";
+export { AdminRequestError, HttpAdminReader, mergeAnswers } from "./reader.js";
