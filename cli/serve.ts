@@ -22,6 +22,8 @@ export interface ServeOptions {
   dataDir: string;
   /** The HTTP ingress port on loopback; 0 picks a free one; undefined: no ingress. */
   httpPort: number | undefined;
+  /** The admin endpoint's port on loopback (0 picks a free one) and bearer token; undefined: none. */
+  admin: { port: number; token: string | undefined } | undefined;
   /** The namespace's partition count (fixed when it is created); undefined: the host's default. */
   partitions: number | undefined;
 }
@@ -49,6 +51,7 @@ export async function serve(options: ServeOptions, banner: Banner): Promise<void
       logger: scriptLogger(),
       ...(options.httpPort === undefined ? {} : { ingress: { port: options.httpPort } }),
       ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
+      ...(options.admin === undefined ? {} : { admin: { port: options.admin.port, ...(options.admin.token === undefined ? {} : { token: options.admin.token }) } }),
     };
     host = await startHost(nats ? { ...base, nats: { ...natsFromEnv("host", { ...process.env, CAIRN_NATS_URL: nats.url }), servers: nats.url } } : base);
     console.log(banner(host, nats));

@@ -20,7 +20,7 @@ if (options.help) {
   process.exit(0);
 }
 const services = [shoppingCart, orderService, counter, mirror];
-await serve({ services, nats: options.nats, dataDir: options.dataDir, httpPort: options.httpPort, partitions: undefined }, (host, server) => howToCall(host, options, server));
+await serve({ services, nats: options.nats, dataDir: options.dataDir, httpPort: options.httpPort, admin: undefined, partitions: undefined }, (host, server) => howToCall(host, options, server));
 
 function howToCall(running: Host, options: StartOptions, server: LocalNats | undefined): string {
   const ingressUrl = running.ingressUrl;

@@ -1,9 +1,9 @@
 // `cairn invocations [filters]`, `invocations show ID`, `invocations cancel|kill|resume ID`.
 import { Command, Option } from "commander";
 import { z } from "zod";
-import type { InvocationDetail, InvocationStatusName, InvocationSummary, JournalEntryView } from "../../runtime/admin/api.js";
-import type { ControlOp } from "../admin-http.js";
+import type { ControlAnswer, InvocationDetail, InvocationStatusName, InvocationSummary, JournalEntryView } from "../../runtime/admin/api.js";
 import { withAdminTarget } from "../admin-target.js";
+import { NotFoundError, ScriptError } from "../errors.js";
 import { count, parseFlags } from "../flags.js";
 import { shortJson, table, targetLabel, time } from "../table.js";
 import { withReader } from "./read.js";
@@ -17,7 +17,7 @@ const FilterSchema = z.object({
   limit: count(1).default(100),
 });
 
-const CONTROL: Record<ControlOp, string> = {
+const CONTROL: Record<"cancel" | "kill" | "resume", string> = {
   cancel: "cancel cooperatively: its pending and future awaits throw CancelledError, compensations run",
   kill: "end at once with an error to its caller, releasing its key (no compensation)",
   resume: "retry a paused invocation now",
@@ -30,9 +30,9 @@ export function invocationsCommand(): Command {
     .option("--object <Type>", "only those of this object, workflow or service")
     .option("--key <key>", "only those of this key")
     .option("--limit <n>", "at most this many", "100")
-    .action((options: unknown) =>
-      withReader(options, async (reader) => {
-        const filter = parseFlags(FilterSchema, options);
+    .action((_options: unknown, command: Command) =>
+      withReader(command, async ({ reader }) => {
+        const filter = parseFlags(FilterSchema, command.opts());
         const invocations = await reader.invocations(filter);
         return { json: { invocations }, text: summaries(invocations) };
       }),
@@ -41,9 +41,10 @@ export function invocationsCommand(): Command {
     withAdminTarget(new Command("show"))
       .description("one invocation: target, status, attempts, last error, its journal entry by entry, what it waits on")
       .argument("<id>", "the invocation id (inv_…)")
-      .action((id: string, options: unknown) =>
-        withReader(options, async (reader) => {
+      .action((id: string, _options: unknown, command: Command) =>
+        withReader(command, async ({ reader, where }) => {
           const detail = await reader.invocation(id);
+          if (detail === undefined) throw new NotFoundError(`${where}: no invocation ${id} (ended ones are kept for the idempotency window)`);
           return { json: detail, text: describe(detail) };
         }),
       ),
@@ -53,10 +54,12 @@ export function invocationsCommand(): Command {
       withAdminTarget(new Command(op))
         .description(CONTROL[op])
         .argument("<id>", "the invocation id (inv_…)")
-        .action((id: string, options: unknown) =>
-          withReader(options, async (reader) => {
-            const answer = await reader.control(op, id);
-            return { json: answer, text: `${op} of ${answer.invocationId} accepted (it acts asynchronously: \`cairn invocations show ${answer.invocationId}\` follows it)` };
+        .action((id: string, _options: unknown, command: Command) =>
+          withReader(command, async ({ control, where }) => {
+            if (control === undefined) throw new ScriptError(`${op}: ${where} cannot be steered from here yet; give the owning host's --admin URL`);
+            await control[op](id);
+            const answer: ControlAnswer = { invocationId: id, accepted: true };
+            return { json: answer, text: `${op} of ${id} accepted (it acts asynchronously: \`cairn invocations show ${id}\` follows it)` };
           }),
         ),
     );

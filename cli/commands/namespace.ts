@@ -10,8 +10,8 @@ export function timersCommand(): Command {
     .description("pending timers by due time: delayed sends, durable sleeps, retry backoffs")
     .argument("[Type]", "only those of this object, workflow or service")
     .argument("[key]", "only those of this key")
-    .action((object: string | undefined, key: string | undefined, options: unknown) =>
-      withReader(options, async (reader) => {
+    .action((object: string | undefined, key: string | undefined, _options: unknown, command: Command) =>
+      withReader(command, async ({ reader }) => {
         if (key !== undefined && object === undefined) throw new UsageError("timers: a key needs its Type");
         const timers = await reader.timers({ object, key });
         const text = table(
@@ -33,8 +33,8 @@ export function timersCommand(): Command {
 export function partitionsCommand(): Command {
   return withAdminTarget(new Command("partitions"))
     .description("each partition: owner, lease epoch, inbox and outbox backlog, timers, live invocations, changelog length")
-    .action((options: unknown) =>
-      withReader(options, async (reader) => {
+    .action((_options: unknown, command: Command) =>
+      withReader(command, async ({ reader }) => {
         const partitions = await reader.partitions();
         const text = table(
           partitions,
@@ -58,8 +58,8 @@ export function partitionsCommand(): Command {
 export function servicesCommand(): Command {
   return withAdminTarget(new Command("services"))
     .description("what the host or namespace serves: objects, services and workflows, their handlers, and the hosts serving them")
-    .action((options: unknown) =>
-      withReader(options, async (reader) => {
+    .action((_options: unknown, command: Command) =>
+      withReader(command, async ({ reader }) => {
         const services = await reader.services();
         const text = table(
           services,

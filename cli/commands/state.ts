@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { z } from "zod";
 import type { HistoryEntryView, StateChangeView, StateEntryView } from "../../runtime/admin/api.js";
 import { withAdminTarget } from "../admin-target.js";
+import { UnreachableError } from "../errors.js";
 import { count, parseFlags } from "../flags.js";
 import { CELL_WIDTH, shortJson, table, time } from "../table.js";
 import { withReader } from "./read.js";
@@ -19,10 +20,11 @@ export function stateCommand(): Command {
     .argument("<key>", "its key")
     .option("--offset <n>", "skip this many entries (paging)", "0")
     .option("--limit <n>", "show at most this many entries", "100")
-    .action((object: string, key: string, options: unknown) =>
-      withReader(options, async (reader) => {
-        const page = parseFlags(PageSchema, options);
+    .action((object: string, key: string, _options: unknown, command: Command) =>
+      withReader(command, async ({ reader, where }) => {
+        const page = parseFlags(PageSchema, command.opts());
         const view = await reader.state(object, key, page);
+        if (view === undefined) throw new UnreachableError(`${where}: no host serves the partition of ${object}/${key} now`);
         const cut = view.entries.some((entry) => shortJson(entry.value).cut);
         const shown = view.entries.length === 0 ? "" : `, showing ${page.offset + 1}-${page.offset + view.entries.length}`;
         const more = page.offset + view.entries.length < view.total ? `\n(more: --offset ${page.offset + view.entries.length})` : "";
@@ -49,9 +51,9 @@ function historyCommand(): Command {
     .argument("<Type>", "the object or workflow")
     .argument("<key>", "its key")
     .option("--limit <n>", "show at most this many commits", "50")
-    .action((object: string, key: string, options: unknown) =>
-      withReader(options, async (reader) => {
-        const { limit } = parseFlags(HistorySchema, options);
+    .action((object: string, key: string, _options: unknown, command: Command) =>
+      withReader(command, async ({ reader }) => {
+        const { limit } = parseFlags(HistorySchema, command.opts());
         const history = await reader.history(object, key, limit);
         const rows = history.flatMap((entry) => entry.changes.map((change) => ({ entry, change })));
         const cut = rows.some(({ change }) => shortJson(change.before, CELL_WIDTH / 2).cut || shortJson(change.after, CELL_WIDTH / 2).cut);
