@@ -31,6 +31,7 @@ export interface AdminTarget {
   control: InvocationControl | undefined;
   /** The endpoint or namespace, for messages. */
   where: string;
+  kind: "http" | "nats";
 }
 
 /** Adds the target options (and `--json`) to a read or control command. */
@@ -59,22 +60,34 @@ export async function openAdminTarget(flags: AdminFlags): Promise<AdminTarget> {
     // The admin subjects are the hosts' (nats-auth.conf): a caller's user may not ask them.
     const nats = natsFromEnv("host", { ...process.env, CAIRN_NATS_URL: url });
     const reader = await NatsAdminReader.connect({ nats, namespace: flags.namespace }).catch((error: unknown) => {
-      throw adminError(error, where);
+      throw adminError(error, { where, kind: "nats" });
     });
-    return { reader, control: undefined, where };
+    return { reader, control: undefined, where, kind: "nats" };
   }
   const url = flags.admin ?? DEFAULT_ADMIN_URL;
   if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) throw new UsageError(`--admin must be an http:// or https:// URL (got "${url}")`);
   const reader = new HttpAdminReader(url, { token: flags.token });
-  return { reader, control: reader, where: `the admin endpoint at ${url.replace(/\/+$/, "")}` };
+  return { reader, control: reader, where: `the admin endpoint at ${url.replace(/\/+$/, "")}`, kind: "http" };
 }
 
+/** JetStream's API error code for "stream not found": a namespace whose hosts never started. */
+const JS_STREAM_NOT_FOUND = 10059;
+
 /** A reader's failure as the CLI reports it: one line, and the error class that carries the exit code. */
-export function adminError(error: unknown, where: string): Error {
+export function adminError(error: unknown, target: Pick<AdminTarget, "where" | "kind">): Error {
+  const { where } = target;
+  const cause = rootCause(error);
+  if (cause instanceof NatsError && (cause.code === ErrorCode.PermissionsViolation || cause.code === ErrorCode.AuthorizationViolation)) {
+    return new ScriptError(`${where} refuses these credentials (${cause.message}): reading a namespace takes the hosts' user (CAIRN_NATS_USER/CAIRN_NATS_PASSWORD)`);
+  }
+  const hint =
+    target.kind === "http"
+      ? "Is a host running with an admin endpoint (`cairn start --admin PORT`)? Point at it with --admin URL, or at a namespace with --nats URL."
+      : "Is a host of this namespace running? --namespace names another one.";
   if (error instanceof AdminRequestError) {
     switch (error.status) {
       case 0:
-        return new UnreachableError(`cannot reach ${where} (${rootCause(error)}). Is a host running with an admin endpoint (\`cairn start --admin PORT\`)? Point at it with --admin URL, or at a namespace with --nats URL.`);
+        return new UnreachableError(`cannot reach ${where} (${messageOf(cause)}). ${hint}`);
       case 401:
         return new ScriptError(`${where} wants a bearer token (401): give --token T or set CAIRN_ADMIN_TOKEN`);
       case 404:
@@ -83,18 +96,22 @@ export function adminError(error: unknown, where: string): Error {
         return new ScriptError(error.message);
     }
   }
-  if (error instanceof NatsError && (error.code === ErrorCode.ConnectionRefused || error.code === ErrorCode.Timeout)) {
-    return new UnreachableError(`cannot reach ${where}: ${error.message}`);
+  if (cause instanceof NatsError && (cause.code === ErrorCode.ConnectionRefused || cause.code === ErrorCode.Timeout)) {
+    return new UnreachableError(`cannot reach ${where} (${cause.message}). ${hint}`);
   }
-  if (error instanceof NatsError && error.code === ErrorCode.AuthorizationViolation) {
-    return new ScriptError(`${where} refuses the credentials (${error.message}): reading a namespace needs the hosts' user (CAIRN_NATS_USER/CAIRN_NATS_PASSWORD)`);
+  if (cause instanceof NatsError && cause.jsError()?.err_code === JS_STREAM_NOT_FOUND) {
+    return new UnreachableError(`cannot reach ${where}: it has no lease bucket (${cause.message}). ${hint}`);
   }
   return error instanceof Error ? error : new Error(String(error));
 }
 
-/** The innermost message: fetch's "fetch failed" hides the "connect ECONNREFUSED …" that says why. */
-function rootCause(error: Error): string {
-  let at: unknown = error;
+/** The innermost cause: fetch's "fetch failed" hides the "connect ECONNREFUSED …" that says why. */
+function rootCause(error: unknown): unknown {
+  let at = error;
   while (at instanceof Error && at.cause instanceof Error) at = at.cause;
-  return at instanceof Error ? at.message : String(at);
+  return at;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -12,7 +12,7 @@ export async function withReader(command: Command, query: (target: AdminTarget, 
   try {
     emit(await query(target, flags), flags.json);
   } catch (error) {
-    throw error instanceof ScriptError || error instanceof UsageError ? error : adminError(error, target.where);
+    throw error instanceof ScriptError || error instanceof UsageError ? error : adminError(error, target);
   } finally {
     await target.reader.close();
   }
