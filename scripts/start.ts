@@ -4,9 +4,7 @@
 import type { Host } from "cairn/runtime";
 import { counter, mirror } from "../examples/counter.js";
 import { orderService, shoppingCart } from "../examples/shopping-cart.js";
-import { exitOnError } from "../cli/errors.js";
-import type { LocalNats } from "../cli/local-nats.js";
-import { serve } from "../cli/serve.js";
+import { type LocalNats, exitOnError, serve } from "../cli/index.js";
 import { START_USAGE, type StartOptions, parseStartOptions } from "./start-options.js";
 
 let options: StartOptions;

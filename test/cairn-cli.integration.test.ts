@@ -9,9 +9,9 @@ import { HttpAdminReader, type InvocationDetail, type InvocationSummary, type Pa
 import { acct } from "./fixtures/cli-objects.js";
 import { counter, mirror } from "../examples/counter.js";
 import { orderService, shoppingCart } from "../examples/shopping-cart.js";
-import { parseDuration, parseTarget } from "../cli/call-options.js";
+import { parseDuration, parseTarget } from "../cli/index.js";
 import { parseStartOptions } from "../scripts/start-options.js";
-import { cairn } from "./helpers/cairn-cli.js";
+import { cairn, spawnCairn } from "./helpers/cairn-cli.js";
 import { type NatsServer, startNatsServer } from "./helpers/nats-server.js";
 
 const services = [counter, mirror, shoppingCart, orderService];
@@ -276,6 +276,31 @@ async function untilTotal(host: Host, key: string, want: number): Promise<number
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+describe("cairn start", () => {
+  it("serves the definitions a module exports, with ingress and admin endpoint, until SIGTERM", async () => {
+    const dataDir = mkdtempSync(join(process.env.CAIRN_TEST_TMP ?? tmpdir(), "cairn-cli-start-"));
+    const child = spawnCairn(["start", "test/fixtures/cli-objects.ts", "examples/counter.ts", "--data", dataDir, "--http", "0", "--admin", "0"]);
+    try {
+      const banner = await child.untilStdout(/Ctrl-C stops the host\.\n/, 30_000);
+      expect(banner).toMatch(/^Cairn host host-\S+ running embedded \(no server\): Acct, Counter, Mirror \(data: .*\)\.\nHTTP ingress on http:\/\/127\.0\.0\.1:\d+\.\nAdmin endpoint on http:\/\/127\.0\.0\.1:\d+ \(cairn … --admin http:\/\/127\.0\.0\.1:\d+\)\.\n/);
+      const ingress = /HTTP ingress on (\S+)\./.exec(banner)?.[1] ?? "";
+      const admin = /Admin endpoint on (\S+) /.exec(banner)?.[1] ?? "";
+      const [called, services] = await Promise.all([cairn(["call", "Counter/s/add", "2", "--url", ingress]), cairn(["services", "--admin", admin, "--json"])]);
+      expect(called).toEqual({ status: 0, stdout: "2\n", stderr: "" });
+      expect((json(services.stdout) as { services: Array<{ name: string }> }).services.map((s) => s.name).sort()).toEqual(["Acct", "Counter", "Mirror"]);
+      child.process.kill("SIGTERM");
+      expect(await child.exited).toBe(0);
+    } finally {
+      if (child.process.exitCode === null) child.process.kill("SIGKILL");
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a module that exports no definition, with exit code 2", async () => {
+    expect(await cairn(["start", "cli/table.ts", "--http", "0", "--no-admin"])).toEqual({ status: 2, stdout: "", stderr: "cli/table.ts exports no object, service or workflow definition\n(--help for usage)\n" });
+  });
+});
 
 describe("command lines", () => {
   it("reads targets and durations", () => {
