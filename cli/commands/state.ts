@@ -37,7 +37,7 @@ export function stateCommand(): Command {
           ],
           "(no entries)",
         );
-        const text = `${view.object}/${view.key} (partition ${view.partition}): ${view.total} entries${shown}\n${rows}${cut ? `\n${CUT_NOTE}` : ""}${more}`;
+        const text = `${view.object}/${view.key} (partition ${view.partition}): ${view.total} ${view.total === 1 ? "entry" : "entries"}${shown}\n${rows}${cut ? `\n${CUT_NOTE}` : ""}${more}`;
         return { json: view, text };
       }),
     );
