@@ -22,6 +22,8 @@ export interface ServeOptions {
   dataDir: string;
   /** The HTTP ingress port on loopback; 0 picks a free one; undefined: no ingress. */
   httpPort: number | undefined;
+  /** A bearer token the ingress then requires; undefined: none. */
+  ingressToken: string | undefined;
   /** The admin endpoint's port on loopback (0 picks a free one) and bearer token; undefined: none. */
   admin: { port: number; token: string | undefined } | undefined;
   /** The namespace's partition count (fixed when it is created); undefined: the host's default. */
@@ -49,7 +51,7 @@ export async function serve(options: ServeOptions, banner: Banner): Promise<void
       services: options.services,
       dataDir: options.dataDir,
       logger: scriptLogger(),
-      ...(options.httpPort === undefined ? {} : { ingress: { port: options.httpPort } }),
+      ...(options.httpPort === undefined ? {} : { ingress: { port: options.httpPort, ...(options.ingressToken === undefined ? {} : { token: options.ingressToken }) } }),
       ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
       ...(options.admin === undefined ? {} : { admin: { port: options.admin.port, ...(options.admin.token === undefined ? {} : { token: options.admin.token }) } }),
     };

@@ -18,7 +18,9 @@ if (options.help) {
   process.exit(0);
 }
 const services = [shoppingCart, orderService, counter, mirror];
-await serve({ services, nats: options.nats, dataDir: options.dataDir, httpPort: options.httpPort, admin: undefined, partitions: undefined }, (host, server) => howToCall(host, options, server));
+// CAIRN_INGRESS_TOKEN: the ingress then requires `Authorization: Bearer <token>` (`npm run call` sends it).
+const ingressToken = process.env.CAIRN_INGRESS_TOKEN || undefined;
+await serve({ services, nats: options.nats, dataDir: options.dataDir, httpPort: options.httpPort, ingressToken, admin: undefined, partitions: undefined }, (host, server) => howToCall(host, options, server));
 
 function howToCall(running: Host, options: StartOptions, server: LocalNats | undefined): string {
   const ingressUrl = running.ingressUrl;

@@ -314,6 +314,13 @@ describe.each(modes)("admin endpoint, $label", (mode) => {
       const ok = await call({ authorization: "Bearer ingress-secret" });
       expect(ok.status).toBe(200);
       expect(await ok.json()).toBe("t");
+      // Each host counts its own: the shared host's calls are not in this one's registry.
+      await shared.client.objectClient(account, "own-count").fill(["x"]);
+      const own = await (await fetch(`${url}/metrics`, { headers: { authorization: "Bearer admin-secret" } })).text();
+      const sharedText = await (await fetch(`${admin()}/metrics`)).text();
+      expect(sharedText).toMatch(/^cairn_invocations_total\{object="Acct",handler="fill",outcome="succeeded"\} \d+$/m);
+      expect(own).not.toMatch(/handler="fill"/);
+      expect(own).toMatch(/^cairn_invocations_total\{object="Acct",handler="read",outcome="succeeded"\} 1$/m);
     } finally {
       await host.close();
     }

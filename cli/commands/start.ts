@@ -15,6 +15,7 @@ const StartFlagsSchema = z.object({
   http: z.union([z.literal(false), count(0).pipe(z.number().max(65_535))]).default(8080),
   admin: z.union([z.literal(false), count(0).pipe(z.number().max(65_535))]).default(DEFAULT_ADMIN_PORT),
   adminToken: z.string().min(1).optional(),
+  ingressToken: z.string().min(1).optional(),
   partitions: count(1).pipe(z.number().max(1024)).optional(),
 });
 
@@ -26,6 +27,7 @@ export function startCommand(): Command {
     .addOption(new Option("--data <dir>", "the host's data dir (default: .cairn/host-1)").env("CAIRN_DATA_DIR"))
     .addOption(new Option("--http <port>", "the HTTP ingress port on 127.0.0.1 (0 picks a free one)").env("CAIRN_HTTP_PORT").default("8080"))
     .option("--no-http", "no HTTP ingress")
+    .addOption(new Option("--ingress-token <token>", "require this bearer token on the ingress (cairn call sends CAIRN_INGRESS_TOKEN)").env("CAIRN_INGRESS_TOKEN"))
     .addOption(new Option("--admin <port>", "the admin endpoint's port on 127.0.0.1, read by the other commands (0 picks a free one)").env("CAIRN_ADMIN_PORT").default(String(DEFAULT_ADMIN_PORT)))
     .option("--no-admin", "no admin endpoint")
     .addOption(new Option("--admin-token <token>", "require this bearer token on the admin endpoint").env("CAIRN_ADMIN_TOKEN"))
@@ -35,7 +37,7 @@ export function startCommand(): Command {
       const services = await loadDefinitions(modules);
       const dataDir = flags.data ?? join(stateDir(), "host-1");
       await serve(
-        { services, nats: natsChoice(flags.nats), dataDir, httpPort: flags.http === false ? undefined : flags.http, admin: flags.admin === false ? undefined : { port: flags.admin, token: flags.adminToken }, partitions: flags.partitions },
+        { services, nats: natsChoice(flags.nats), dataDir, httpPort: flags.http === false ? undefined : flags.http, ingressToken: flags.ingressToken, admin: flags.admin === false ? undefined : { port: flags.admin, token: flags.adminToken }, partitions: flags.partitions },
         (host, server) =>
           [
             `Cairn host ${host.hostId} running ${server ? `on NATS at ${server.url}` : "embedded (no server)"}: ${services.map((s) => s.name).join(", ")} (data: ${dataDir}).`,

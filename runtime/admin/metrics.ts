@@ -1,11 +1,14 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { type Target } from "../../sdk/internal.js";
 import type { PartitionObserver } from "../partition/index.js";
+import type { PartitionView } from "./api.js";
 import type { Inspector } from "./inspector.js";
 
 /** Latency buckets in seconds: 0.5 ms to 60 s. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const JOURNAL_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
+/** How long one read of the partitions is reused: the gauges of one scrape. */
+const SCRAPE_REUSE_MS = 200;
 const STATUSES = ["queued", "running", "suspended", "backing-off", "paused"] as const;
 
 function labels(target: Target): { object: string; handler: string } {
@@ -68,7 +71,7 @@ export class HostMetrics {
       registers,
       async collect() {
         this.reset();
-        for (const view of (await metrics.inspector?.partitions()) ?? []) this.set({ partition: String(view.partition) }, view.outboxBacklog);
+        for (const view of await metrics.partitionViews()) this.set({ partition: String(view.partition) }, view.outboxBacklog);
       },
     });
     new Gauge({
@@ -78,7 +81,7 @@ export class HostMetrics {
       registers,
       async collect() {
         this.reset();
-        for (const view of (await metrics.inspector?.partitions()) ?? []) this.set({ partition: String(view.partition) }, view.timers);
+        for (const view of await metrics.partitionViews()) this.set({ partition: String(view.partition) }, view.timers);
       },
     });
     new Gauge({
@@ -88,9 +91,23 @@ export class HostMetrics {
       registers,
       async collect() {
         this.reset();
-        for (const view of (await metrics.inspector?.partitions()) ?? []) this.set({ partition: String(view.partition) }, view.inboxBacklog);
+        for (const view of await metrics.partitionViews()) this.set({ partition: String(view.partition) }, view.inboxBacklog);
       },
     });
+  }
+
+  /** One read of the partitions serves the gauges of one scrape (in NATS mode it asks the server). */
+  private scrape: Promise<PartitionView[]> | undefined;
+
+  private partitionViews(): Promise<PartitionView[]> {
+    if (!this.inspector) return Promise.resolve([]);
+    if (!this.scrape) {
+      const reading = this.inspector.partitions();
+      this.scrape = reading;
+      const forget = () => setTimeout(() => this.scrape === reading && (this.scrape = undefined), SCRAPE_REUSE_MS).unref();
+      reading.then(forget, forget);
+    }
+    return this.scrape;
   }
 
   /** Where the gauges read from, once the host has it. */
