@@ -6,6 +6,7 @@ import type { HostConfig } from "./config.js";
 import type { Registry } from "./invoke/index.js";
 import type { PartitionOwnership, PartitionWorker, ProcessorFactory, Replier, Router, UnservedTargets, WorkerCensus } from "./partition/index.js";
 import type { Store } from "./store/index.js";
+import type { AdminSource, TransportStats } from "./admin/index.js";
 
 /** Things to stop when the host closes, in reverse order of starting. */
 export interface StopStack {
@@ -25,6 +26,10 @@ export interface HostTransport {
   worker(partition: number, epoch: number, processor: ProcessorFactory): PartitionWorker;
   /** After a partition's worker stopped: a handoff first publishes what it committed (NATS). */
   released(partition: number, how: "handoff" | "lost"): Promise<void>;
+  /** Per owned partition: messages waiting in its inbox, and its changelog's entries since the last snapshot (0 without one). */
+  stats(partitions: readonly number[]): Promise<Map<number, TransportStats>>;
+  /** Answers the admin queries for this host's partitions over the transport (NATS subjects); embedded mode has none. */
+  serveAdmin(source: AdminSource): Promise<void>;
 }
 
 /** What the host lends its transport while it starts. */
@@ -42,4 +47,6 @@ export interface TransportContext {
   log: Logger;
   /** An operator's command for a live invocation, taken by whichever of this host's partitions holds it. */
   control(command: ControlCommand, invocationId: string): Promise<ControlReply>;
+  /** Hears how long each changelog append took (ms). */
+  onChangelogAppend?: (ms: number) => void;
 }

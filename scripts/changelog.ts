@@ -4,7 +4,7 @@
 import { connect } from "nats";
 import { inspectChangelog, skipCorruptEntries } from "../runtime/transport/nats/index.js";
 import { NatsConnectionSchema, natsClientOptions } from "../sdk/internal.js";
-import { natsFromEnv } from "./nats-auth.js";
+import { natsFromEnv } from "../cli/nats-auth.js";
 
 const args = process.argv.slice(2);
 const flag = (name: string) => {

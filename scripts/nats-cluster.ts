@@ -2,7 +2,7 @@
 // 6231-6233, stores under .cairn/nats-cluster/), from nats-cluster/node.conf. Ctrl-C stops it.
 import { startNatsCluster } from "../test/helpers/nats-cluster.js";
 import { join } from "node:path";
-import { authEnv, localAuth, stateDir } from "./nats-auth.js";
+import { authEnv, localAuth, stateDir } from "../cli/nats-auth.js";
 
 // The users of nats-auth.conf, with the passwords of .cairn/nats-auth.json: the scripts find them there.
 const auth = localAuth();

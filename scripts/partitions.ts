@@ -4,7 +4,7 @@ import { leaseBucketName, readLeases } from "../runtime/transport/nats/index.js"
 import { logStreamName } from "../runtime/transport/nats/index.js";
 import { inboxStreamName, inboxSubject, partitionsFromDescription } from "../sdk/internal.js";
 import { natsClientOptions, NatsConnectionSchema } from "../sdk/internal.js";
-import { natsFromEnv } from "./nats-auth.js";
+import { natsFromEnv } from "../cli/nats-auth.js";
 
 const namespace = process.argv[2] ?? "cairn";
 // Reading leases and consumers is the hosts' business: this connects as the host user.

@@ -2,8 +2,9 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { z } from "zod";
-import { UsageError } from "./cli.js";
-import { DEFAULT_NATS_URL, stateDir } from "./nats-auth.js";
+import { UsageError } from "../cli/errors.js";
+import { DEFAULT_NATS_URL, stateDir } from "../cli/nats-auth.js";
+import type { NatsChoice } from "../cli/serve.js";
 
 export const START_USAGE = `usage: npm start [-- [--nats URL|local] [--port N] [--data DIR]]
 
@@ -14,13 +15,6 @@ export const START_USAGE = `usage: npm start [-- [--nats URL|local] [--port N] [
   --port N        the HTTP ingress port on 127.0.0.1 (CAIRN_HTTP_PORT, default 8080; 0 picks a free one)
   --data DIR      the host's data dir (CAIRN_DATA_DIR, default <CAIRN_STATE_DIR or .cairn>/host-1)`;
 
-/** Where the host's invocations come through. */
-export type NatsChoice =
-  | { type: "embedded" }
-  /** A server the user named: it must answer. */
-  | { type: "server"; url: string }
-  /** A loopback server, started here when none answers. */
-  | { type: "local"; url: string };
 
 export interface StartOptions {
   nats: NatsChoice;

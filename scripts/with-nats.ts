@@ -1,7 +1,7 @@
 // Runs a program with a local NATS server: `with-nats.ts FILE` (sets CAIRN_NATS_URL for it).
 import { spawn } from "node:child_process";
-import { ensureLocalNats } from "./local-nats.js";
-import { natsFromEnv } from "./nats-auth.js";
+import { ensureLocalNats } from "../cli/local-nats.js";
+import { natsFromEnv } from "../cli/nats-auth.js";
 
 const file = process.argv[2];
 if (!file) throw new Error("usage: with-nats.ts FILE.ts");

@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { findExecutable, findNatsServer } from "../scripts/nats-binary.js";
+import { findExecutable, findNatsServer } from "../cli/nats-binary.js";
 import { decideNatsSetup, natsSetupFacts } from "./helpers/nats-install.js";
 
 describe("finding nats-server", () => {

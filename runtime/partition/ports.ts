@@ -24,6 +24,8 @@ export interface Delivery {
    * starts that found it unsettled): more than once means an owner stopped while it was in flight.
    */
   readonly deliveries?: number;
+  /** When its inbox accepted it (epoch ms), when the transport knows: what the inbox-wait metric measures. */
+  readonly receivedAtMs?: number;
   /** Handled, its effects committed: the inbox must never deliver it again. */
   settle(): void;
   /** Not handled (the partition is stopping): left in the inbox for the partition's next owner. */

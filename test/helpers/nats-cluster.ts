@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type NatsConnection, connect } from "nats";
-import { requireNatsServer } from "../../scripts/nats-binary.js";
+import { requireNatsServer } from "../../cli/nats-binary.js";
 import { freePort, shippedUsers } from "./nats-server.js";
 
 const CONFIG = resolve(import.meta.dirname, "../../nats-cluster/node.conf");

@@ -1,7 +1,7 @@
 // What `npm test` does about a missing nats-server: install it when it can, else stop at once
 // with the command that would.
 import { execFileSync } from "node:child_process";
-import { NATS_INSTALL_COMMAND, findExecutable, findNatsServer } from "../../scripts/nats-binary.js";
+import { NATS_INSTALL_COMMAND, findExecutable, findNatsServer } from "../../cli/nats-binary.js";
 
 /** What the test setup found on this machine. */
 export interface NatsSetupFacts {

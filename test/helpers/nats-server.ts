@@ -6,8 +6,8 @@ import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect } from "nats";
 import type { NatsConnectionOptions } from "cairn/client";
-import { newPassword } from "../../scripts/nats-auth.js";
-import { requireNatsServer } from "../../scripts/nats-binary.js";
+import { newPassword } from "../../cli/nats-auth.js";
+import { requireNatsServer } from "../../cli/nats-binary.js";
 
 /** The users and permissions Cairn ships (nats.conf and nats-cluster/node.conf include them). */
 export const AUTH_CONFIG = resolve(import.meta.dirname, "../../nats-auth.conf");

@@ -14,3 +14,6 @@ export { natsTransport } from "./nats-host.js";
 export { requireJetStream } from "./jetstream-check.js";
 export type { NamespaceRecordOptions } from "./namespace-record.js";
 export { NamespaceRecord, namespaceBucketName, readServedRecord } from "./namespace-record.js";
+export type { NatsAdminReaderOptions } from "./admin-reader.js";
+export { NatsAdminReader } from "./admin-reader.js";
+export { adminSubject, serveAdminQueries } from "./admin-responder.js";

@@ -1,7 +1,7 @@
-// The HTTP ingress seen as a TargetInvoker: what `npm run call` uses against a host with `ingress`.
-import { type SendReceipt, TerminalError } from "cairn";
+// The HTTP ingress seen as a TargetInvoker: what `cairn call` uses against a host with `ingress`.
+import { type SendReceipt, TerminalError } from "../sdk/index.js";
 import type { Target, TargetInvoker } from "../sdk/internal.js";
-import { ScriptError } from "./local-nats.js";
+import { ScriptError, UnreachableError } from "./errors.js";
 
 /** The path of a target under the ingress, Restate-style: /Type/key/handler or /Type/handler. */
 export function ingressPath(target: Target): string {
@@ -12,19 +12,26 @@ export function ingressPath(target: Target): string {
 /**
  * Calls and sends over HTTP. A JSON error answer `{code, message}` becomes a `TerminalError` with
  * that `errorCode`, as the in-process and NATS clients report it; a host that cannot be reached is a
- * `ScriptError` saying so.
+ * `UnreachableError` saying so.
  */
 export function httpInvoker(baseUrl: string): TargetInvoker {
-  const post = async (path: string, input: unknown, idempotencyKey: string | undefined): Promise<unknown> => {
+  const post = async (path: string, input: unknown, idempotencyKey: string | undefined, timeoutMs: number | undefined): Promise<unknown> => {
     const headers: Record<string, string> = { accept: "application/json" };
     if (input !== undefined) headers["content-type"] = "application/json";
     if (idempotencyKey !== undefined) headers["idempotency-key"] = idempotencyKey;
+    // An ingress started with a token (CAIRN_INGRESS_TOKEN) refuses calls without it.
+    const token = process.env.CAIRN_INGRESS_TOKEN;
+    if (token) headers.authorization = `Bearer ${token}`;
     let response: Response;
     try {
-      response = await fetch(`${baseUrl}${path}`, { method: "POST", headers, body: input === undefined ? undefined : JSON.stringify(input) });
+      const signal = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
+      response = await fetch(`${baseUrl}${path}`, { method: "POST", headers, body: input === undefined ? undefined : JSON.stringify(input), signal });
     } catch (error) {
+      if (error instanceof DOMException && error.name === "TimeoutError") {
+        throw new ScriptError(`${baseUrl}${path}: no answer within ${timeoutMs} ms; the outcome is unknown. Retry with the same --idempotency-key to get the first result.`);
+      }
       const reason = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
-      throw new ScriptError(`cannot reach a Cairn host at ${baseUrl} (${reason}). Is \`npm start\` running? Give its ingress with --url, or --nats URL for a NATS host.`);
+      throw new UnreachableError(`cannot reach a Cairn host at ${baseUrl} (${reason}). Is \`cairn start\` (or \`npm start\`) running? Give its ingress with --url, or --nats URL for a NATS host.`);
     }
     const text = await response.text();
     const body = parseJson(text);
@@ -33,10 +40,10 @@ export function httpInvoker(baseUrl: string): TargetInvoker {
     throw new TerminalError(message, { errorCode: isErrorBody(body) ? body.code : response.status });
   };
   return {
-    call: (target, input, options) => post(ingressPath(target), input, options?.idempotencyKey),
+    call: (target, input, options) => post(ingressPath(target), input, options?.idempotencyKey, options?.timeoutMs),
     send: async (target, input, options) => {
       const delay = options?.delayMs ? `?delayMs=${options.delayMs}` : "";
-      return (await post(`${ingressPath(target)}/send${delay}`, input, options?.idempotencyKey)) as SendReceipt;
+      return (await post(`${ingressPath(target)}/send${delay}`, input, options?.idempotencyKey, undefined)) as SendReceipt;
     },
   };
 }

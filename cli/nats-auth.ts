@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { NatsConnectionOptions } from "cairn/client";
+import type { NatsConnectionOptions } from "../sdk/client/index.js";
 
 export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
 

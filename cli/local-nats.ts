@@ -6,6 +6,7 @@ import { ErrorCode, NatsError, connect } from "nats";
 import { requireJetStream } from "../runtime/transport/nats/index.js";
 import { DEFAULT_NATS_URL, authEnv, localAuth, natsFromEnv, stateDir } from "./nats-auth.js";
 import { requireNatsServer } from "./nats-binary.js";
+import { ScriptError, UnreachableError } from "./errors.js";
 
 export { DEFAULT_NATS_URL } from "./nats-auth.js";
 
@@ -18,11 +19,6 @@ export interface LocalNats {
   stop(): Promise<void>;
   /** SIGKILLs it at once, for a process that is exiting and cannot wait. */
   kill(): void;
-}
-
-/** A script cannot go on: the message says why and what to do, and is printed as it is. */
-export class ScriptError extends Error {
-  override name = "ScriptError";
 }
 
 const DEFAULT_PORT = 4222;
@@ -61,7 +57,7 @@ function loopbackPort(url: string): number | undefined {
 
 /** The server at `url`, which must answer (a URL the user gave). */
 export async function existingNats(url: string): Promise<LocalNats> {
-  if (!(await answers(url))) throw new ScriptError(`no NATS server answers at ${url}`);
+  if (!(await answers(url))) throw new UnreachableError(`no NATS server answers at ${url}`);
   return { url, pid: undefined, stop: async () => undefined, kill: () => undefined };
 }
 
@@ -78,7 +74,7 @@ export async function ensureLocalNats(url = process.env.CAIRN_NATS_URL ?? DEFAUL
     return { url, pid: undefined, stop: async () => undefined, kill: () => undefined };
   }
   const port = loopbackPort(url);
-  if (port === undefined) throw new ScriptError(`no NATS server answers at ${url}`);
+  if (port === undefined) throw new UnreachableError(`no NATS server answers at ${url}`);
   const binary = requireNatsServer();
   const dir = resolve(stateDir());
   mkdirSync(dir, { recursive: true });

@@ -1,0 +1,12 @@
+export { cairnProgram, runCairn } from "./program.js";
+export { ExitCode, UsageError, ScriptError, UnreachableError, NotFoundError, describeError, exitCodeOf, exitOnError } from "./errors.js";
+export type { NatsChoice, ServeOptions, Banner } from "./serve.js";
+export { serve } from "./serve.js";
+export { parseDuration, parseTarget, parseInput, DEFAULT_INGRESS_URL } from "./call-options.js";
+export { DEFAULT_ADMIN_PORT, DEFAULT_ADMIN_URL, DEFAULT_NAMESPACE } from "./admin-target.js";
+export type { LocalNats } from "./local-nats.js";
+export { ensureLocalNats, existingNats } from "./local-nats.js";
+export type { LocalAuth } from "./nats-auth.js";
+export { DEFAULT_NATS_URL, natsFromEnv, localAuth, authEnv, newPassword, stateDir } from "./nats-auth.js";
+export { findNatsServer, findExecutable, requireNatsServer, NatsServerMissingError, NATS_INSTALL_COMMAND, NATS_SERVER_DIRS } from "./nats-binary.js";
+export { scriptLogger } from "./logger.js";
