@@ -43,6 +43,23 @@ const HostOptionsSchema = z.object({
     .object({
       port: z.number().int().min(0).max(65535),
       host: z.string().min(1).default("127.0.0.1"),
+      /** Requests without `Authorization: Bearer <token>` are refused with 401. @default no token */
+      token: z.string().min(1).optional(),
+    })
+    .strict()
+    .optional(),
+  /**
+   * Serve the admin endpoint on `port` (0 picks a free one, which `host.adminUrl` then names):
+   * `/health`, `/metrics` (Prometheus text) and the JSON API under `/api/…` that the `cairn` CLI
+   * and the web console read. `host` is the interface it binds: @default "127.0.0.1" (loopback
+   * only). With `token`, every route but `/health` requires `Authorization: Bearer <token>`.
+   * Without this option there is no admin endpoint.
+   */
+  admin: z
+    .object({
+      port: z.number().int().min(0).max(65535),
+      host: z.string().min(1).default("127.0.0.1"),
+      token: z.string().min(1).optional(),
     })
     .strict()
     .optional(),

@@ -4,6 +4,7 @@ import type { Clock } from "./clock.js";
 import type { HostConfig } from "./config.js";
 import type { PartitionOwnership, PartitionWorker, ProcessorFactory, Replier, Router, WorkerCensus } from "./partition/index.js";
 import type { Store } from "./store/index.js";
+import type { AdminSource, TransportStats } from "./admin/index.js";
 
 /** Things to stop when the host closes, in reverse order of starting. */
 export interface StopStack {
@@ -21,6 +22,10 @@ export interface HostTransport {
   worker(partition: number, epoch: number, processor: ProcessorFactory): PartitionWorker;
   /** After a partition's worker stopped: a handoff first publishes what it committed (NATS). */
   released(partition: number, how: "handoff" | "lost"): Promise<void>;
+  /** Per owned partition: messages waiting in its inbox, and its changelog's entries since the last snapshot (0 without one). */
+  stats(partitions: readonly number[]): Promise<Map<number, TransportStats>>;
+  /** Answers the admin queries for this host's partitions over the transport (NATS subjects); embedded mode has none. */
+  serveAdmin(source: AdminSource): Promise<void>;
 }
 
 /** What the host lends its transport while it starts. */
@@ -34,4 +39,6 @@ export interface TransportContext {
   signal: AbortSignal;
   stack: StopStack;
   log: Logger;
+  /** Hears how long each changelog append took (ms). */
+  onChangelogAppend?: (ms: number) => void;
 }

@@ -8,6 +8,7 @@ import { type Clock, systemClock } from "./clock.js";
 import { type HostOptions, parseHostOptions } from "./config.js";
 import type { HostTransport, TransportContext } from "./host-transport.js";
 import { targetInvoker } from "../sdk/internal.js";
+import { HostMetrics, Inspector, type Readiness, startAdmin } from "./admin/index.js";
 import { startIngress } from "./ingress/index.js";
 import { DEFAULT_RETRY_POLICY, Registry, resolveRetryPolicy } from "./invoke/index.js";
 import { type PartitionLease, PartitionProcessor, type PartitionWorker, type ProcessorFactory, WorkerCensus } from "./partition/index.js";
@@ -26,6 +27,8 @@ export interface Host {
   readonly mode: "embedded" | "nats";
   /** Where the HTTP ingress listens (`http://127.0.0.1:8080`), when the host has one (option `ingress`). */
   readonly ingressUrl: string | undefined;
+  /** Where the admin endpoint listens (`http://127.0.0.1:9070`), when the host has one (option `admin`). */
+  readonly adminUrl: string | undefined;
   /** The partitions this host processes now. */
   ownedPartitions(): number[];
   /** Which host holds each partition, and its epoch (in embedded mode: this one, all of them). */
@@ -90,8 +93,10 @@ export async function startHostWith(options: HostOptions, internals: HostInterna
     }
   };
   let closing: Promise<void> | undefined;
+  let readiness: Readiness = "starting";
   const close = () =>
     (closing ??= (async () => {
+      readiness = "closing";
       await unwind();
       hostLog.info("host closed");
     })());
@@ -105,11 +110,48 @@ export async function startHostWith(options: HostOptions, internals: HostInterna
     if (embedded) store.checkPartitions(config.partitions);
     const hostId = readOrCreateHostId(config.dataDir);
     const census = new WorkerCensus();
-    const context: TransportContext = { config, store, hostId, census, clock, signal: abort.signal, stack, log };
+    const metrics = new HostMetrics();
+    const context: TransportContext = { config, store, hostId, census, clock, signal: abort.signal, stack, log, onChangelogAppend: metrics.changelogAppended };
     const transport: HostTransport = config.nats ? await natsTransport(context, config.nats) : localTransport(context);
     const retryPolicy = resolveRetryPolicy(DEFAULT_RETRY_POLICY, config.retryPolicy);
-    const processor: ProcessorFactory = (ports) =>
-      new PartitionProcessor({ ...ports, registry, config, retryPolicy, store, router: transport.router, replier: transport.replier, clock });
+    // The latest processor of each partition: the admin endpoint reads the invocations they hold in memory.
+    const processors = new Map<number, PartitionProcessor>();
+    const processor: ProcessorFactory = (ports) => {
+      const made = new PartitionProcessor({ ...ports, registry, config, retryPolicy, store, router: transport.router, replier: transport.replier, clock, observer: metrics.observer });
+      processors.set(ports.partition, made);
+      return made;
+    };
+    const mode = embedded ? "embedded" : "nats";
+    const inspector = new Inspector({
+      hostId,
+      mode,
+      partitions: config.partitions,
+      store,
+      registry,
+      owned: () => transport.ownership.owned(),
+      assignment: () => transport.ownership.assignment(),
+      live: (partition) => processors.get(partition)?.liveInvocations() ?? [],
+      stats: (partitions) => transport.stats(partitions),
+      readiness: () => readiness,
+    });
+    metrics.attach(inspector);
+    await transport.serveAdmin(inspector);
+    let adminUrl: string | undefined;
+    if (config.admin) {
+      // Before the partitions start, so that /health says "starting" meanwhile; stopped after them.
+      const admin = await startAdmin({
+        source: inspector,
+        metrics: metrics.text,
+        // Wired once the client's cancel/kill/resume exist.
+        control: undefined,
+        port: config.admin.port,
+        host: config.admin.host,
+        token: config.admin.token,
+        logger: log,
+      });
+      stack.push(() => admin.close());
+      adminUrl = admin.url;
+    }
     const workers = servePartitions(transport, processor, census, config.shutdownGraceMs, config.leaseTtlMs, hostLog);
     stack.push(async () => {
       // Stop taking work first; invocations still running after the grace period are abandoned
@@ -130,6 +172,7 @@ export async function startHostWith(options: HostOptions, internals: HostInterna
         port: config.ingress.port,
         host: config.ingress.host,
         maxPayloadBytes: config.maxPayloadBytes,
+        token: config.ingress.token,
         logger: log,
       });
       // Stopped first: no new request may reach a host that is closing.
@@ -144,12 +187,13 @@ export async function startHostWith(options: HostOptions, internals: HostInterna
     const sweep = setInterval(() => void sweepCompletions(store, clock, hostLog), EXPIRY_SWEEP_MS);
     sweep.unref();
     stack.push(() => clearInterval(sweep));
-    const mode = embedded ? "embedded" : "nats";
-    hostLog.info({ hostId, mode, ingress: ingressUrl, partitions: transport.ownership.owned().length, services: registry.names(), dataDir: config.dataDir }, "host started");
+    readiness = "ready";
+    hostLog.info({ hostId, mode, ingress: ingressUrl, admin: adminUrl, partitions: transport.ownership.owned().length, services: registry.names(), dataDir: config.dataDir }, "host started");
     return {
       hostId,
       mode,
       ingressUrl,
+      adminUrl,
       client: transport.client,
       ownedPartitions: () => transport.ownership.owned(),
       assignment: () => transport.ownership.assignment(),

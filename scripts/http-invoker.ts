@@ -19,6 +19,9 @@ export function httpInvoker(baseUrl: string): TargetInvoker {
     const headers: Record<string, string> = { accept: "application/json" };
     if (input !== undefined) headers["content-type"] = "application/json";
     if (idempotencyKey !== undefined) headers["idempotency-key"] = idempotencyKey;
+    // An ingress started with a token (CAIRN_INGRESS_TOKEN) refuses calls without it.
+    const token = process.env.CAIRN_INGRESS_TOKEN;
+    if (token) headers.authorization = `Bearer ${token}`;
     let response: Response;
     try {
       response = await fetch(`${baseUrl}${path}`, { method: "POST", headers, body: input === undefined ? undefined : JSON.stringify(input) });

@@ -45,7 +45,9 @@ async function start(options: StartOptions): Promise<void> {
   nats = await connectNats(options);
   const logger = scriptLogger();
   const services = [shoppingCart, orderService, counter, mirror];
-  const ingress = { port: options.httpPort };
+  // CAIRN_INGRESS_TOKEN: the ingress then requires `Authorization: Bearer <token>`.
+  const token = process.env.CAIRN_INGRESS_TOKEN;
+  const ingress = { port: options.httpPort, ...(token ? { token } : {}) };
   const hostOptions = nats
     ? { services, dataDir: options.dataDir, logger, ingress, nats: { ...natsFromEnv("host", { ...process.env, CAIRN_NATS_URL: nats.url }), servers: nats.url } }
     : { services, dataDir: options.dataDir, logger, ingress };

@@ -6,6 +6,7 @@ import { ConfigError } from "../errors.js";
 import type { Registry } from "../invoke/index.js";
 import { errorAnswer, resultJson } from "./answers.js";
 import { readJsonBody } from "./body.js";
+import { requireBearer } from "./bearer.js";
 import { HttpError } from "./http-error.js";
 import { type Route, parseRoute } from "./routes.js";
 
@@ -21,6 +22,8 @@ export interface IngressOptions {
   host?: string;
   /** Larger request bodies are refused with 413 without being read further. */
   maxPayloadBytes: number;
+  /** Requests without `Authorization: Bearer <token>` are refused (401). @default no token */
+  token?: string;
   /** The host's logger; the ingress logs as its child `{ component: "ingress" }`. */
   logger: Logger;
   /**
@@ -68,6 +71,7 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
     const startedAt = performance.now();
     let route: Route | undefined;
     try {
+      requireBearer(req, options.token);
       route = parseRoute(req.url ?? "/", registry);
       if (req.method !== "POST") throw new HttpError(405, `${req.method ?? "?"} is not allowed; use POST`, { headers: { allow: "POST" } });
       const idempotencyKey = idempotencyKeyOf(req);

@@ -54,6 +54,15 @@ export class Registry {
     }
   }
 
+  /** What the host serves, definition by definition, with each handler's kind (for the admin endpoint). */
+  describe(): Array<{ name: string; type: AnyDefinition["type"]; handlers: ResolvedHandler[] }> {
+    return [...this.definitions.values()].map((definition) => ({
+      name: definition.name,
+      type: definition.type,
+      handlers: Object.keys(definition.handlers).flatMap((name) => this.handlers.get(`${definition.name}.${name}`) ?? []),
+    }));
+  }
+
   names(): string[] {
     return [...this.definitions.keys()];
   }

@@ -7,3 +7,5 @@ export { applyUntilWritten } from "./apply-until-written.js";
 export type { AssignmentStep } from "./assignment.js";
 export { planStep, quotas } from "./assignment.js";
 export { WorkerCensus } from "./worker-census.js";
+export type { PartitionObserver, RunOutcome, LiveInvocationView } from "./observer.js";
+export { NO_OBSERVER } from "./observer.js";

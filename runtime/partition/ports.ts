@@ -19,6 +19,8 @@ export interface Delivery {
   readonly data: Uint8Array;
   /** Its place in the partition's inbox (a stream sequence, an inbox row's): only grows, across restarts too. */
   readonly seq: number;
+  /** When its inbox accepted it (epoch ms), when the transport knows: what the inbox-wait metric measures. */
+  readonly receivedAtMs?: number;
   /** Handled, its effects committed: the inbox must never deliver it again. */
   settle(): void;
   /** Not handled (the partition is stopping): left in the inbox for the partition's next owner. */

@@ -46,6 +46,7 @@ import { retryUntilAborted } from "../timing.js";
 import { KeyQueue } from "./key-queue.js";
 import { PartitionInvocationScope, type ScopeServices } from "./invocation-scope.js";
 import { type Answers, LiveInvocation } from "./live-invocation.js";
+import { type LiveInvocationView, NO_OBSERVER, type PartitionObserver } from "./observer.js";
 import { type Checkpoint, type CommitLog, type Committed, type Delivery, type Replier, type Router, inboxWriteHeld } from "./ports.js";
 import { PartitionTimers } from "./timers.js";
 
@@ -64,6 +65,8 @@ export interface ProcessorDeps {
   /** Aborted when the partition must stop at once (lost, fenced, or the grace period is over). */
   signal: AbortSignal;
   log: Logger;
+  /** Hears the partition's timings and outcomes (metrics). @default nothing listens */
+  observer?: PartitionObserver;
 }
 
 /** What a transport makes a partition's processor from: the transport-free part, given its ports. */
@@ -80,6 +83,9 @@ export class PartitionProcessor {
   private readonly queue = new KeyQueue(() => this.changed());
   private readonly timers: PartitionTimers;
   private readonly log: Logger;
+  private readonly observer: PartitionObserver;
+  /** When each live invocation was put on its lane: where its end-to-end time starts. */
+  private readonly scheduledAt = new WeakMap<LiveInvocation, number>();
   /** Invocations the partition holds, by id: running, queued behind their key, suspended or backing off. */
   private readonly live = new Map<string, LiveInvocation>();
   /** The live invocations of each lane, in order: the first holds it. */
@@ -107,6 +113,7 @@ export class PartitionProcessor {
 
   constructor(private readonly deps: ProcessorDeps) {
     this.log = deps.log;
+    this.observer = deps.observer ?? NO_OBSERVER;
     this.timers = new PartitionTimers(deps);
     this.scopeServices = {
       partition: deps.partition,
@@ -147,6 +154,17 @@ export class PartitionProcessor {
 
   stop(): void {
     this.timers.stop();
+  }
+
+  /** The invocations held in memory now (those without a row are only here): read-only, for the admin endpoint. */
+  liveInvocations(): LiveInvocationView[] {
+    return [...this.live.values()].map((invocation) => ({
+      invocationId: invocation.invocationId,
+      envelope: invocation.envelope,
+      failedAttempts: invocation.failedAttempts,
+      hasRow: invocation.hasRow,
+      journal: invocation.journal,
+    }));
   }
 
   /**
@@ -263,6 +281,7 @@ export class PartitionProcessor {
 
   deliver(delivery: Delivery): void {
     const { parsed } = delivery;
+    if (delivery.receivedAtMs !== undefined) this.observer.inboxWait(Math.max(0, Date.now() - delivery.receivedAtMs));
     try {
       if (!parsed.ok) {
         this.log.warn({ problem: parsed.problem }, "undecodable inbox message refused");
@@ -326,7 +345,12 @@ export class PartitionProcessor {
         for (const waiting of inLane) if (!waiting.hasRow && !waiting.completing) this.accept(waiting);
       }
     }
-    this.queue.run(lane, () => this.runOnLane(invocation, handler, lane, keyed));
+    const scheduledAt = performance.now();
+    this.scheduledAt.set(invocation, scheduledAt);
+    this.queue.run(lane, () => {
+      this.observer.keyQueueWait(invocation.envelope, performance.now() - scheduledAt);
+      return this.runOnLane(invocation, handler, lane, keyed);
+    });
   }
 
   private async runOnLane(invocation: LiveInvocation, handler: ResolvedHandler | TerminalError, lane: string, keyed: boolean): Promise<void> {
@@ -544,7 +568,9 @@ export class PartitionProcessor {
           invocation.nextAttemptAtMs = undefined;
         }
         const scope = new PartitionInvocationScope(this.scopeServices, invocation, handler, lane, log);
+        const runStartedAt = performance.now();
         result = await invoke(handler, invocation.data, scope, { maxPayloadBytes: deps.config.maxPayloadBytes, retryPolicy: deps.retryPolicy, signal: deps.signal });
+        this.observer.handlerRun(envelope, performance.now() - runStartedAt);
       } catch (error) {
         if (error instanceof HostClosedError) return this.drop(invocation);
         throw error;
@@ -559,6 +585,7 @@ export class PartitionProcessor {
     const committed = await this.commit(record);
     if (!committed) return this.drop(invocation);
     crashPoint(CrashPoint.AfterCommit);
+    const committedAt = performance.now();
     // Committed: from here on nothing may undo it, and nothing that fails may hold the others up.
     deps.router.release(deps.partition, committed);
     this.timers.added(record.timers);
@@ -571,6 +598,8 @@ export class PartitionProcessor {
     }
     crashPoint(CrashPoint.AfterAck);
     invocation.completed(outcome);
+    this.observer.published(performance.now() - committedAt);
+    this.observer.completed(envelope, outcome.ok ? "succeeded" : "failed", performance.now() - (this.scheduledAt.get(invocation) ?? startedAt), invocation.hasRow ? invocation.journal : undefined);
     if (this.log.isLevelEnabled("debug")) {
       log().debug({ outcome: outcome.ok ? "ok" : outcome.error.name, attempts: result.attempts, tookMs: Math.round(performance.now() - startedAt) }, "invocation finished");
     }
@@ -678,7 +707,10 @@ export class PartitionProcessor {
    */
   private async commit(record: CommitRecord): Promise<Committed | undefined> {
     try {
-      return await this.deps.commitLog.commit(record);
+      const startedAt = performance.now();
+      const committed = await this.deps.commitLog.commit(record);
+      this.observer.commitDone(performance.now() - startedAt);
+      return committed;
     } catch (error) {
       if (error instanceof HostClosedError || this.deps.signal.aborted) return undefined;
       throw error;

@@ -281,6 +281,39 @@ export class Store {
     return this.timers.getKeysCount(timerRange(partition));
   }
 
+  /** The partition's timers (delayed sends), earliest first: for the admin endpoint. */
+  readTimers(partition: number): TimerEntry[] {
+    return [...this.timers.getRange(timerRange(partition))].map(({ value }) => value);
+  }
+
+  /** How many messages wait in the partition's inbox table (embedded mode), delivered or not. */
+  countInbox(partition: number): number {
+    return this.inbox.getKeysCount({ start: [partition, 0], end: [partition, Number.MAX_SAFE_INTEGER] });
+  }
+
+  /** How many committed sends of the partition wait to be published (NATS mode). */
+  countOutbox(partition: number): number {
+    return this.outbox.getKeysCount({ start: [partition, 0], end: [partition, OUTBOX_END] });
+  }
+
+  /**
+   * Completion records of `partitions` still within their idempotency window, latest expiry (so
+   * latest completion) first, at most `limit` of those `keep` accepts: for the admin endpoint.
+   */
+  recentCompletions(partitions: ReadonlySet<number>, limit: number, keep: (record: CompletionRecord) => boolean): Array<{ partition: number; invocationId: string; record: CompletionRecord }> {
+    const out: Array<{ partition: number; invocationId: string; record: CompletionRecord }> = [];
+    if (limit <= 0) return out;
+    for (const key of this.expiry.getKeys({ reverse: true })) {
+      const [, partition, invocationId] = key;
+      if (!partitions.has(partition)) continue;
+      const record = this.completions.get([partition, invocationId]);
+      if (!record || !keep(record)) continue;
+      out.push({ partition, invocationId, record });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
   /** The partition's live invocations (see {@link InvocationRow}), in no particular order. */
   readInvocations(partition: number): Array<{ invocationId: string; row: InvocationRow }> {
     return [...this.invocations.getRange({ start: [partition], end: [partition + 1] })].map(({ key, value }) => ({ invocationId: key[1], row: value }));

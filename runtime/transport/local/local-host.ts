@@ -27,5 +27,7 @@ export function localTransport(context: TransportContext): HostTransport {
     worker: (partition, epoch, processor) =>
       new LocalPartition(partition, epoch, { store, inboxes, maxInFlight: config.maxInFlightPerPartition, processor, signal, log }),
     released: async () => undefined,
+    stats: async (partitions) => new Map(partitions.map((p) => [p, { inboxBacklog: store.countInbox(p), changelogLength: 0 }])),
+    serveAdmin: async () => undefined,
   };
 }

@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { TerminalError } from "../../../sdk/index.js";
@@ -22,6 +23,8 @@ export interface CommitterOptions {
   /** Aborted when the partition must stop at once: pending commits fail with `HostClosedError`. */
   signal: AbortSignal;
   logger: Logger;
+  /** Hears how long each append that got in took (ms), retries included. */
+  onAppend?: (ms: number) => void;
   /** Another host appended to the changelog: this one is no longer the owner. */
   onFenced: (error: FencedError) => void;
 }
@@ -155,6 +158,7 @@ export class PartitionCommitter implements CommitLog {
     const { log, store, partition, signal } = this.options;
     const records = items.map((p) => p.record);
     let seq: number | undefined;
+    const startedAt = performance.now();
     for (let attempt = 1; seq === undefined; attempt++) {
       if (signal.aborted) throw new HostClosedError(`partition ${partition} stopped before its commit`);
       try {
@@ -170,6 +174,7 @@ export class PartitionCommitter implements CommitLog {
         await sleep(retryInMs, undefined, { signal }).catch(() => undefined);
       }
     }
+    this.options.onAppend?.(performance.now() - startedAt);
     // Durable in the changelog: LMDB must follow. Given up only when the partition stops: LMDB's
     // `applied` then stays behind, and the next take-over replays the entry from the changelog.
     const keys = await applyUntilWritten(store, partition, seq, records, { signal, logger: this.options.logger });

@@ -12,3 +12,6 @@ export { isConsumerInTheWay, isNotFound, isWrongLastSequence } from "./jetstream
 export { isClientReplySubject, parseEnvelope } from "./envelope.js";
 export { natsTransport } from "./nats-host.js";
 export { requireJetStream } from "./jetstream-check.js";
+export type { NatsAdminReaderOptions } from "./admin-reader.js";
+export { NatsAdminReader } from "./admin-reader.js";
+export { adminSubject, serveAdminQueries } from "./admin-responder.js";

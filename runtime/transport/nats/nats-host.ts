@@ -1,4 +1,4 @@
-import { connect as natsConnect } from "nats";
+import { type JetStreamManager, connect as natsConnect } from "nats";
 import { connect } from "../../../sdk/client/index.js";
 import { JetStreamPublisher, natsClientOptions } from "../../../sdk/internal.js";
 import type { HostTransport, TransportContext } from "../../host-transport.js";
@@ -10,6 +10,10 @@ import { OutboxRelay } from "./outbox-relay.js";
 import { NatsReplier, RelayRouter } from "./replier.js";
 import { ensureInboxStream } from "./streams.js";
 import { requireJetStream } from "./jetstream-check.js";
+import { serveAdminQueries } from "./admin-responder.js";
+import { logStreamName, logSubject } from "./changelog/index.js";
+import type { TransportStats } from "../../admin/index.js";
+import { inboxSubject } from "../../../sdk/internal.js";
 import type { NatsConnection } from "../../../sdk/internal.js";
 
 /** Room for the headers of a changelog entry within the server's max_payload. */
@@ -73,6 +77,7 @@ export async function natsTransport(context: TransportContext, nats: NatsConnect
         hostId,
         maxEntryBytes,
         onFenced: (p, e) => void ownership.drop(p, e),
+        onAppend: context.onChangelogAppend,
         census,
         config,
         processor,
@@ -84,5 +89,27 @@ export async function natsTransport(context: TransportContext, nats: NatsConnect
     released: async (partition, how) => {
       if (how === "handoff") await grace(relay.drainPartition(partition));
     },
+    stats: (partitions) => partitionStats(jsm, config.namespace, stream, partitions),
+    serveAdmin: async (source) => {
+      const stop = serveAdminQueries(nc, config.namespace, hostId, source, log.child({ component: "admin" }));
+      stack.push(stop);
+    },
   };
+}
+
+/**
+ * Messages per subject of the inbox stream (a work queue: what is there waits, or runs unacked) and
+ * of the changelog stream (purged up to each snapshot: what is there came after the last one), in
+ * two requests for all the partitions.
+ */
+async function partitionStats(jsm: JetStreamManager, namespace: string, inboxStream: string, partitions: readonly number[]): Promise<Map<number, TransportStats>> {
+  const [inbox, log] = await Promise.all([
+    jsm.streams.info(inboxStream, { subjects_filter: `${namespace}.in.>` }),
+    jsm.streams.info(logStreamName(namespace), { subjects_filter: `${namespace}.log.>` }),
+  ]);
+  const inboxCounts = inbox.state.subjects ?? {};
+  const logCounts = log.state.subjects ?? {};
+  return new Map(
+    partitions.map((p) => [p, { inboxBacklog: inboxCounts[inboxSubject(namespace, p)] ?? 0, changelogLength: logCounts[logSubject(namespace, p)] ?? 0 }]),
+  );
 }

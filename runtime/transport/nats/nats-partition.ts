@@ -35,6 +35,8 @@ export interface NatsPartitionDeps {
   census: WorkerCensus;
   config: HostConfig;
   processor: ProcessorFactory;
+  /** Hears how long each changelog append took (ms): the changelog-append metric. */
+  onAppend?: (ms: number) => void;
   signal: AbortSignal;
   log: Logger;
 }
@@ -129,6 +131,7 @@ export class NatsPartition implements PartitionWorker, Checkpoint {
       maxEntryBytes: deps.maxEntryBytes,
       signal: this.signal,
       logger: this.log,
+      onAppend: deps.onAppend,
       onFenced: (err) => {
         this.log.error({ err }, "changelog append fenced: another host owns this partition now; stopping it");
         this.halt.abort();
@@ -275,6 +278,8 @@ export class NatsPartition implements PartitionWorker, Checkpoint {
       parsed,
       data: msg.data,
       seq: msg.seq,
+      // The stream's own time of the message: when the inbox accepted it.
+      receivedAtMs: msg.info.timestampNanos / 1e6,
       settle: () => this.ack(msg),
       // Left unacked: the partition's next owner receives it again.
       abandon: () => this.inFlight.delete(msg.seq),
