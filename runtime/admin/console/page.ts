@@ -117,7 +117,7 @@ header {
 }
 header h1 { font-size: 18px; margin: 0; }
 nav { display: flex; gap: 14px; flex: 1; }
-nav a { color: var(--accent); text-decoration: none; }
+nav a { color: var(--accent); text-decoration: none; white-space: nowrap; }
 nav a:hover { text-decoration: underline; }
 main { padding: 0 24px 40px; max-width: 1400px; }
 section { margin-top: 28px; }
@@ -145,12 +145,13 @@ tbody tr:nth-child(even) { background: var(--stripe); }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; width: 1%; white-space: nowrap; }
 code, pre, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 12.5px; }
 pre { margin: 0; white-space: pre-wrap; word-break: break-word; max-height: 16em; overflow: auto; }
-.badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; background: var(--stripe); border: 1px solid var(--line); }
+.badge { display: inline-block; white-space: nowrap; padding: 1px 8px; border-radius: 10px; font-size: 12px; background: var(--stripe); border: 1px solid var(--line); }
 .badge.running, .badge.queued { background: var(--info-bg); }
 .badge.suspended { background: #efe9fb; }
 .badge.backing-off, .badge.paused { background: var(--warn-bg); }
 .badge.failed { background: var(--bad-bg); color: var(--bad); }
 .badge.succeeded { background: var(--ok-bg); }
+.target { white-space: nowrap; }
 .chips { display: flex; flex-wrap: wrap; gap: 4px; }
 .kv { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; margin: 0 0 8px; }
 .kv dt { color: var(--muted); }

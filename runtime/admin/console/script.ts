@@ -155,10 +155,10 @@ export const consoleScript = String.raw`"use strict";
   }
 
   function target(t) {
-    if (t.key === undefined) return t.object + "/" + t.handler;
-    return [t.object + "/",
+    if (t.key === undefined) return h("span", { className: "target" }, t.object + "/" + t.handler);
+    return h("span", { className: "target" }, t.object + "/",
       h("button", { type: "button", className: "link", title: "show this key's state", onclick: () => lookupState(t.object, t.key, 0) }, t.key),
-      "/" + t.handler];
+      "/" + t.handler);
   }
 
   function query(form, names) {
