@@ -194,7 +194,8 @@ describe.skipIf(chromiumPath === undefined)(
         tab.setDefaultTimeout(WAIT_MS);
         await tab.goto((guarded.adminUrl ?? "") + "/");
         await tab.waitForSelector("#token-form:not([hidden])");
-        expect(await tab.locator("#services .error").textContent()).toContain("answered 401");
+        await expect.poll(() => tab.locator("#services .error").textContent()).toContain("answered 401");
+        expect(await tab.locator("#invocations .content").textContent()).toBe("");
         await tab.fill("#token", "wrong");
         await tab.click("#token-form button[type=submit]");
         await expect.poll(() => tab.textContent("#token-message")).toContain("refused that token");

@@ -73,11 +73,14 @@ export const consoleScript = String.raw`"use strict";
   }
 
   function askForToken(refused) {
+    const form = $("#token-form");
+    // Requests sent after a refusal carry no token; their 401 must not hide why the form is back.
+    if (!refused && !form.hidden) return;
     if (refused) sessionStorage.removeItem(TOKEN_KEY);
     $("#token-message").textContent = refused
       ? "The admin endpoint refused that token; enter it again."
       : "This admin endpoint needs its token (it is kept in this tab only).";
-    $("#token-form").hidden = false;
+    form.hidden = false;
     $("#token").focus();
   }
 
@@ -325,6 +328,8 @@ export const consoleScript = String.raw`"use strict";
 
   async function refreshAll() {
     await Promise.all([loadHealth(), load("services", loadServices)]);
+    // Without an accepted token every other read would be refused too: wait for the token instead.
+    if (!$("#token-form").hidden) return;
     await Promise.all([
       load("invocations", loadInvocations),
       load("timers", loadTimers),
