@@ -17,7 +17,8 @@ export const AdminOp = {
 } as const;
 export type AdminOp = (typeof AdminOp)[keyof typeof AdminOp];
 
-const StatusSchema = z.enum(["queued", "running", "suspended", "backing-off", "paused", "failed", "succeeded"]);
+/** Every status a filter may name. */
+export const StatusSchema = z.enum(["queued", "running", "suspended", "backing-off", "paused", "failed", "succeeded"]);
 
 export const AdminQuerySchemas = {
   health: z.object({}).strict(),

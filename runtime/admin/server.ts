@@ -7,6 +7,7 @@ import { HttpError, errorAnswer, requireBearer, resultJson } from "../ingress/in
 import type { ControlAnswer, InvocationControl, InvocationFilter } from "./api.js";
 import { consoleResponse } from "./console/index.js";
 import { type AdminSource, DEFAULT_INVOCATION_LIMIT, DEFAULT_STATE_LIMIT } from "./inspector.js";
+import { StatusSchema } from "./queries.js";
 
 /** What `/metrics` serves. */
 export interface MetricsText {
@@ -41,7 +42,6 @@ const JSON_TYPE = "application/json; charset=utf-8";
 const CONTROL_OPS = ["cancel", "kill", "resume"] as const;
 type ControlOp = (typeof CONTROL_OPS)[number];
 
-const StatusSchema = z.enum(["queued", "running", "suspended", "backing-off", "paused", "failed", "succeeded"]);
 const Count = (max: number) => z.coerce.number().int().min(0).max(max);
 const InvocationQuerySchema = z.object({
   status: StatusSchema.optional(),
