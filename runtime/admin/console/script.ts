@@ -217,7 +217,7 @@ export const consoleScript = String.raw`"use strict";
     const unowned = partitions.filter((p) => p.owner === undefined).length;
     section("partitions").show(
       h("h3", {}, "Hosts"),
-      table(["Host", "Partitions owned"], [...owned].map(([host, count]) => [h("code", {}, host), count]), "No host holds a partition."),
+      table(["Host", "Owns (of the partitions below)"], [...owned].map(([host, count]) => [h("code", {}, host), count]), "No host holds a partition."),
       unowned > 0 ? h("p", { className: "error" }, unowned + " partition(s) have no owner.") : null,
       h("h3", {}, "Partitions"),
       table(["Partition", "Owner", "Epoch", "Inbox backlog", "Outbox backlog", "Timers", "Live invocations", "Changelog length"],
