@@ -5,6 +5,7 @@ import { z } from "zod";
 import { ConfigError } from "../errors.js";
 import { HttpError, errorAnswer, requireBearer, resultJson } from "../ingress/index.js";
 import type { ControlAnswer, InvocationControl, InvocationFilter } from "./api.js";
+import { consoleResponse } from "./console/index.js";
 import { type AdminSource, DEFAULT_INVOCATION_LIMIT, DEFAULT_STATE_LIMIT } from "./inspector.js";
 import { StatusSchema } from "./queries.js";
 
@@ -149,6 +150,8 @@ export async function startAdmin(options: AdminOptions): Promise<Admin> {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     try {
       const url = new URL(req.url ?? "/", "http://admin");
+      const page = req.method === "GET" ? consoleResponse(url.pathname) : undefined;
+      if (page) return reply(res, page.status, page.body, page.type, page.headers);
       const [status, body, type] = await route(req, url);
       reply(res, status, body, type);
     } catch (error) {

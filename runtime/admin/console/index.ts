@@ -1,0 +1,2 @@
+export type { ConsoleAsset } from "./respond.js";
+export { consoleResponse, consoleAssetPrefix } from "./respond.js";
