@@ -7,6 +7,8 @@ import { ErrorCode, NatsError } from "nats";
 import { z } from "zod";
 import { type AdminReader, AdminRequestError, HttpAdminReader, type InvocationControl } from "../runtime/admin/index.js";
 import { NatsAdminReader } from "../runtime/transport/nats/index.js";
+import { TerminalError } from "../sdk/index.js";
+import { type CairnClient, connect } from "../sdk/client/index.js";
 import { NotFoundError, ScriptError, UnreachableError, UsageError } from "./errors.js";
 import { parseFlags } from "./flags.js";
 import { natsFromEnv } from "./nats-auth.js";
@@ -32,6 +34,8 @@ export interface AdminTarget {
   /** The endpoint or namespace, for messages. */
   where: string;
   kind: "http" | "nats";
+  /** Closes the reader and whatever the control opened. */
+  close(): Promise<void>;
 }
 
 /** Adds the target options (and `--json`) to a read or control command. */
@@ -62,12 +66,24 @@ export async function openAdminTarget(flags: AdminFlags): Promise<AdminTarget> {
     const reader = await NatsAdminReader.connect({ nats, namespace: flags.namespace }).catch((error: unknown) => {
       throw adminError(error, { where, kind: "nats" });
     });
-    return { reader, control: undefined, where, kind: "nats" };
+    // Control commands go to the hosts as a client's cancel/kill/resume do, with the hosts' user.
+    let client: Promise<CairnClient> | undefined;
+    const opened = () => (client ??= connect({ ...nats, namespace: flags.namespace }));
+    const control: InvocationControl = {
+      cancel: async (id) => (await opened()).cancel(id),
+      kill: async (id) => (await opened()).kill(id),
+      resume: async (id) => (await opened()).resume(id),
+    };
+    const close = async () => {
+      await reader.close();
+      await (await client?.catch(() => undefined))?.close();
+    };
+    return { reader, control, where, kind: "nats", close };
   }
   const url = flags.admin ?? DEFAULT_ADMIN_URL;
   if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) throw new UsageError(`--admin must be an http:// or https:// URL (got "${url}")`);
   const reader = new HttpAdminReader(url, { token: flags.token });
-  return { reader, control: reader, where: `the admin endpoint at ${url.replace(/\/+$/, "")}`, kind: "http" };
+  return { reader, control: reader, where: `the admin endpoint at ${url.replace(/\/+$/, "")}`, kind: "http", close: () => reader.close() };
 }
 
 /** JetStream's API error code for "stream not found": a namespace whose hosts never started. */
@@ -96,6 +112,8 @@ export function adminError(error: unknown, target: Pick<AdminTarget, "where" | "
         return new ScriptError(error.message);
     }
   }
+  // A control command's refusal from the hosts (a client's cancel/kill/resume over NATS).
+  if (error instanceof TerminalError) return error.errorCode === 404 ? new NotFoundError(error.message) : new ScriptError(error.message);
   if (cause instanceof NatsError && (cause.code === ErrorCode.ConnectionRefused || cause.code === ErrorCode.Timeout)) {
     return new UnreachableError(`cannot reach ${where} (${cause.message}). ${hint}`);
   }

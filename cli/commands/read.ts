@@ -14,6 +14,6 @@ export async function withReader(command: Command, query: (target: AdminTarget, 
   } catch (error) {
     throw error instanceof ScriptError || error instanceof UsageError ? error : adminError(error, target);
   } finally {
-    await target.reader.close();
+    await target.close();
   }
 }

@@ -1,8 +1,9 @@
 import { partitionOf, targetLabel } from "../../sdk/internal.js";
 import type { Registry } from "../invoke/index.js";
 import type { LiveInvocationView, PartitionLease } from "../partition/index.js";
-import type { CompletionRecord, InvocationRow, Store } from "../store/index.js";
+import { type CompletionRecord, type InvocationRow, type Store, historyView } from "../store/index.js";
 import type {
+  HistoryEntryView,
   HealthView,
   InvocationDetail,
   InvocationFilter,
@@ -46,12 +47,16 @@ export interface AdminSource {
   invocations(filter: InvocationFilter): InvocationSummary[];
   invocation(id: string): InvocationDetail | undefined;
   state(object: string, key: string, page: { offset: number; limit: number }): StateView | undefined;
+  /** The key's history, newest first, when this host owns its partition. */
+  history(object: string, key: string, limit: number): HistoryEntryView[] | undefined;
   timers(filter: { object?: string; key?: string }): TimerView[];
   partitions(): Promise<PartitionView[]>;
 }
 
 export const DEFAULT_INVOCATION_LIMIT = 100;
 export const DEFAULT_STATE_LIMIT = 100;
+/** History entries a query answers unless it asks for another number. */
+export const DEFAULT_HISTORY_LIMIT = 50;
 
 /** One live invocation of a partition: its row (if it has one) and what the processor holds. */
 interface LiveEntry {
@@ -133,6 +138,12 @@ export class Inspector implements AdminSource {
       return { name, value: decodeValue(bytes), bytes: bytes.byteLength };
     });
     return { object, key, partition, entries, total: names.length };
+  }
+
+  history(object: string, key: string, limit: number): HistoryEntryView[] | undefined {
+    const partition = partitionOf(object, key, this.deps.partitions);
+    if (!this.deps.owned().includes(partition)) return undefined;
+    return this.deps.store.readHistory(partition, object, key, limit).map(historyView);
   }
 
   /** Delayed sends, durable sleeps and retry backoffs, by due time. */

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import type { HealthView, InvocationDetail, InvocationSummary, PartitionView, ServiceView, StateView, TimerView } from "./api.js";
-import { type AdminSource, DEFAULT_INVOCATION_LIMIT, DEFAULT_STATE_LIMIT } from "./inspector.js";
+import type { HealthView, HistoryEntryView, InvocationDetail, InvocationSummary, PartitionView, ServiceView, StateView, TimerView } from "./api.js";
+import { type AdminSource, DEFAULT_HISTORY_LIMIT, DEFAULT_INVOCATION_LIMIT, DEFAULT_STATE_LIMIT } from "./inspector.js";
 
 /**
  * The admin queries as messages (the NATS subjects `<namespace>.admin.<op>`): each op's request
@@ -12,6 +12,7 @@ export const AdminOp = {
   Invocations: "invocations",
   Invocation: "invocation",
   State: "state",
+  History: "history",
   Timers: "timers",
   Partitions: "partitions",
 } as const;
@@ -30,6 +31,7 @@ export const AdminQuerySchemas = {
   state: z
     .object({ object: z.string().min(1), key: z.string(), offset: z.number().int().min(0).default(0), limit: z.number().int().min(0).max(10_000).default(DEFAULT_STATE_LIMIT) })
     .strict(),
+  history: z.object({ object: z.string().min(1), key: z.string(), limit: z.number().int().min(0).max(10_000).default(DEFAULT_HISTORY_LIMIT) }).strict(),
   timers: z.object({ object: z.string().min(1).optional(), key: z.string().optional() }).strict(),
   partitions: z.object({}).strict(),
 } satisfies Record<AdminOp, z.ZodType>;
@@ -43,6 +45,7 @@ export interface AdminAnswers {
   invocations: InvocationSummary[];
   invocation: InvocationDetail | null;
   state: StateView | null;
+  history: HistoryEntryView[] | null;
   timers: TimerView[];
   partitions: PartitionView[];
 }
@@ -70,6 +73,10 @@ export async function answerQuery(source: AdminSource, op: AdminOp, body: unknow
     case "state": {
       const { object, key, offset, limit } = AdminQuerySchemas.state.parse(body);
       return source.state(object, key, { offset, limit }) ?? null;
+    }
+    case "history": {
+      const { object, key, limit } = AdminQuerySchemas.history.parse(body);
+      return source.history(object, key, limit) ?? null;
     }
     case "timers":
       return source.timers(AdminQuerySchemas.timers.parse(body));

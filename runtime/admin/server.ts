@@ -6,7 +6,7 @@ import { ConfigError } from "../errors.js";
 import { HttpError, errorAnswer, requireBearer, resultJson } from "../ingress/index.js";
 import type { ControlAnswer, InvocationControl, InvocationFilter } from "./api.js";
 import { consoleResponse } from "./console/index.js";
-import { type AdminSource, DEFAULT_INVOCATION_LIMIT, DEFAULT_STATE_LIMIT } from "./inspector.js";
+import { type AdminSource, DEFAULT_INVOCATION_LIMIT, DEFAULT_HISTORY_LIMIT, DEFAULT_STATE_LIMIT } from "./inspector.js";
 import { StatusSchema } from "./queries.js";
 
 /** What `/metrics` serves. */
@@ -50,6 +50,7 @@ const InvocationQuerySchema = z.object({
   limit: Count(10_000).optional(),
 });
 const PageSchema = z.object({ offset: Count(Number.MAX_SAFE_INTEGER).default(0), limit: Count(10_000).default(DEFAULT_STATE_LIMIT) });
+const HistoryQuerySchema = z.object({ limit: Count(10_000).default(DEFAULT_HISTORY_LIMIT) });
 const TimersQuerySchema = z.object({ object: z.string().min(1).optional(), key: z.string().optional() });
 
 function parseQuery<T extends z.ZodType>(schema: T, params: URLSearchParams): z.output<T> {
@@ -125,8 +126,10 @@ export async function startAdmin(options: AdminOptions): Promise<Admin> {
         const key = segment(rest[1] ?? "");
         if (rest.length === 3) {
           if (rest[2] !== "history") break;
-          // HISTORY: answered once per-key history storage (branch `history`, store.readHistory) is merged.
-          throw new HttpError(501, `state history of ${object}/${key}: not available in this version (per-key history storage is not merged yet)`);
+          const { limit } = parseQuery(HistoryQuerySchema, url.searchParams);
+          const history = source.history(object, key, limit);
+          if (!history) throw new HttpError(404, `history of ${object}/${key}: its partition is not served by this host`);
+          return [200, resultJson({ history })];
         }
         const page = parseQuery(PageSchema, url.searchParams);
         const state = source.state(object, key, page);

@@ -104,9 +104,8 @@ export class NatsAdminReader implements AdminReader {
     return mergeAnswers.first(await this.gather("state", { object, key, ...page }));
   }
 
-  async history(object: string, key: string): Promise<HistoryEntryView[]> {
-    // HISTORY: answered once per-key history storage (branch `history`) is merged.
-    throw new AdminRequestError(501, `state history of ${object}/${key}: not available in this version (per-key history storage is not merged yet)`);
+  async history(object: string, key: string, limit?: number): Promise<HistoryEntryView[]> {
+    return mergeAnswers.first(await this.gather("history", { object, key, ...(limit === undefined ? {} : { limit }) })) ?? [];
   }
 
   async timers(filter: { object?: string; key?: string } = {}): Promise<TimerView[]> {

@@ -25,6 +25,8 @@ export function serveAdminQueries(nc: NatsConnection, namespace: string, hostId:
       }
       if (!msg.reply) return;
       const op = msg.subject.slice(msg.subject.lastIndexOf(".") + 1);
+      // Control commands share the admin subjects' permissions; control-responder.ts answers them.
+      if (op === "control") return;
       const reply = msg.reply;
       void (async (): Promise<AdminReply<never>> => {
         if (!isAdminOp(op)) return { ok: false, hostId, error: `unknown admin query "${op}"` };
