@@ -30,6 +30,10 @@ const account = object({
       throw new Error("boom");
     }),
     later: async () => "later",
+    /** Fails its only attempt: paused, waiting for an operator. */
+    stuck: handlers.object.exclusive({ retryPolicy: { maxAttempts: 1 } }, async () => {
+      throw new Error("stuck");
+    }),
     /** Two steps, then done: a completed invocation with a journal of 2. */
     steps: async (ctx: ObjectContext) => {
       const a = await ctx.run("one", () => 1);
@@ -80,11 +84,12 @@ describe.each(modes)("admin endpoint, $label", (mode) => {
         type: "object",
         handlers: [
           { name: "fill", kind: "exclusive" },
-          { name: "nap", kind: "exclusive" },
           { name: "flaky", kind: "exclusive" },
           { name: "later", kind: "exclusive" },
-          { name: "steps", kind: "exclusive" },
+          { name: "nap", kind: "exclusive" },
           { name: "read", kind: "shared" },
+          { name: "steps", kind: "exclusive" },
+          { name: "stuck", kind: "exclusive" },
         ],
         hosts: [shared.host.hostId],
       },
@@ -187,12 +192,40 @@ describe.each(modes)("admin endpoint, $label", (mode) => {
     else expect(body.partitions.every((p) => p.changelogLength === 0)).toBe(true);
   });
 
-  it("state history and invocation control answer 501 until they are merged", async () => {
-    const history = await getJson<{ code: number; message: string }>(`${admin()}/api/state/Acct/k/history`);
-    expect(history.status).toBe(501);
-    const cancel = await fetch(`${admin()}/api/invocations/inv_x/cancel`, { method: "POST" });
-    expect(cancel.status).toBe(501);
-    expect(((await cancel.json()) as { message: string }).message).toMatch(/cancel: invocation control is not available/);
+  it("GET /api/state/:o/:k/history lists the key's commits newest first, with the values before and after", async () => {
+    await shared.client.objectClient(account, "hist").fill(["a"]);
+    await shared.client.objectClient(account, "hist").fill(["a", "b"]);
+    const { status, body } = await getJson<{ history: Array<{ handler: string; invocationId: string; changes: unknown[] }> }>(`${admin()}/api/state/Acct/hist/history`);
+    expect(status).toBe(200);
+    expect(body.history.map((h) => h.handler)).toEqual(["Acct.fill", "Acct.fill"]);
+    expect(body.history[0]?.changes).toEqual([
+      { name: "a", before: { name: "a", n: 1 }, after: { name: "a", n: 1 } },
+      { name: "b", after: { name: "b", n: 1 } },
+    ]);
+    expect(body.history[1]?.changes).toEqual([{ name: "a", after: { name: "a", n: 1 } }]);
+  });
+
+  it("shows a paused invocation with its last error; POST resume, then kill, act on it; an id not live is 404", async () => {
+    const { invocationId } = await shared.client.objectSendClient(account, "stuck-key").stuck();
+    let paused: InvocationSummary | undefined;
+    expect(
+      await eventually(async () => {
+        paused = (await getJson<{ invocations: InvocationSummary[] }>(`${admin()}/api/invocations?status=paused`)).body.invocations.find((i) => i.id === invocationId);
+        return paused !== undefined;
+      }),
+    ).toBe(true);
+    expect(paused).toMatchObject({ status: "paused", lastError: "Error: stuck", failedAttempts: 1 });
+    const resume = await fetch(`${admin()}/api/invocations/${invocationId}/resume`, { method: "POST" });
+    expect(resume.status).toBe(202);
+    expect(await resume.json()).toEqual({ invocationId, accepted: true });
+    // It fails again at once and pauses again; a kill ends it and releases its key.
+    expect(await eventually(async () => (await getJson<InvocationDetail>(`${admin()}/api/invocations/${invocationId}`)).body.status === "paused")).toBe(true);
+    expect((await fetch(`${admin()}/api/invocations/${invocationId}/kill`, { method: "POST" })).status).toBe(202);
+    expect(await eventually(async () => (await getJson<InvocationDetail>(`${admin()}/api/invocations/${invocationId}`)).body.status === "failed")).toBe(true);
+    expect(await shared.client.objectClient(account, "stuck-key").later()).toBe("later");
+    const gone = await fetch(`${admin()}/api/invocations/${invocationId}/cancel`, { method: "POST" });
+    expect(gone.status).toBe(404);
+    expect(((await gone.json()) as { message: string }).message).toMatch(/no live invocation/);
   });
 
   it("GET /metrics exposes the cairn_ metrics, and the counters move with calls", async () => {
@@ -253,7 +286,7 @@ describe.each(modes)("admin endpoint, $label", (mode) => {
     expect(await reader.invocation("inv_nothing")).toBeUndefined();
     expect((await reader.state("Acct", "k/with/slashes", { limit: 1 }))?.entries.map((e) => e.name)).toEqual(["a"]);
     expect((await reader.partitions()).length).toBe(4);
-    await expect(reader.cancel("inv_x")).rejects.toThrow(/501/);
+    await expect(reader.cancel("inv_x")).rejects.toThrow(/not an invocation id/);
   });
 
   it("/health answers 503 while the host starts and closes, 200 in between", async () => {
@@ -275,13 +308,18 @@ describe.each(modes)("admin endpoint, $label", (mode) => {
     const host: Host = await startHost({ services: [account], dataDir: tempDir(), partitions: 4, logLevel: "silent", admin: { port }, ...nats });
     expect((await getJson<HealthView>(`${host.adminUrl}/health`)).status).toBe(200);
     expect(await eventually(() => seen.includes("200 ready"))).toBe(true);
-    await host.close();
     polling = false;
     await poll;
+    // Asked as close() begins: the endpoint is stopped last, after the partitions are handed over.
+    const closing = host.close();
+    const during = await getJson<HealthView>(`http://127.0.0.1:${port}/health`).catch(() => undefined);
+    await closing;
     expect(seen).toContain("200 ready");
     if (mode.name === "nats") {
       expect(seen[0]).toBe("503 starting");
-      expect(seen).toContain("503 closing");
+      expect(during && `${during.status} ${during.body.status}`).toBe("503 closing");
+    } else if (during) {
+      expect(`${during.status} ${during.body.status}`).toBe("503 closing");
     }
     expect(seen.filter((s) => s !== "503 starting" && s !== "200 ready" && s !== "503 closing")).toEqual([]);
   });

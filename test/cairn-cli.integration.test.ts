@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Host, startHost } from "../runtime/index.js";
 import { HttpAdminReader, type InvocationDetail, type InvocationSummary, type PartitionView, type StateView, type TimerView } from "../runtime/admin/index.js";
 import { acct } from "./fixtures/cli-objects.js";
+import { eventually } from "./helpers/host.js";
 import { counter, mirror } from "../examples/counter.js";
 import { orderService, shoppingCart } from "../examples/shopping-cart.js";
 import { parseDuration, parseTarget } from "../cli/index.js";
@@ -133,7 +134,7 @@ describe("cairn's read and control commands, against an embedded host's admin en
 
   it("prints tables and JSON, and exits 1, 3 and 4 with one line where it must", async () => {
     const env = { CAIRN_ADMIN_URL: admin, CAIRN_ADMIN_TOKEN: TOKEN };
-    const [services, list, listJson, show, showJson, missing, state, statePage, history, timers, partitions, cancel, noToken, unreachable] = await Promise.all([
+    const [services, list, listJson, show, showJson, missing, state, statePage, history, timers, partitions, noToken, unreachable] = await Promise.all([
       cairn(["services"], env),
       cairn(["invocations", "--object", "Acct", "--key", "flaky-key"], env),
       cairn(["invocations", "--status", "suspended", "--json"], env),
@@ -145,11 +146,10 @@ describe("cairn's read and control commands, against an embedded host's admin en
       cairn(["state", "history", "Acct", "filled"], env),
       cairn(["timers", "Acct", "sleeper", "--json"], env),
       cairn(["partitions", "--json", "--admin", admin], { CAIRN_ADMIN_TOKEN: TOKEN }),
-      cairn(["invocations", "cancel", ids.napId], env),
       cairn(["services", "--admin", admin]),
       cairn(["partitions", "--admin", "http://127.0.0.1:1"]),
     ]);
-    expect(services).toEqual({ status: 0, stderr: "", stdout: `name  type    handlers                                              hosts\nAcct  object  nap (exclusive), flaky (exclusive), fill (exclusive)  ${host.hostId}\n` });
+    expect(services).toEqual({ status: 0, stderr: "", stdout: `name  type    handlers                                              hosts\nAcct  object  fill (exclusive), flaky (exclusive), nap (exclusive)  ${host.hostId}\n` });
 
     expect(list.status).toBe(0);
     const [header, row, ...rest] = list.stdout.trimEnd().split("\n");
@@ -189,9 +189,16 @@ describe("cairn's read and control commands, against an embedded host's admin en
     const page = json(statePage.stdout) as StateView;
     expect(page).toMatchObject({ object: "Acct", key: "filled", total: 3, entries: [{ name: "b", value: "x".repeat(100), bytes: 102 }] });
 
-    // History storage is another branch's: until it is merged the host answers 501, said in one line.
-    expect(history.status).toBe(1);
-    expect(history.stderr).toMatch(/^admin endpoint .*\/api\/state\/Acct\/filled\/history\?limit=50: 501 .*\n$/);
+    // One commit wrote the three entries: one row per entry, nothing before.
+    expect(history.status).toBe(0);
+    const historyRows = history.stdout.trimEnd().split("\n");
+    expect(historyRows[0]).toMatch(/^time +invocation +handler +name +before +after$/);
+    expect(historyRows.at(-1)).toMatch(/--json shows them whole/);
+    expect(historyRows.slice(1, -1).map((row) => row.split(/ {2,}/).slice(2))).toEqual([
+      ["Acct.fill", "a", "-", "1"],
+      ["Acct.fill", "b", "-", `"${"x".repeat(28)}…`],
+      ["Acct.fill", "c", "-", '{"nested":[1,2]}'],
+    ]);
 
     const napTimers = (json(timers.stdout) as { timers: TimerView[] }).timers;
     expect(napTimers).toEqual([{ partition: expect.any(Number), dueMs: expect.any(Number), kind: "sleep", invocationId: ids.napId, target: { object: "Acct", key: "sleeper", handler: "nap" } }]);
@@ -199,13 +206,19 @@ describe("cairn's read and control commands, against an embedded host's admin en
     expect(owned.map((p) => [p.partition, p.owner])).toEqual([0, 1, 2, 3].map((p) => [p, host.hostId]));
     expect(owned.reduce((n, p) => n + p.timers, 0)).toBe(2);
 
-    // The endpoint is reached; invocation control answers 501 until it is merged.
-    expect(cancel.status).toBe(1);
-    expect(cancel.stderr).toMatch(new RegExp(`^admin endpoint .*/api/invocations/${ids.napId}/cancel: 501 .*\n$`));
     expect(noToken).toEqual({ status: 1, stdout: "", stderr: `the admin endpoint at ${admin} wants a bearer token (401): give --token T or set CAIRN_ADMIN_TOKEN\n` });
     expect(unreachable.status).toBe(3);
     expect(unreachable.stderr).toMatch(/^cannot reach the admin endpoint at http:\/\/127\.0\.0\.1:1 \(.*\)\. Is a host running with an admin endpoint/);
     expect(unreachable.stderr.trimEnd().split("\n")).toHaveLength(1);
+
+    // After the reads (it ends the nap): a cancel is accepted, the invocation ends, and a second one finds nothing live.
+    const cancel = await cairn(["invocations", "cancel", ids.napId], env);
+    expect(cancel).toEqual({ status: 0, stderr: "", stdout: `cancel of ${ids.napId} accepted (it acts asynchronously: \`cairn invocations show ${ids.napId}\` follows it)\n` });
+    const reader = new HttpAdminReader(admin, { token: TOKEN });
+    expect(await eventually(async () => (await reader.invocation(ids.napId))?.status === "failed")).toBe(true);
+    const again = await cairn(["invocations", "kill", ids.napId], env);
+    expect(again.status).toBe(4);
+    expect(again.stderr).toMatch(/no live invocation/);
   });
 });
 
@@ -236,7 +249,7 @@ describe("cairn's read commands, against a NATS namespace", () => {
   it("gathers every host's answers as the hosts' user, and says why when it cannot", async () => {
     const asHost = { CAIRN_NATS_USER: String(nats.host.user), CAIRN_NATS_PASSWORD: String(nats.host.pass) };
     const at = ["--nats", nats.url, "--namespace", "clins"];
-    const [services, list, show, state, timers, partitions, history, cancel, asClient, noNamespace] = await Promise.all([
+    const [services, list, show, state, timers, partitions, history, asClient, noNamespace] = await Promise.all([
       cairn(["services", ...at], asHost),
       cairn(["invocations", ...at, "--json"], asHost),
       cairn(["invocations", "show", ids.napId, ...at, "--json"], asHost),
@@ -244,11 +257,10 @@ describe("cairn's read commands, against a NATS namespace", () => {
       cairn(["timers", ...at, "--json"], asHost),
       cairn(["partitions", ...at], asHost),
       cairn(["state", "history", "Acct", "filled", ...at], asHost),
-      cairn(["invocations", "cancel", ids.napId, ...at], asHost),
       cairn(["partitions", ...at], { CAIRN_NATS_USER: String(nats.client.user), CAIRN_NATS_PASSWORD: String(nats.client.pass) }),
       cairn(["partitions", "--nats", nats.url, "--namespace", "nobody"], asHost),
     ]);
-    expect(services).toEqual({ status: 0, stderr: "", stdout: `name  type    handlers                                              hosts\nAcct  object  nap (exclusive), flaky (exclusive), fill (exclusive)  ${host.hostId}\n` });
+    expect(services).toEqual({ status: 0, stderr: "", stdout: `name  type    handlers                                              hosts\nAcct  object  fill (exclusive), flaky (exclusive), nap (exclusive)  ${host.hostId}\n` });
     const invocations = (json(list.stdout) as { invocations: InvocationSummary[] }).invocations;
     expect(new Map(invocations.map((inv) => [inv.id, inv.status]))).toEqual(new Map([[ids.napId, "suspended"], [ids.flakyId, "backing-off"], [expect.any(String), "succeeded"]]));
     expect((json(show.stdout) as InvocationDetail).journal.map((entry) => entry.type)).toEqual(["run", "sleep"]);
@@ -258,12 +270,21 @@ describe("cairn's read commands, against a NATS namespace", () => {
     const lines = partitions.stdout.trimEnd().split("\n");
     expect(lines[0]).toMatch(/^partition +owner +epoch +inbox +outbox +timers +invocations +changelog$/);
     expect(lines.slice(1).map((line) => line.split(/ +/).slice(0, 2))).toEqual([0, 1, 2, 3].map((p) => [String(p), host.hostId]));
-    expect(history).toMatchObject({ status: 1, stderr: expect.stringMatching(/^state history of Acct\/filled: not available in this version.*\n$/) });
-    expect(cancel).toEqual({ status: 1, stdout: "", stderr: `cancel: namespace "clins" at ${nats.url} cannot be steered from here yet; give the owning host's --admin URL\n` });
+    expect(history.status).toBe(0);
+    expect(history.stdout.trimEnd().split("\n").slice(1, -1).map((row) => row.split(/ {2,}/)[3])).toEqual(["a", "b", "c"]);
     expect(asClient).toMatchObject({ status: 1, stderr: expect.stringMatching(/^namespace "clins" at .* refuses these credentials \(.*Permissions Violation.*\): reading a namespace takes the hosts' user/) });
     expect(asClient.stderr.trimEnd().split("\n")).toHaveLength(1);
     expect(noNamespace.status, noNamespace.stderr).toBe(3);
     expect(noNamespace.stderr).toMatch(/^cannot reach namespace "nobody" at .*: it has no lease bucket \(stream not found\)\. Is a host of this namespace running\?/);
+
+    // After the reads: a cancel over NATS reaches the host that holds the invocation; it ends.
+    const cancel = await cairn(["invocations", "cancel", ids.napId, ...at], asHost);
+    expect(cancel).toMatchObject({ status: 0, stderr: "" });
+    const ended = await cairn(["invocations", "show", ids.napId, ...at, "--json"], asHost);
+    expect((json(ended.stdout) as InvocationDetail).status).toBe("failed");
+    // The callers' user may not steer invocations.
+    const asCaller = await cairn(["invocations", "kill", ids.flakyId, ...at], { CAIRN_NATS_USER: String(nats.client.user), CAIRN_NATS_PASSWORD: String(nats.client.pass) });
+    expect(asCaller.status).not.toBe(0);
   });
 });
 
