@@ -14,7 +14,7 @@ import { PartitionLog, type SnapshotStore, takeOver } from "./changelog/index.js
 import { parseEnvelope } from "./envelope.js";
 import { isConsumerInTheWay } from "./jetstream-errors.js";
 import type { OutboxRelay } from "./outbox-relay.js";
-import { PartitionConsumer } from "./streams.js";
+import { type InFlightBefore, PartitionConsumer } from "./streams.js";
 
 export interface NatsPartitionDeps {
   nc: NatsConnection;
@@ -74,6 +74,7 @@ export class NatsPartition implements PartitionWorker, Checkpoint {
   private readonly signal: AbortSignal;
   private committer: PartitionCommitter | undefined;
   private readonly consumer: PartitionConsumer;
+  private inFlightBefore: InFlightBefore = { ackFloor: 0, delivered: 0 };
   private loop: Promise<void> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly log: Logger;
@@ -141,7 +142,7 @@ export class NatsPartition implements PartitionWorker, Checkpoint {
     this.processor = deps.processor({ partition, commitLog: this.committer, inbox: this, signal: this.signal, log: this.log });
     this.processor.start();
     const recovered = deps.relay.recover(partition);
-    await this.consumer.reset();
+    this.inFlightBefore = await this.consumer.reset();
     if (this.stopping) {
       // Nobody will pull from it: a consumer left behind would block the next owner's on a work queue.
       await this.consumer.delete().catch(() => undefined);
@@ -283,7 +284,7 @@ export class NatsPartition implements PartitionWorker, Checkpoint {
       parsed,
       data: msg.data,
       seq: msg.seq,
-      deliveries: msg.info.redeliveryCount,
+      deliveries: this.deliveriesOf(msg),
       // The stream's own time of the message: when the inbox accepted it.
       receivedAtMs: msg.info.timestampNanos / 1e6,
       settle: () => this.ack(msg),
@@ -292,6 +293,15 @@ export class NatsPartition implements PartitionWorker, Checkpoint {
       retryLater: (delayMs) => this.retryLater(msg, delayMs),
       flush: () => this.deps.nc.flush(),
     });
+  }
+
+  /**
+   * How many times a message was delivered: this consumer's count, and one more when an earlier
+   * owner's consumer had it in flight (a consumer's own count starts again with each owner).
+   */
+  private deliveriesOf(msg: JsMsg): number {
+    const { ackFloor, delivered } = this.inFlightBefore;
+    return msg.info.redeliveryCount + (msg.seq > ackFloor && msg.seq <= delivered ? 1 : 0);
   }
 
   /** The highest stream sequence below which every message has been settled. */

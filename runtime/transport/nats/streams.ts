@@ -44,6 +44,15 @@ interface ConsumerOptions {
 }
 
 /**
+ * The messages an earlier owner's consumers had delivered and not seen acked when a new owner took
+ * the partition: those above `ackFloor`, up to `delivered`, that come again were in flight there.
+ */
+export interface InFlightBefore {
+  ackFloor: number;
+  delivered: number;
+}
+
+/**
  * The inbox consumer of one partition for one lease epoch, `p<partition>-e<epoch>`: each epoch
  * consumes through its own, so a former owner's pulls find nothing.
  */
@@ -88,12 +97,18 @@ export class PartitionConsumer {
    * creates this one: every message not yet acked is delivered again at once, in stream order,
    * instead of after the old consumer's ack wait. A work-queue stream allows one consumer per subject.
    */
-  async reset(): Promise<void> {
+  async reset(): Promise<InFlightBefore> {
     const subject = inboxSubject(this.namespace, this.partition);
+    const before: InFlightBefore = { ackFloor: Number.POSITIVE_INFINITY, delivered: 0 };
     for await (const info of this.jsm.consumers.list(this.stream)) {
-      if (info.config.filter_subject === subject) await this.deleteNamed(info.name);
+      if (info.config.filter_subject !== subject) continue;
+      // What the earlier consumer had handed out and not seen acked: in flight with its owner.
+      before.ackFloor = Math.min(before.ackFloor, info.ack_floor.stream_seq);
+      before.delivered = Math.max(before.delivered, info.delivered.stream_seq);
+      await this.deleteNamed(info.name);
     }
     await this.jsm.consumers.add(this.stream, this.config());
+    return before;
   }
 
   async delete(): Promise<void> {
