@@ -180,11 +180,13 @@ export class DurableContext implements WorkflowContext {
   private attemptController: AbortController | undefined;
   private random: ContextRandom | undefined;
   private dateView: ContextDate | undefined;
+  private attemptLog: Logger | undefined;
 
   constructor(
     private readonly scope: InvocationScope,
     private readonly journal: AttemptJournal,
     private readonly options: AttemptOptions,
+    private readonly attemptNumber = 1,
   ) {}
 
   get date(): ContextDate {
@@ -208,8 +210,10 @@ export class DurableContext implements WorkflowContext {
     return this.scope.invocationId;
   }
 
+  /** The invocation's logger (object, key, handler, invocation id) with this attempt's number; silent while replaying. */
   get log(): Logger {
-    return this.journal.replaying ? silent : this.scope.log;
+    if (this.journal.replaying) return silent;
+    return (this.attemptLog ??= this.scope.log.child({ attempt: this.attemptNumber }));
   }
 
   get key(): string {

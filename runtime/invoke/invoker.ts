@@ -112,7 +112,6 @@ export async function invoke(handler: ResolvedHandler, data: Uint8Array, scope: 
     // it did since its last suspension point is committed.
     current?.end("the invocation was killed");
     run.catch(() => undefined);
-    scope.log.warn({ attempt: attempts }, "invocation killed by an operator; its callers get a CancelledError and its key is released");
     const killed = new CancelledError(`${label}: invocation ${scope.invocationId} was killed`);
     return { outcome: terminalOutcome(killed), effects: undefined, attempts, killed: true };
   }
@@ -136,7 +135,7 @@ async function attemptUntilDone(
   if (scope.paused) await scope.waitForControl();
   else if (scope.nextAttemptAtMs !== undefined) await scope.backoff(scope.nextAttemptAtMs);
   for (let attempt = scope.failedAttempts + 1; ; attempt++) {
-    const ctx = new DurableContext(scope, new AttemptJournal(scope.journal, label, scope.invocationId), attemptOptions);
+    const ctx = new DurableContext(scope, new AttemptJournal(scope.journal, label, scope.invocationId), attemptOptions, attempt);
     started(ctx, attempt);
     let value: unknown;
     let failure: { error: unknown } | undefined;

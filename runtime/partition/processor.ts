@@ -735,7 +735,7 @@ export class PartitionProcessor {
         return assertNever(command);
     }
     await this.commitRow(invocation, row, label);
-    this.log.info({ invocationId: invocation.invocationId, command }, `invocation ${command === "resume" ? "resumed" : command === "kill" ? "killed" : "cancelled"} by an operator`);
+    this.invocationLog(invocation.envelope)().warn({ command }, CONTROL_LOG[command]);
     invocation.controlled(command);
   }
 
@@ -1000,6 +1000,13 @@ function cancellable<T>(invocation: LiveInvocation): Interrupt<T> {
     },
   };
 }
+
+/** The one line an operator's command logs, for the invocation it acts on. */
+const CONTROL_LOG: Record<ControlCommand, string> = {
+  cancel: "invocation cancelled by an operator: its pending or next await throws a CancelledError, and its compensation runs",
+  kill: "invocation killed by an operator: it ends now without compensation, its callers get a CancelledError and its key is released",
+  resume: "invocation resumed by an operator: it runs again with a fresh retry budget",
+};
 
 /** A target from its label (`Name/key/handler`, `Name/handler`): names and handlers hold no `/`, keys may. */
 function parseTargetLabel(label: string): Target | undefined {
