@@ -1,6 +1,7 @@
 // What `npm test` does about a missing nats-server: install it when it can, else stop at once
 // with the command that would.
 import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { NATS_INSTALL_COMMAND, findExecutable, findNatsServer } from "../../cli/nats-binary.js";
 
 /** What the test setup found on this machine. */
@@ -67,5 +68,21 @@ export function ensureNatsServerForTests(log: (line: string) => void = (line) =>
       const unknownStep: never = step;
       throw new Error(`unknown step ${JSON.stringify(unknownStep)}`);
     }
+  }
+}
+
+/**
+ * The console test drives Debian's chromium: installed here too when this run is root with apt (as
+ * nats-server is). Best effort: without it, only that test is skipped, saying why.
+ */
+export function ensureChromiumForTests(log: (line: string) => void = (line) => console.error(line)): void {
+  if (process.env.CHROMIUM_PATH !== undefined || existsSync("/usr/bin/chromium")) return;
+  const { uid, aptGet } = natsSetupFacts();
+  if (uid !== 0 || aptGet === undefined) return;
+  log("chromium is not installed: running `apt-get install -y chromium` (as root, with apt) for the console test.");
+  try {
+    execFileSync(aptGet, ["install", "-y", "chromium"], { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  } catch {
+    log("apt-get install -y chromium failed; the console test will be skipped.");
   }
 }
