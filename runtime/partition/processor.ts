@@ -67,6 +67,8 @@ export interface ProcessorDeps {
   /** Aborted when the partition must stop at once (lost, fenced, or the grace period is over). */
   signal: AbortSignal;
   log: Logger;
+  /** See `ProcessorFactory`. */
+  countLosses?: boolean;
   /** NATS mode: targets the namespace serves and this host does not. */
   unserved?: UnservedTargets;
   /** Hears the partition's timings and outcomes (metrics). @default nothing listens */
@@ -77,7 +79,15 @@ export interface ProcessorDeps {
 const UNSERVED_RETRY_MS = 5000;
 
 /** What a transport makes a partition's processor from: the transport-free part, given its ports. */
-export type ProcessorFactory = (ports: { partition: number; commitLog: CommitLog; inbox: Checkpoint; signal: AbortSignal; log: Logger }) => PartitionProcessor;
+export type ProcessorFactory = (ports: {
+  partition: number;
+  commitLog: CommitLog;
+  inbox: Checkpoint;
+  signal: AbortSignal;
+  log: Logger;
+  /** Whether invocations found running as the partition starts count a lost attempt (not after a NATS outage). @default true */
+  countLosses?: boolean;
+}) => PartitionProcessor;
 
 /**
  * What a partition does with each message of its inbox, whatever transport brought it: refuse it,
@@ -165,7 +175,7 @@ export class PartitionProcessor {
       if (store.readCompletion(partition, invocationId)) continue;
       const invocation = LiveInvocation.resumed(row, store.readJournal(partition, invocationId), this.answers);
       // Running when its last owner stopped (crashed, lost the partition): that attempt is lost.
-      if (row.status === "running") invocation.lostAttempts++;
+      if (row.status === "running" && this.deps.countLosses !== false) invocation.lostAttempts++;
       this.schedule(invocation, this.deps.registry.resolve(row.envelope.target));
     }
     if (rows.length > 0) this.log.debug({ invocations: rows.length }, "resuming the partition's live invocations");

@@ -1,4 +1,5 @@
-import { type JetStreamManager, connect as natsConnect } from "nats";
+import { performance } from "node:perf_hooks";
+import { type JetStreamManager, type NatsConnection as Connection, connect as natsConnect } from "nats";
 import { connect } from "../../../sdk/client/index.js";
 import { JetStreamPublisher, natsClientOptions } from "../../../sdk/internal.js";
 import type { HostTransport, TransportContext } from "../../host-transport.js";
@@ -34,6 +35,7 @@ export async function natsTransport(context: TransportContext, nats: NatsConnect
     await grace(nc.drain().catch(() => undefined));
     if (!nc.isClosed()) await nc.close();
   });
+  const connectionTroubled = watchConnection(nc, Math.max(30_000, 6 * config.leaseTtlMs));
   const jsm = await requireJetStream(nc);
   const stream = await ensureInboxStream(jsm, config.namespace, config.partitions, config.replicas);
   await ensureLogStream(jsm, config.namespace, config.replicas);
@@ -93,6 +95,7 @@ export async function natsTransport(context: TransportContext, nats: NatsConnect
         onFenced: (p, e) => void ownership.drop(p, e),
         onAppend: context.onChangelogAppend,
         census,
+        connectionTroubled,
         config,
         processor,
         signal,
@@ -126,4 +129,18 @@ async function partitionStats(jsm: JetStreamManager, namespace: string, inboxStr
   return new Map(
     partitions.map((p) => [p, { inboxBacklog: inboxCounts[inboxSubject(namespace, p)] ?? 0, changelogLength: logCounts[logSubject(namespace, p)] ?? 0 }]),
   );
+}
+
+/**
+ * Whether the connection had trouble (a disconnect, a reconnect, a stale connection) within the
+ * last `windowMs`: partitions moving then most likely moved because of it.
+ */
+function watchConnection(nc: Connection, windowMs: number): () => boolean {
+  let troubleAt = Number.NEGATIVE_INFINITY;
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === "disconnect" || status.type === "reconnect" || status.type === "reconnecting" || status.type === "staleConnection") troubleAt = performance.now();
+    }
+  })().catch(() => undefined);
+  return () => performance.now() - troubleAt < windowMs;
 }

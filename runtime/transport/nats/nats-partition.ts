@@ -33,6 +33,12 @@ export interface NatsPartitionDeps {
   onFenced: (partition: number, epoch: number) => void;
   /** This host's live workers per partition. */
   census: WorkerCensus;
+  /**
+   * Whether this host's connection to NATS had trouble lately (a disconnect, a reconnect): a
+   * partition taken over then most likely moved because of the outage, not because a handler took
+   * its host down, and what was in flight is not counted as lost attempts.
+   */
+  connectionTroubled: () => boolean;
   config: HostConfig;
   processor: ProcessorFactory;
   /** Hears how long each changelog append took (ms): the changelog-append metric. */
@@ -139,10 +145,12 @@ export class NatsPartition implements PartitionWorker, Checkpoint {
         deps.onFenced(partition, epoch);
       },
     });
-    this.processor = deps.processor({ partition, commitLog: this.committer, inbox: this, signal: this.signal, log: this.log });
+    const countLosses = !deps.connectionTroubled();
+    this.processor = deps.processor({ partition, commitLog: this.committer, inbox: this, signal: this.signal, log: this.log, countLosses });
     this.processor.start();
     const recovered = deps.relay.recover(partition);
-    this.inFlightBefore = await this.consumer.reset();
+    const inFlight = await this.consumer.reset();
+    if (countLosses) this.inFlightBefore = inFlight;
     if (this.stopping) {
       // Nobody will pull from it: a consumer left behind would block the next owner's on a work queue.
       await this.consumer.delete().catch(() => undefined);
