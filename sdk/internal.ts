@@ -22,6 +22,7 @@ export {
   awakeableNonce,
   parseAwakeableId,
   targetLabel,
+  parseTargetLabel,
   controlRequestSubject,
   inboxSubject,
   inboxStreamName,

@@ -1,25 +1,19 @@
-import { decode } from "../../sdk/internal.js";
-import type { InvocationRow, JournalEntry, Outcome } from "../store/index.js";
+import { parseTargetLabel } from "../../sdk/internal.js";
+import { type InvocationRow, type JournalEntry, type Outcome, decodedValue } from "../store/index.js";
 import type { JournalEntryView, LiveStatus, TargetView } from "./api.js";
 
 type OutcomeView = JournalEntryView["outcome"];
 
 /** A target label (`Name/key/handler`, `Name/handler`: see `targetLabel`) as a view: names and handlers hold no `/`, keys may. */
 export function targetFromLabel(label: string): TargetView {
-  const first = label.indexOf("/");
-  const last = label.lastIndexOf("/");
-  if (first === last) return { object: label.slice(0, first), handler: label.slice(first + 1) };
-  return { object: label.slice(0, first), key: label.slice(first + 1, last), handler: label.slice(last + 1) };
+  const target = parseTargetLabel(label);
+  if (!target) return { object: label, handler: "" };
+  return target.type === "object" ? { object: target.name, key: target.key, handler: target.handler } : { object: target.name, handler: target.handler };
 }
 
 /** Msgpack bytes as a JSON-able value; an empty buffer is `undefined` (how `run` records it), undecodable bytes say so. */
 export function decodeValue(bytes: Uint8Array): unknown {
-  if (bytes.byteLength === 0) return null;
-  try {
-    return decode(bytes);
-  } catch {
-    return `<${bytes.byteLength} bytes that do not decode>`;
-  }
+  return bytes.byteLength === 0 ? null : decodedValue(bytes);
 }
 
 function outcomeView(outcome: Outcome | undefined): OutcomeView {

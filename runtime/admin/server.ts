@@ -1,9 +1,7 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { ConfigError } from "../errors.js";
-import { HttpError, errorAnswer, requireBearer, resultJson } from "../ingress/index.js";
+import { HttpError, errorAnswer, listen, requireBearer, resultJson } from "../ingress/index.js";
 import type { ControlAnswer, InvocationControl, InvocationFilter } from "./api.js";
 import { consoleResponse } from "./console/index.js";
 import { type AdminSource, DEFAULT_INVOCATION_LIMIT, DEFAULT_HISTORY_LIMIT, DEFAULT_STATE_LIMIT } from "./inspector.js";
@@ -172,19 +170,7 @@ export async function startAdmin(options: AdminOptions): Promise<Admin> {
       res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    const failed = (error: NodeJS.ErrnoException) => {
-      if (error.code !== "EADDRINUSE") return reject(error);
-      reject(new ConfigError(`admin: port ${options.port} on ${bindHost} is taken; give admin another port, or port 0 for a free one`, { cause: error }));
-    };
-    server.once("error", failed);
-    server.listen(options.port, bindHost, () => {
-      server.off("error", failed);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+  const url = await listen(server, options.port, bindHost, "admin");
   log.info({ url }, "admin endpoint listening");
   let closed: Promise<void> | undefined;
   return {

@@ -1,11 +1,10 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { TargetInvoker } from "../../sdk/internal.js";
-import { ConfigError } from "../errors.js";
 import type { Registry } from "../invoke/index.js";
 import { errorAnswer, resultJson } from "./answers.js";
 import { readJsonBody } from "./body.js";
+import { listen } from "./listen.js";
 import { requireBearer } from "./bearer.js";
 import { HttpError } from "./http-error.js";
 import { type Route, parseRoute } from "./routes.js";
@@ -137,19 +136,7 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
       });
     },
   );
-  await new Promise<void>((resolve, reject) => {
-    const failed = (error: NodeJS.ErrnoException) => {
-      if (error.code !== "EADDRINUSE") return reject(error);
-      reject(new ConfigError(`ingress: port ${options.port} on ${bindHost} is taken (another host, or npm start?); give ingress another port, or port 0 for a free one`, { cause: error }));
-    };
-    server.once("error", failed);
-    server.listen(options.port, bindHost, () => {
-      server.off("error", failed);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+  const url = await listen(server, options.port, bindHost, "ingress", " (another host, or npm start?)");
   log.info({ url }, "ingress listening");
 
   let closed: Promise<void> | undefined;

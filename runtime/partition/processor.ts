@@ -10,6 +10,7 @@ import {
   childInvocationId,
   decode,
   encode,
+  parseTargetLabel,
   partitionOfTarget,
   workflowRunInvocationId,
   targetLabel,
@@ -1017,16 +1018,6 @@ const CONTROL_LOG: Record<ControlCommand, string> = {
   kill: "invocation killed by an operator: it ends now without compensation, its callers get a CancelledError and its key is released",
   resume: "invocation resumed by an operator: it runs again with a fresh retry budget",
 };
-
-/** A target from its label (`Name/key/handler`, `Name/handler`): names and handlers hold no `/`, keys may. */
-function parseTargetLabel(label: string): Target | undefined {
-  const first = label.indexOf("/");
-  const last = label.lastIndexOf("/");
-  if (first < 0) return undefined;
-  const name = label.slice(0, first);
-  const handler = label.slice(last + 1);
-  return first === last ? { type: "service", name, handler } : { type: "object", name, key: label.slice(first + 1, last), handler };
-}
 
 function assertNever(value: never): never {
   throw new Error(`unexpected ${String(value)}`);

@@ -35,7 +35,7 @@ export function jsonable(value: unknown): unknown {
 }
 
 /** A stored value as the admin API shows it; bytes that do not decode say so instead of failing the whole answer. */
-function decodedValue(bytes: Uint8Array): unknown {
+export function decodedValue(bytes: Uint8Array): unknown {
   try {
     return jsonable(decode(bytes));
   } catch (error) {

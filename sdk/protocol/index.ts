@@ -9,6 +9,7 @@ export type { Target, Envelope, Caller, ReplyAddress, Reply, ControlCommand, Con
 export {
   TargetType,
   targetLabel,
+  parseTargetLabel,
   controlRequestSubject,
   inboxSubject,
   inboxStreamName,

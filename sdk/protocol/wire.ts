@@ -13,6 +13,16 @@ export function targetLabel(target: Target): string {
   return target.type === "object" ? `${target.name}/${target.key}/${target.handler}` : `${target.name}/${target.handler}`;
 }
 
+/** A target from its label (the inverse of `targetLabel`): names and handlers hold no `/`, keys may. */
+export function parseTargetLabel(label: string): Target | undefined {
+  const first = label.indexOf("/");
+  const last = label.lastIndexOf("/");
+  if (first < 0) return undefined;
+  const name = label.slice(0, first);
+  const handler = label.slice(last + 1);
+  return first === last ? { type: "service", name, handler } : { type: "object", name, key: label.slice(first + 1, last), handler };
+}
+
 /**
  * Where a request-response caller waits, and how it recognises its answer: a NATS subject (a client
  * over NATS), or a caller in the host's own process (`host.client` in embedded mode, the ingress).
