@@ -56,6 +56,9 @@ const REOPEN_RETRY = { ...INTERNAL_RETRY, maxIntervalMs: 1000 };
 /** Missed heartbeats in a row (about one a second) after which a consume iterator is opened anew. */
 const DEAF_AFTER_MISSED = 6;
 
+/** How long a consume iterator may go without pulling or receiving before it is opened anew (pulls expire every 2 s). */
+const SILENT_REOPEN_MS = 10_000;
+
 /** How long a stop waits for the consume loop to end. */
 const STOP_CONSUMING_MS = 5000;
 
@@ -81,6 +84,8 @@ export class NatsPartition implements PartitionWorker, Checkpoint {
   private committer: PartitionCommitter | undefined;
   private readonly consumer: PartitionConsumer;
   private inFlightBefore: InFlightBefore = { ackFloor: 0, delivered: 0 };
+  /** Tells the deafness watch of the current consume iterator that a message came. */
+  private heard: () => void = () => undefined;
   private loop: Promise<void> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly log: Logger;
@@ -186,6 +191,7 @@ export class NatsPartition implements PartitionWorker, Checkpoint {
         if (this.stopping) void this.messages.close().catch(() => undefined);
         this.closeWhenDeaf(this.messages);
         for await (const msg of this.messages) {
+          this.heard();
           this.receive(msg);
           attempt = 0;
         }
@@ -214,22 +220,38 @@ export class NatsPartition implements PartitionWorker, Checkpoint {
   }
 
   /**
-   * Closes a consume iterator whose pulls go unanswered for long (its heartbeats missed again and
-   * again: seen once after NATS was paused, the client never pulling again while the partition's
-   * inbox filled): the loop then opens it anew, as for one that ended on its own.
+   * Closes a consume iterator that went deaf, and the loop opens it anew: one whose heartbeats were
+   * missed again and again, or one that neither pulled nor received anything for long. A healthy
+   * iterator pulls again at least every time a pull expires (2 s); after NATS was paused, the client
+   * was seen never pulling again (its pending count not reset after a failed request) while the
+   * partition's inbox filled.
    */
   private closeWhenDeaf(messages: ConsumerMessages): void {
+    let heardAt = performance.now();
+    this.heard = () => {
+      heardAt = performance.now();
+    };
+    const close = (why: Record<string, unknown>) => {
+      clearInterval(silence);
+      this.log.warn(why, "partition consumer hears nothing; opening it again");
+      void messages.close().catch(() => undefined);
+    };
+    const silence = setInterval(() => {
+      const silentMs = Math.round(performance.now() - heardAt);
+      if (silentMs >= SILENT_REOPEN_MS) close({ silentMs });
+    }, 1000);
+    silence.unref();
     void (async () => {
       try {
         for await (const status of await messages.status()) {
-          if (status.type === "heartbeats_missed" && Number(status.data) >= DEAF_AFTER_MISSED) {
-            this.log.warn({ missed: status.data }, "partition consumer hears nothing; opening it again");
-            await messages.close();
-            return;
-          }
+          // A pull sent is a sign of life; missed heartbeats are not.
+          if (status.type === "next") heardAt = performance.now();
+          if (status.type === "heartbeats_missed" && Number(status.data) >= DEAF_AFTER_MISSED) return close({ missed: status.data });
         }
       } catch {
         // The iterator ended: so does the watch.
+      } finally {
+        clearInterval(silence);
       }
     })();
   }
