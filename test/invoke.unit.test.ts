@@ -38,12 +38,12 @@ function capturingScope(): { scope: InvocationScope; lines: Array<Record<string,
     failedAttempts: 0,
     durable: false,
     cancelPending: false,
-    cancelSeen: () => undefined,
     paused: false,
     nextAttemptAtMs: undefined,
     waitForControl: () => new Promise(() => undefined),
     backoff: async () => undefined,
     whenKilled: () => new Promise(() => undefined),
+    killed: false,
   };
   return { scope, lines };
 }

@@ -63,12 +63,12 @@ afterEach(async () => {
 });
 
 describe("poison invocations are paused, and the partition serves its other keys", () => {
-  it("embedded: a handler that fills the heap crashes the process at most maxLostAttempts times, then waits paused", async () => {
+  it.each(["hog", "hogAfterNap"] as const)("embedded: a handler that fills the heap (%s) crashes the process at most maxLostAttempts times, then waits paused", async (handler) => {
     const dataDir = tempDir();
     const starts = new Map<string, number>();
     const heap = { nodeArgs: ["--max-old-space-size=48"] };
     let host = await startPoisonHost("embedded", "unused", dataDir, starts, heap);
-    const sent = await fetch(`${host.ingress}/Poison/bad/hog/send`, { method: "POST" });
+    const sent = await fetch(`${host.ingress}/Poison/bad/${handler}/send`, { method: "POST" });
     expect(sent.status).toBe(202);
     const { invocationId } = (await sent.json()) as { invocationId: string };
     let crashes = 0;
@@ -84,9 +84,9 @@ describe("poison invocations are paused, and the partition serves its other keys
     }
     // The first attempt and the ones each restart counted: 3 lost attempts, then paused.
     expect(crashes).toBe(3);
-    expect(starts.get("hog")).toBe(3);
+    expect(starts.get(handler)).toBe(3);
     const [stuck] = (await paused(host.admin)).filter((inv) => inv.id === invocationId);
-    expect(stuck).toMatchObject({ target: { object: "Poison", key: "bad", handler: "hog" }, status: "paused" });
+    expect(stuck).toMatchObject({ target: { object: "Poison", key: "bad", handler }, status: "paused" });
     expect(stuck?.lastError).toMatch(/^LostAttemptError: 3 attempts ended with the host or partition running it lost/);
     // Every other key answers, and the host stays up.
     for (let i = 0; i < 8; i++) expect(await (await fetch(`${host.ingress}/Poison/key-${i}/ping`, { method: "POST" })).json()).toBe(`pong key-${i}`);
@@ -94,7 +94,7 @@ describe("poison invocations are paused, and the partition serves its other keys
     expect((await fetch(`${host.admin}/api/invocations/${invocationId}/kill`, { method: "POST" })).status).toBe(202);
     expect(await (await fetch(`${host.ingress}/Poison/bad/ping`, { method: "POST" })).json()).toBe("pong bad");
     expect(host.proc.exitCode).toBeNull();
-    expect(starts.get("hog")).toBe(3);
+    expect(starts.get(handler)).toBe(3);
   }, 120_000);
 
   describe("over NATS", () => {

@@ -79,6 +79,8 @@ export interface Progress {
   wakeAtMs?: number;
   nextAttemptAtMs?: number;
   lastError?: string;
+  /** Its journal records where the handler saw the operator's cancel: the cancel is no longer pending. */
+  cancelSeen?: true;
 }
 
 /** What the partition lends an invocation: its committed state, its clock, its journal and its commit path. */
@@ -102,15 +104,15 @@ export interface InvocationScope {
    * Waiting here is not being busy. The waits of this and the two below take the attempt's signal: once
    * it aborts (the attempt ended), a wait still pending (the loser of a race) is dropped and never settles.
    */
-  waitUntil(atMs: number, attempt?: AbortSignal): Promise<void>;
+  waitUntil(atMs: number, attempt?: AbortSignal, cancellable?: boolean): Promise<void>;
   /** Commits a suspension point; rejects with `HostClosedError` when the partition stopped first. */
   commit(progress: Progress): Promise<void>;
   /** Resolves with the outcome of a call or awakeable entry once its complete-entry command committed. Waiting here is not being busy. */
-  awaitEntry(index: number, attempt: AbortSignal): Promise<Outcome>;
+  awaitEntry(index: number, attempt: AbortSignal, cancellable?: boolean): Promise<Outcome>;
   /** A workflow promise of this key, once resolved or rejected. */
   readPromise(name: string): Outcome | undefined;
   /** Resolves once a commit resolved or rejected that promise (read it again then). Waiting here is not being busy. */
-  promiseChanged(name: string, attempt: AbortSignal): Promise<void>;
+  promiseChanged(name: string, attempt: AbortSignal, cancellable?: boolean): Promise<void>;
   /** A step's function starts (+1) or ends (-1) running: the invocation is busy meanwhile, whatever else it waits on. */
   stepRunning(delta: 1 | -1): void;
   /** Whether the handler is a workflow's (its context has promises). */
@@ -124,12 +126,12 @@ export interface InvocationScope {
   /** Whether the invocation has a row in the partition's tables (anything of it committed). */
   readonly durable: boolean;
   /**
-   * Whether an operator's cancel waits for the handler to see it: its pending waits reject with a
-   * `CancelledError`, and its next step, call, sleep, awakeable or promise throws one.
+   * Whether an operator's cancel waits for the handler to see it (no commit has recorded where it
+   * did): an attempt's pending waits reject with a `CancelledError` (those it passes `cancellable`),
+   * and its next step, call, sleep, awakeable or promise throws one. A commit that carries the
+   * cancelled entry (`Progress.cancelSeen`) ends it.
    */
   readonly cancelPending: boolean;
-  /** The handler saw the cancellation (it is journaled where it did): it is not thrown again. */
-  cancelSeen(): void;
   /** It starts paused (its row says so): nothing runs before an operator's `resume` or `cancel`. */
   readonly paused: boolean;
   /** A resumed invocation that was backing off: when its next attempt runs. */
@@ -140,6 +142,8 @@ export interface InvocationScope {
   backoff(atMs: number): Promise<void>;
   /** Rejects with `InvocationKilledError` once an operator's kill is durable (never resolves). */
   whenKilled(): Promise<never>;
+  /** Whether an operator killed it. */
+  readonly killed: boolean;
 }
 
 export interface AttemptOptions {
@@ -176,6 +180,11 @@ export class DurableContext implements WorkflowContext {
   private replay = false;
   /** Steps whose function runs now: a forced replay waits until none does (a suspension of the whole handler). */
   private stepsRunning = 0;
+  /** This attempt threw the operator's cancel; `cancelInBatch`: and its entry is not committed yet. */
+  private cancelDelivered = false;
+  private cancelInBatch = false;
+  /** Steps counted as running for the lane (`scope.stepRunning`), until they end or the attempt does. */
+  private stepsCounted = 0;
   /** Aborted when the attempt ends: its waits still pending are dropped. */
   private attemptController: AbortController | undefined;
   private random: ContextRandom | undefined;
@@ -248,6 +257,9 @@ export class DurableContext implements WorkflowContext {
   end(why: string): EncodedEffects {
     this.endedWhy ??= why;
     this.attemptController?.abort();
+    // Steps still running (their functions cannot be stopped) no longer count for the lane: the
+    // lane may already belong to the next invocation of the key when they settle.
+    for (; this.stepsCounted > 0; this.stepsCounted--) this.scope.stepRunning(-1);
     return this.takeEffects();
   }
 
@@ -374,7 +386,7 @@ export class DurableContext implements WorkflowContext {
     if (recorded) await this.caughtUp();
     let outcome = this.scope.readPromise(name);
     if (!outcome && !recorded) {
-      if (this.scope.cancelPending) throw this.cancelledWait(index, { type: "promise", name }, undefined);
+      if (this.cancelPending) throw this.cancelledWait(index, { type: "promise", name }, undefined);
       this.journal.record(index, { type: "promise", name });
       await this.suspensionPoint("suspended");
     }
@@ -382,7 +394,7 @@ export class DurableContext implements WorkflowContext {
     // read and the wait's registration nothing can commit (both happen in one turn).
     for (outcome ??= this.scope.readPromise(name); !outcome; outcome = this.scope.readPromise(name)) {
       try {
-        await this.scope.promiseChanged(name, this.attempt);
+        await this.scope.promiseChanged(name, this.attempt, !this.cancelDelivered);
       } catch (error) {
         this.act();
         if (isInstance(error, CancelledError)) throw this.cancelledWait(index, { type: "promise", name }, undefined);
@@ -476,7 +488,7 @@ export class DurableContext implements WorkflowContext {
     // A workflow's run has one id per key (its partition gives it that one whatever the message says).
     const callee = workflowRun ? workflowRunInvocationId(label) : idempotencyKey === undefined ? newInvocationId() : idempotentInvocationId(label, idempotencyKey);
     const entry: JournalEntry = { type: "call", target: label, callee };
-    if (this.scope.cancelPending) return Promise.reject(this.cancelledWait(index, entry, undefined));
+    if (this.cancelPending) return Promise.reject(this.cancelledWait(index, entry, undefined));
     this.dirty.sends.push({ target, data, index, call: { callee } });
     this.journal.record(index, entry);
     return this.suspendFor(index, entry, target);
@@ -505,7 +517,7 @@ export class DurableContext implements WorkflowContext {
       promise = this.replayedWait(index, recorded, undefined);
     } else {
       const entry: JournalEntry = { type: "awakeable", nonce };
-      if (this.scope.cancelPending) {
+      if (this.cancelPending) {
         promise = Promise.reject(this.cancelledWait(index, entry, undefined));
       } else {
         this.journal.record(index, entry);
@@ -555,7 +567,7 @@ export class DurableContext implements WorkflowContext {
   private async awaitEntry(index: number, entry: JournalEntry & { type: "call" | "awakeable" }, target: Target | undefined): Promise<unknown> {
     let outcome: Outcome;
     try {
-      outcome = await this.scope.awaitEntry(index, this.attempt);
+      outcome = await this.scope.awaitEntry(index, this.attempt, !this.cancelDelivered);
     } catch (error) {
       this.act();
       if (isInstance(error, CancelledError)) throw this.cancelledWait(index, entry, target);
@@ -585,20 +597,25 @@ export class DurableContext implements WorkflowContext {
     if (typeof fn !== "function") throw new TerminalError(`ctx.run(${JSON.stringify(name)}, fn): fn must be a function`);
     const { index, recorded } = this.next("run", name);
     if (recorded) return resultOf(recorded.outcome);
-    if (this.scope.cancelPending) return this.cancelledAt(index, { type: "run", name, outcome: this.cancelledOutcome() });
+    if (this.cancelPending) return this.cancelledAt(index, { type: "run", name, outcome: this.cancelledOutcome() });
     this.stepsRunning++;
+    this.stepsCounted++;
     this.scope.stepRunning(1);
     let outcome: Outcome;
     try {
       outcome = await this.attemptStep(name, fn, options);
     } catch (error) {
       // Cancelled while it waited to retry: the step ends there.
-      if (!isInstance(error, CancelledError) || !this.scope.cancelPending) throw error;
+      if (!isInstance(error, CancelledError) || !this.cancelPending) throw error;
       outcome = this.cancelledOutcome();
-      this.scope.cancelSeen();
+      this.cancelDelivered = true;
+      this.cancelInBatch = true;
     } finally {
       this.stepsRunning--;
-      this.scope.stepRunning(-1);
+      if (this.stepsCounted > 0) {
+        this.stepsCounted--;
+        this.scope.stepRunning(-1);
+      }
     }
     this.act(); // the attempt may have ended while the step ran
     this.journal.record(index, { type: "run", name, outcome });
@@ -625,7 +642,7 @@ export class DurableContext implements WorkflowContext {
           throw (this.mismatch ??= new StepRetriesExhaustedError(`${label}: failed after ${attempt} attempts: ${errorName}: ${message}`));
         }
         this.scope.log.warn({ err: error, step: name, attempt, retryInMs: action.delayMs }, "step failed; retrying");
-        await this.scope.waitUntil(this.scope.now() + action.delayMs, this.attempt);
+        await this.scope.waitUntil(this.scope.now() + action.delayMs, this.attempt, !this.cancelDelivered);
         this.act();
       }
     }
@@ -650,12 +667,12 @@ export class DurableContext implements WorkflowContext {
       await this.caughtUp();
     } else {
       wakeAtMs = this.scope.now() + ms;
-      if (this.scope.cancelPending) return this.cancelledAt(index, { type: "sleep", wakeAtMs, wokeAt: this.journal.made, cancelled: true });
+      if (this.cancelPending) return this.cancelledAt(index, { type: "sleep", wakeAtMs, wokeAt: this.journal.made, cancelled: true });
       this.journal.record(index, { type: "sleep", wakeAtMs });
       await this.suspensionPoint("suspended", wakeAtMs);
     }
     try {
-      await this.scope.waitUntil(wakeAtMs, this.attempt);
+      await this.scope.waitUntil(wakeAtMs, this.attempt, !this.cancelDelivered);
     } catch (error) {
       this.act();
       if (!isInstance(error, CancelledError)) throw error;
@@ -681,8 +698,19 @@ export class DurableContext implements WorkflowContext {
    */
   private cancelledAt(index: number, entry: JournalEntry): never {
     this.journal.record(index, entry);
-    this.scope.cancelSeen();
+    this.cancelDelivered = true;
+    this.cancelInBatch = true;
     throw this.cancelledError();
+  }
+
+  /** An operator's cancel this attempt has yet to throw. */
+  private get cancelPending(): boolean {
+    return this.scope.cancelPending && !this.cancelDelivered;
+  }
+
+  /** Whether this attempt threw the operator's cancel (an attempt that fails after it sees it again). */
+  get sawCancel(): boolean {
+    return this.cancelDelivered;
   }
 
   private now(): number {
@@ -701,6 +729,10 @@ export class DurableContext implements WorkflowContext {
     // Taken by a suspension point started together with this one, which commits it.
     if (journal.length === 0 && effects.writes.length === 0 && effects.sends.length === 0 && effects.promises.length === 0 && !effects.clearedAll) return;
     const progress: Progress = { status, journal, effects, failedAttempts: this.scope.failedAttempts };
+    if (this.cancelInBatch) {
+      progress.cancelSeen = true;
+      this.cancelInBatch = false;
+    }
     if (wakeAtMs !== undefined) progress.wakeAtMs = wakeAtMs;
     await this.scope.commit(progress);
     this.act();

@@ -135,6 +135,8 @@ async function attemptUntilDone(
   if (scope.paused) await scope.waitForControl();
   else if (scope.nextAttemptAtMs !== undefined) await scope.backoff(scope.nextAttemptAtMs);
   for (let attempt = scope.failedAttempts + 1; ; attempt++) {
+    // Killed while it waited: no attempt starts after a kill.
+    if (scope.killed) throw new InvocationKilledError(`${label}: invocation ${scope.invocationId} was killed`);
     const ctx = new DurableContext(scope, new AttemptJournal(scope.journal, label, scope.invocationId), attemptOptions, attempt);
     started(ctx, attempt);
     let value: unknown;
@@ -168,7 +170,7 @@ async function attemptUntilDone(
     // A TerminalError the handler threw ends the invocation with what it did before throwing.
     if (isTerminal(error)) return { outcome: terminalOutcome(error), effects, attempts: attempt };
     // Cancelled before it reached an await to see it: no retry can deliver it better.
-    if (scope.cancelPending) {
+    if (scope.cancelPending && !ctx.sawCancel) {
       const cancelled = new CancelledError(`${label}: invocation ${scope.invocationId} was cancelled (its attempt had failed: ${describeThrown(error).message})`);
       return { outcome: terminalOutcome(cancelled), effects: undefined, attempts: attempt };
     }

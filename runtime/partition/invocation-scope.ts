@@ -13,10 +13,10 @@ export interface ScopeServices {
   readonly clock: Clock;
   readonly alwaysReplay: boolean;
   /** A handler's wait on the clock (a sleep, a step's retry): an operator's cancel ends it with a `CancelledError`. */
-  waitOnClock(invocation: LiveInvocation, lane: string, atMs: number, attempt?: AbortSignal): Promise<void>;
-  awaitEntry(invocation: LiveInvocation, lane: string, index: number, attempt: AbortSignal): Promise<Outcome>;
+  waitOnClock(invocation: LiveInvocation, lane: string, atMs: number, attempt: AbortSignal | undefined, cancellable: boolean): Promise<void>;
+  awaitEntry(invocation: LiveInvocation, lane: string, index: number, attempt: AbortSignal, cancellable: boolean): Promise<Outcome>;
   commitProgress(invocation: LiveInvocation, lane: string, label: string, progress: Progress, heldKeys: readonly string[]): Promise<void>;
-  promiseChanged(invocation: LiveInvocation, lane: string, target: Target, name: string, attempt: AbortSignal): Promise<void>;
+  promiseChanged(invocation: LiveInvocation, lane: string, target: Target, name: string, attempt: AbortSignal, cancellable: boolean): Promise<void>;
   /** A paused invocation's wait for an operator (`resume` or `cancel`). */
   waitForControl(invocation: LiveInvocation, lane: string): Promise<"resume" | "cancel">;
   /** A retry's backoff, ended early by an operator's `resume` or `cancel`. */
@@ -113,16 +113,12 @@ export class PartitionInvocationScope implements InvocationScope {
     return this.services.clock.now();
   }
 
-  waitUntil(atMs: number, attempt?: AbortSignal): Promise<void> {
-    return this.services.waitOnClock(this.invocation, this.lane, atMs, attempt);
+  waitUntil(atMs: number, attempt?: AbortSignal, cancellable = true): Promise<void> {
+    return this.services.waitOnClock(this.invocation, this.lane, atMs, attempt, cancellable);
   }
 
   get cancelPending(): boolean {
     return this.invocation.stop === "cancel";
-  }
-
-  cancelSeen(): void {
-    if (this.invocation.stop === "cancel") this.invocation.stop = "cancelled";
   }
 
   get paused(): boolean {
@@ -145,16 +141,20 @@ export class PartitionInvocationScope implements InvocationScope {
     return this.invocation.whenKilled();
   }
 
+  get killed(): boolean {
+    return this.invocation.stop === "kill";
+  }
+
   commit(progress: Progress): Promise<void> {
     return this.services.commitProgress(this.invocation, this.lane, this.handler.label, progress, this.heldKeys);
   }
 
-  awaitEntry(index: number, attempt: AbortSignal): Promise<Outcome> {
-    return this.services.awaitEntry(this.invocation, this.lane, index, attempt);
+  awaitEntry(index: number, attempt: AbortSignal, cancellable = true): Promise<Outcome> {
+    return this.services.awaitEntry(this.invocation, this.lane, index, attempt, cancellable);
   }
 
-  promiseChanged(name: string, attempt: AbortSignal): Promise<void> {
-    return this.services.promiseChanged(this.invocation, this.lane, this.target, name, attempt);
+  promiseChanged(name: string, attempt: AbortSignal, cancellable = true): Promise<void> {
+    return this.services.promiseChanged(this.invocation, this.lane, this.target, name, attempt, cancellable);
   }
 
   stepRunning(delta: 1 | -1): void {

@@ -146,6 +146,11 @@ export class LiveInvocation {
     return this.row({ status: this.status, ...detail });
   }
 
+  /** Its row once it goes on after a wait: `running`, so that losing its host from here on counts. */
+  runningRow(): InvocationRow {
+    return this.row({ status: "running", ...(this.rowDetail.lastError === undefined ? {} : { lastError: this.rowDetail.lastError }) });
+  }
+
   /** The last row's error, for what an operator sees. */
   get lastError(): string | undefined {
     return this.rowDetail.lastError;

@@ -17,7 +17,7 @@ import {
 } from "../../sdk/internal.js";
 import type { Clock } from "../clock.js";
 import type { HostConfig } from "../config.js";
-import { CommitTooLargeError, HostClosedError } from "../errors.js";
+import { CommitTooLargeError, HostClosedError, InvocationKilledError } from "../errors.js";
 import { CrashPoint, crashPoint, isArmed } from "../faults.js";
 import {
   type EncodedEffects,
@@ -138,23 +138,33 @@ export class PartitionProcessor {
       store: deps.store,
       clock: deps.clock,
       alwaysReplay: deps.config.alwaysReplay,
-      waitOnClock: (invocation, lane, atMs, attempt) => this.waitOnClock(lane, atMs, attempt, cancellable(invocation)),
-      awaitEntry: (invocation, lane, index, attempt) => this.awaitEntry(invocation, lane, index, attempt),
+      waitOnClock: (invocation, lane, atMs, attempt, canCancel) =>
+        this.waitOnClock(lane, atMs, attempt, canCancel ? cancellable(invocation) : undefined).then(() => this.goesOn(invocation)),
+      awaitEntry: (invocation, lane, index, attempt, canCancel) => this.awaitEntry(invocation, lane, index, attempt, canCancel),
+      // The invoker's own waits: a kill ends them (and the attempt loop) at once.
       waitForControl: (invocation, lane) =>
         this.parked<"resume" | "cancel">(lane, undefined, () => () => undefined, {
           invocation,
-          answer: (command) => (command === "resume" || command === "cancel" ? { value: command } : command === undefined && invocation.stop === "cancel" ? { value: "cancel" } : undefined),
+          answer: (command) => {
+            if (command === "kill" || invocation.stop === "kill") return killedError(invocation);
+            if (command === "resume" || command === "cancel") return { value: command };
+            return command === undefined && invocation.stop === "cancel" ? { value: "cancel" } : undefined;
+          },
         }),
       backoff: (invocation, lane, atMs) =>
         this.waitOnClock(lane, atMs, undefined, {
           invocation,
-          answer: (command) => (command === "resume" || command === "cancel" || invocation.stop === "cancel" ? { value: undefined } : undefined),
-        }),
+          answer: (command) => {
+            if (command === "kill" || invocation.stop === "kill") return killedError(invocation);
+            return command === "resume" || command === "cancel" || invocation.stop === "cancel" ? { value: undefined } : undefined;
+          },
+        }).then(() => this.goesOn(invocation)),
       commitProgress: (invocation, lane, label, progress, heldKeys) => {
         this.acted(lane);
         return this.commitProgress(invocation, label, progress, heldKeys);
       },
-      promiseChanged: (invocation, lane, target, name, attempt) => this.promiseChanged(lane, target, name, attempt, cancellable(invocation)),
+      promiseChanged: (invocation, lane, target, name, attempt, canCancel) =>
+        this.promiseChanged(lane, target, name, attempt, canCancel ? cancellable(invocation) : undefined).then(() => this.goesOn(invocation)),
       stepRunning: (lane, delta) => {
         if (delta > 0) this.acted(lane);
         count(this.stepLanes, lane, delta);
@@ -227,10 +237,10 @@ export class PartitionProcessor {
   }
 
   /** Waits for the outcome of a call or awakeable entry; the lane counts as settled meanwhile (the work is elsewhere). */
-  private async awaitEntry(invocation: LiveInvocation, lane: string, index: number, attempt: AbortSignal): Promise<Outcome> {
+  private async awaitEntry(invocation: LiveInvocation, lane: string, index: number, attempt: AbortSignal, canCancel: boolean): Promise<Outcome> {
     const known = outcomeOf(invocation.journal.get(index));
     if (known) return known;
-    return this.parked<Outcome>(lane, attempt, (resolve) => invocation.waitForEntry(index, resolve), cancellable(invocation));
+    return this.parked<Outcome>(lane, attempt, (resolve) => invocation.waitForEntry(index, resolve), canCancel ? cancellable(invocation) : undefined);
   }
 
   private acted(lane: string): void {
@@ -238,7 +248,7 @@ export class PartitionProcessor {
   }
 
   /** Resolves once a commit resolved or rejected a workflow promise; the lane counts as settled meanwhile. */
-  private promiseChanged(lane: string, target: Target, name: string, attempt: AbortSignal, interrupt: Interrupt<void>): Promise<void> {
+  private promiseChanged(lane: string, target: Target, name: string, attempt: AbortSignal, interrupt: Interrupt<void> | undefined): Promise<void> {
     const at = promiseKey(target, name);
     return this.parked<void>(lane, attempt, (resolve) => {
       const waiters = this.promiseWaiters.get(at) ?? new Set();
@@ -434,7 +444,8 @@ export class PartitionProcessor {
       kind: "progress",
       partition: deps.partition,
       invocationId: invocation.invocationId,
-      row: invocation.row({ status: "queued" }),
+      // The one running ahead of them is accepted as running: losing its host counts as a lost attempt.
+      row: invocation.row({ status: invocation.ran ? "running" : "queued" }),
       journal: [],
       stateWrites: [],
       outbox: [],
@@ -518,6 +529,8 @@ export class PartitionProcessor {
     else this.log.warn({ invocationId, index, entry: entry.type }, "complete-entry command for an entry that waits for nothing; dropped");
     if (!completed) return delivery.settle();
     const record: EntryRecord = { kind: "entry", partition: deps.partition, invocationId, index, entry: completed, outbox: [], position: deps.inbox.checkpoint() };
+    // The handler goes on once it is written: its row says so (a loss from here on is a lost attempt).
+    if (invocation.hasRow && invocation.status === "suspended") record.row = invocation.runningRow();
     const written = completed;
     this.sideCommit(delivery, async () => {
       if (!(await this.commit(record))) return delivery.abandon();
@@ -690,6 +703,24 @@ export class PartitionProcessor {
     );
   }
 
+  /**
+   * An invocation goes on after a sleep, a retry's backoff or a promise: its row says `running` again
+   * (committed beside it, not waited for), so that losing its host from here on is a lost attempt.
+   * Calls and awakeables say so in the commit of their outcome.
+   */
+  private goesOn(invocation: LiveInvocation): void {
+    if (!invocation.hasRow || invocation.completing || invocation.status === "running") return;
+    this.sideCommits++;
+    this.commitRow(invocation, invocation.runningRow(), `${invocation.envelope.target.name}.${invocation.envelope.target.handler}`)
+      .catch((err: unknown) => {
+        if (!(err instanceof HostClosedError)) this.log.warn({ err, invocationId: invocation.invocationId }, "could not record that an invocation runs again");
+      })
+      .finally(() => {
+        this.sideCommits--;
+        this.changed();
+      });
+  }
+
   /** Commits a new row for a live invocation beside its handler's own commits (a control command, a lost attempt). */
   private async commitRow(invocation: LiveInvocation, row: InvocationRow, label: string): Promise<void> {
     const { deps } = this;
@@ -751,13 +782,16 @@ export class PartitionProcessor {
   }
 
   /**
-   * A cancel or kill passed on by a caller to the callee it waits on: taken only from a caller the
-   * callee answers (its id, partition and journal index), anything else is dropped.
+   * A cancel or kill passed on by a caller to the callee it waits on: taken only from the caller that
+   * started the callee (its id, partition and journal index), anything else is dropped. Not from a
+   * caller that joined later with the same id: anyone may call an invocation whose id they can
+   * derive (a workflow's run, an idempotency key) and so join it, but not the one that started it.
    */
   private passedOn(delivery: Delivery, envelope: Envelope, command: ControlCommand): void {
     const invocation = this.live.get(envelope.invocationId);
     const from = envelope.caller;
-    const answered = from && invocation?.waitingCallers().some((c) => c.invocationId === from.invocationId && c.partition === from.partition && c.index === from.index);
+    const first = invocation?.envelope.caller;
+    const answered = from !== undefined && first !== undefined && first.invocationId === from.invocationId && first.partition === from.partition && first.index === from.index;
     if (!invocation || !answered || command === "resume") {
       this.log.debug({ invocationId: envelope.invocationId, command }, "control command from a caller this invocation does not answer (or that is no longer live); dropped");
       return delivery.settle();
@@ -797,6 +831,8 @@ export class PartitionProcessor {
     if (invocation.completing) throw new HostClosedError(`${label}: the invocation has ended`);
     if (!(await invocation.inboxWriteHeld())) throw new HostClosedError(`${label}: its inbox write failed`);
     invocation.failedAttempts = progress.failedAttempts;
+    // Where the handler saw the operator's cancel is in this commit's journal: not thrown again.
+    if (progress.cancelSeen && invocation.stop === "cancel") invocation.stop = "cancelled";
     // It made progress: the attempts lost before are not a poison invocation's.
     if (progress.journal.length > 0) invocation.lostAttempts = 0;
     const { status, wakeAtMs, nextAttemptAtMs, lastError } = progress;
@@ -998,6 +1034,10 @@ function completionMessage(caller: Caller, from: string, outcome: Outcome): Outb
 interface Interrupt<T> {
   invocation: LiveInvocation;
   answer(command: ControlCommand | undefined): { value: T } | Error | undefined;
+}
+
+function killedError(invocation: LiveInvocation): InvocationKilledError {
+  return new InvocationKilledError(`invocation ${invocation.invocationId} was killed`);
 }
 
 /** A handler's wait: an operator's cancel, until the handler saw it, ends it with a `CancelledError`. */

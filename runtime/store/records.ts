@@ -178,6 +178,8 @@ export interface EntryRecord {
   invocationId: string;
   index: number;
   entry: JournalEntry;
+  /** The waiting invocation's row, `running` again: it goes on (a loss from here on counts as a lost attempt). */
+  row?: InvocationRow;
   /** Always empty: here so that every record has sends to route. */
   outbox: OutboxEntry[];
   position: number;

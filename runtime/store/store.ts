@@ -454,6 +454,7 @@ export class Store {
         break;
       case "entry":
         this.putEntry([p, record.invocationId, record.index], record.entry);
+        if (record.row) this.invocations.put([p, record.invocationId], record.row);
         break;
       case "invocation":
       case undefined:

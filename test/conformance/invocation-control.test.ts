@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { beforeEach, describe, expect, it } from "vitest";
-import { CancelledError, TerminalError } from "cairn";
+import { CancelledError, type ObjectContext, TerminalError, handlers, object } from "cairn";
+import { createTestEnvironment } from "cairn/testing";
 import { controlSeen, ctlCallee, ctlOrder } from "../fixtures/control.js";
 import { eventually } from "../helpers/host.js";
 import { terminalError } from "../helpers/expect.js";
@@ -107,6 +108,29 @@ describe.each(modes)("$label", (mode) => {
     });
   });
 
+  describe("a cancel or kill racing retries", () => {
+    it("keeps a cancel whose compensation fails once: the compensation runs again and the invocation ends", async () => {
+      const call = h.client.objectClient(ctlOrder, "r1").fragileCompensation();
+      const id = await idOf("fragile:r1");
+      await sleep(100); // sleeping now
+      await h.client.cancel(id);
+      expect(await terminalError(call)).toBeInstanceOf(CancelledError);
+      expect(controlSeen.attempts.get("compensate:r1")).toBe(2);
+      expect(await h.client.objectClient(ctlOrder, "r1").status()).toBe("compensated after CancelledError");
+    });
+
+    it("runs no attempt after a kill that came while the invocation backed off", async () => {
+      const call = h.client.objectClient(ctlOrder, "r2").chargeThenFail();
+      const id = await idOf("chargeThenFail:r2");
+      expect(await eventually(() => controlSeen.attempts.get("chargeThenFail:r2") === 1)).toBe(true);
+      await h.client.kill(id);
+      expect(await terminalError(call)).toBeInstanceOf(CancelledError);
+      await sleep(800); // two backoffs
+      expect(controlSeen.attempts.get("chargeThenFail:r2")).toBe(1);
+      expect(controlSeen.attempts.get("charge:r2")).toBe(1);
+    });
+  });
+
   describe("kill", () => {
     it("ends the invocation at once without compensation, releases its key, and kills the call it waits on", async () => {
       const call = h.client.objectClient(ctlOrder, "k1").callAndWait();
@@ -148,5 +172,58 @@ describe.each(modes)("$label", (mode) => {
     );
     expect(bad).toBeInstanceOf(TerminalError);
     expect((bad as TerminalError).errorCode).toBe(400);
+  });
+});
+
+describe("a kill with the test clock", () => {
+  const done = new Set<string>();
+  const ids = new Map<string, string>();
+  const lanes = object({
+    name: "CtlLanes",
+    handlers: {
+      broken: handlers.object.exclusive({ retryPolicy: { maxAttempts: 1 } }, async (ctx: ObjectContext) => {
+        ids.set(`broken:${ctx.key}`, ctx.invocationId);
+        throw new Error("always fails");
+      }),
+      hang: async (ctx: ObjectContext) => {
+        ids.set(`hang:${ctx.key}`, ctx.invocationId);
+        await ctx.run("a call that never returns", () => new Promise(() => undefined));
+      },
+      /** Real work of 300 ms (not a durable wait): advanceTime must wait for it. */
+      slow: async (ctx: ObjectContext) => {
+        await sleep(300);
+        done.add(`slow:${ctx.key}`);
+      },
+      nap: async (ctx: ObjectContext) => {
+        await ctx.sleep(1000);
+        done.add(`nap:${ctx.key}`);
+      },
+    },
+  });
+
+  it("leaves no waits or steps of the killed invocation counted for its key: the next one is waited for, and nothing hangs", async () => {
+    const env = await createTestEnvironment({ services: [lanes], logLevel: "silent" });
+    try {
+      // A paused invocation, killed: the next one of its key is work that advanceTime waits for.
+      env.client.objectClient(lanes, "a").broken().catch(() => undefined);
+      expect(await eventually(() => ids.has("broken:a"))).toBe(true);
+      await env.advanceTime({ ms: 1 });
+      await env.client.kill(ids.get("broken:a") as string);
+      void env.client.objectClient(lanes, "a").slow();
+      await sleep(20);
+      await env.advanceTime({ ms: 0 });
+      expect(done.has("slow:a")).toBe(true);
+      // A step whose function never settles, killed: the next invocation of its key sleeps, and the clock moves it.
+      env.client.objectClient(lanes, "h").hang().catch(() => undefined);
+      expect(await eventually(() => ids.has("hang:h"))).toBe(true);
+      await env.client.kill(ids.get("hang:h") as string);
+      void env.client.objectClient(lanes, "h").nap();
+      await sleep(50);
+      const moved = await Promise.race([env.advanceTime({ seconds: 2 }).then(() => "advanced"), sleep(5000).then(() => "hung")]);
+      expect(moved).toBe("advanced");
+      expect(done.has("nap:h")).toBe(true);
+    } finally {
+      await env.close();
+    }
   });
 });

@@ -120,6 +120,7 @@ const EntryRecord = z.object({
   invocationId: z.string(),
   index: z.number().int().nonnegative(),
   entry: JournalEntry,
+  row: InvocationRow.optional(),
   outbox: z.array(OutboxEntry),
   position: z.number(),
 });
