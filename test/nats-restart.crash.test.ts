@@ -25,6 +25,14 @@ const SERVE_AGAIN_MS = 20_000;
  * outage cost, and the partition's take-over under a new epoch, fall inside it.
  */
 const OBSERVE_MS = 24_000;
+/**
+ * A fault's watch ends early once every partition answered and nothing failed for QUIET_MS, and at
+ * least MIN_OBSERVE_MS passed since NATS came back (past a lease's TTL, 5 s, so that a lease the
+ * outage cost, and its take-over under a new epoch, fall inside it). Each fault still ends with
+ * the failures of the slowest partition inside the watch; the whole run ends with a 5 s watch more.
+ */
+const MIN_OBSERVE_MS = 8000;
+const QUIET_MS = 6000;
 /** NATS is down this long on each kill -9, then started again on the same port and store. */
 const DOWN_MS = 2000;
 
@@ -82,14 +90,39 @@ function probeKeys(): string[] {
  * waits for the last one: a call published while NATS was down waits out the client's PubAck
  * timeout (10 s), which says nothing about the partition.
  */
-async function observe(client: CairnClient, keys: string[], windowMs: number, start = Date.now()): Promise<{ ms: number; stuck: number[] }> {
+async function observe(client: CairnClient, keys: string[], windowMs: number, start = Date.now(), settleEarly = false): Promise<{ ms: number; stuck: number[] }> {
   const attempts = keys.map(() => [] as Array<{ issuedAt: number; ok: Promise<boolean> }>);
-  while (Date.now() - start < windowMs) {
+  // When the last probe that failed was issued, and whether each partition answered one since.
+  let troubleAt = start;
+  const answeredSince = keys.map(() => false);
+  const settled = () => {
+    const now = Date.now();
+    return settleEarly && now - start >= MIN_OBSERVE_MS && now - troubleAt >= QUIET_MS && answeredSince.every(Boolean);
+  };
+  let end = start + windowMs;
+  while (Date.now() < end) {
     keys.forEach((key, p) => {
-      const ok = client.objectClient(counter, key).total(undefined, { timeoutMs: 2000 }).then(() => true, () => false);
-      attempts[p]?.push({ issuedAt: Date.now(), ok });
+      const issuedAt = Date.now();
+      const ok = client
+        .objectClient(counter, key)
+        .total(undefined, { timeoutMs: 2000 })
+        .then(
+          () => true,
+          () => false,
+        )
+        .then((answered) => {
+          if (!answered) {
+            troubleAt = Math.max(troubleAt, issuedAt);
+            answeredSince[p] = false;
+          } else if (issuedAt >= troubleAt) {
+            answeredSince[p] = true;
+          }
+          return answered;
+        });
+      attempts[p]?.push({ issuedAt, ok });
     });
     await sleep(250);
+    if (settled()) end = Date.now();
   }
   let ms = 0;
   const stuck: number[] = [];
@@ -97,7 +130,7 @@ async function observe(client: CairnClient, keys: string[], windowMs: number, st
     const results = await bounded(Promise.all(list.map((a) => a.ok)), 15_000, `partition ${p}'s probes`);
     const lastFailed = results.lastIndexOf(false);
     // The last second of calls must all have been answered: a partition still failing is stuck.
-    if (lastFailed >= 0 && (list[lastFailed]?.issuedAt ?? 0) > start + windowMs - 1500) stuck.push(p);
+    if (lastFailed >= 0 && (list[lastFailed]?.issuedAt ?? 0) > end - 1500) stuck.push(p);
     const servedFrom = list[lastFailed + 1]?.issuedAt ?? start;
     ms = Math.max(ms, servedFrom - start);
   }
@@ -198,7 +231,7 @@ async function survives(name: string, hostCount: number, faults: Fault[]): Promi
       const faultAt = Date.now();
       await inflict(fault);
       const backAt = Date.now();
-      const { ms, stuck } = await observe(client, keys, OBSERVE_MS, backAt);
+      const { ms, stuck } = await observe(client, keys, OBSERVE_MS, backAt, true);
       const figure = `fault ${i + 1} (${fault.type}): every partition served from ${ms} ms after NATS came back on (${backAt - faultAt + ms} ms after the fault began); ${callsBefore} calls before it`;
       figures.push(figure);
       console.log(`${name}, seed ${SEED}: ${figure}`);
