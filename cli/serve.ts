@@ -28,6 +28,8 @@ export interface ServeOptions {
   admin: { port: number; token: string | undefined } | undefined;
   /** The namespace's partition count (fixed when it is created); undefined: the host's default. */
   partitions: number | undefined;
+  /** History entries kept per object key (`historyEntriesPerKey`); undefined: the host's default (none). */
+  historyEntriesPerKey?: number;
 }
 
 /** What the running host tells its user once it serves; printed on stdout. */
@@ -53,6 +55,7 @@ export async function serve(options: ServeOptions, banner: Banner): Promise<void
       logger: scriptLogger(),
       ...(options.httpPort === undefined ? {} : { ingress: { port: options.httpPort, ...(options.ingressToken === undefined ? {} : { token: options.ingressToken }) } }),
       ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
+      ...(options.historyEntriesPerKey === undefined ? {} : { historyEntriesPerKey: options.historyEntriesPerKey }),
       ...(options.admin === undefined ? {} : { admin: { port: options.admin.port, ...(options.admin.token === undefined ? {} : { token: options.admin.token }) } }),
     };
     host = await startHost(nats ? { ...base, nats: { ...natsFromEnv("host", { ...process.env, CAIRN_NATS_URL: nats.url }), servers: nats.url } } : base);

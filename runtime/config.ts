@@ -97,11 +97,14 @@ const HostOptionsSchema = z.object({
    */
   historyRetentionMs: z.number().int().positive().default(DEFAULT_HISTORY_LIMITS.retentionMs),
   /**
-   * At most this many newest history entries are kept per object key, whatever their age, so that
-   * a key written in a loop costs a bounded amount; 0 keeps no history (and skips its work on
-   * every commit). @default 100
+   * Per-key state history (`cairn state history`, the console): at most this many newest entries
+   * are kept per object key, whatever their age, so that a key written in a loop costs a bounded
+   * amount. Off by default: each commit then writes its values again (before and after) and an age
+   * index, which cost embedded mode about a third of its cart throughput (`npm run bench`); turn it
+   * on where the insight is worth it (`cairn start` and `npm start` keep 100). 0 keeps none and skips
+   * the work. @default 0
    */
-  historyEntriesPerKey: z.number().int().nonnegative().default(DEFAULT_HISTORY_LIMITS.entriesPerKey),
+  historyEntriesPerKey: z.number().int().nonnegative().default(0),
   /** Unacknowledged inbox messages in flight per partition; bounds memory. @default 1000 */
   maxInFlightPerPartition: z.number().int().positive().default(1000),
   /** JetStream redelivers a message not acked or touched within this. @default 30000 */

@@ -66,7 +66,7 @@ function metricNames(text: string): Set<string> {
 
 describe.each(modes)("admin endpoint, $label", (mode) => {
   const ctx = useMode(mode);
-  const shared = ctx.sharedHost({ services: [account], host: { admin: { port: 0 }, partitions: 4 } });
+  const shared = ctx.sharedHost({ services: [account], host: { admin: { port: 0 }, partitions: 4, historyEntriesPerKey: 100 } });
   const admin = () => shared.host.adminUrl ?? "";
 
   it("GET /health answers 200 ready with the host's partitions", async () => {
@@ -203,6 +203,14 @@ describe.each(modes)("admin endpoint, $label", (mode) => {
       { name: "b", after: { name: "b", n: 1 } },
     ]);
     expect(body.history[1]?.changes).toEqual([{ name: "a", after: { name: "a", n: 1 } }]);
+  });
+
+  it("says where history is off (the default): 404 naming the option", async () => {
+    const plain = await ctx.start({ services: [account], host: { admin: { port: 0 }, partitions: 4 } });
+    const { status, body } = await getJson<{ code: number; message: string }>(`${plain.host.adminUrl}/api/state/Acct/k/history`);
+    expect(status).toBe(404);
+    expect(body.message).toMatch(/state history is not kept on host .*: start it with historyEntriesPerKey > 0/);
+    await plain.close();
   });
 
   it("shows a paused invocation with its last error; POST resume, then kill, act on it; an id not live is 404", async () => {

@@ -122,7 +122,7 @@ describe("cairn's read and control commands, against an embedded host's admin en
   let ids: { napId: string; flakyId: string };
   beforeAll(async () => {
     dir = mkdtempSync(join(process.env.CAIRN_TEST_TMP ?? tmpdir(), "cairn-cli-admin-"));
-    host = await startHost({ services: [acct], dataDir: dir, partitions: 4, admin: { port: 0, token: TOKEN }, logLevel: "silent" });
+    host = await startHost({ services: [acct], dataDir: dir, partitions: 4, admin: { port: 0, token: TOKEN }, logLevel: "silent", historyEntriesPerKey: 100 });
     admin = host.adminUrl ?? "";
     const reader = new HttpAdminReader(admin, { token: TOKEN });
     ids = await populate(host, () => reader.invocations({ object: "Acct" }));
@@ -230,7 +230,7 @@ describe("cairn's read commands, against a NATS namespace", () => {
   beforeAll(async () => {
     nats = await startNatsServer({ auth: true });
     dir = mkdtempSync(join(process.env.CAIRN_TEST_TMP ?? tmpdir(), "cairn-cli-ns-"));
-    host = await startHost({ services: [acct], dataDir: dir, nats: nats.host, namespace: "clins", partitions: 4, logLevel: "silent" });
+    host = await startHost({ services: [acct], dataDir: dir, nats: nats.host, namespace: "clins", partitions: 4, logLevel: "silent", historyEntriesPerKey: 100 });
     // The in-process check reads the same way the CLI does: through the namespace's admin subjects.
     const { NatsAdminReader } = await import("../runtime/transport/nats/index.js");
     const reader = await NatsAdminReader.connect({ nats: nats.host, namespace: "clins" });

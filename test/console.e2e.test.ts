@@ -64,7 +64,7 @@ describe.skipIf(chromiumPath === undefined)(
       (await invocations()).find((inv) => inv.target.key === key && inv.target.handler === handler);
 
     beforeAll(async () => {
-      host = await startHost({ services: [cart, mailer], dataDir: tempDir(), partitions: 4, admin: { port: 0 }, logLevel: "silent" });
+      host = await startHost({ services: [cart, mailer], dataDir: tempDir(), partitions: 4, admin: { port: 0 }, logLevel: "silent", historyEntriesPerKey: 100 });
       adminUrl = host.adminUrl ?? "";
       await host.client.objectClient(cart, "alice").add("book");
       await host.client.objectClient(cart, "alice").add("lamp");

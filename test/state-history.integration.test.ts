@@ -59,7 +59,7 @@ describe.each(modes)("state history: $label", (mode) => {
   const ctx = useMode(mode);
 
   it("records set, clear and clearAll of an exclusive handler, newest first, with the invocation id, handler and time of each commit", async () => {
-    const h = await ctx.start({ services: [ledger], host: { partitions: PARTITIONS } });
+    const h = await ctx.start({ services: [ledger], host: { partitions: PARTITIONS, historyEntriesPerKey: 100 } });
     const from = Date.now();
     const calls: Array<[handler: "set" | "clear" | "clearAll", input: unknown]> = [
       ["set", { name: "a", value: { n: 1 } }],
@@ -100,7 +100,7 @@ describe.each(modes)("state history: $label", (mode) => {
   });
 
   it("a durable step commits the writes made before it (a progress record) as an entry of its own, the completion those after", async () => {
-    const h = await ctx.start({ services: [ledger], host: { partitions: PARTITIONS } });
+    const h = await ctx.start({ services: [ledger], host: { partitions: PARTITIONS, historyEntriesPerKey: 100 } });
     await h.client.objectClient(ledger, "s").aroundStep(undefined, { idempotencyKey: "one" });
     await h.close();
     const history = await historyOf(h.dataDir, mode.name, "Ledger", "s");
@@ -112,7 +112,7 @@ describe.each(modes)("state history: $label", (mode) => {
   });
 
   it("records a workflow run's writes, before its promise and after it", async () => {
-    const h = await ctx.start({ services: [approval], host: { partitions: PARTITIONS } });
+    const h = await ctx.start({ services: [approval], host: { partitions: PARTITIONS, historyEntriesPerKey: 100 } });
     const wf = h.client.workflowClient(approval, "w1");
     const done = wf.run("order-1");
     expect(await eventually(async () => (await wf.status()) === "waiting", 10_000)).toBe(true);
@@ -136,7 +136,7 @@ describe.each(modes)("state history: $label", (mode) => {
 describe("state history retention, on the test clock", () => {
   it("drops entries past historyRetentionMs when their key is written again, and the sweep drops those of every other key", async () => {
     const dataDir = tempDir();
-    const env = await createTestEnvironment({ services: [ledger], dataDir, partitions: PARTITIONS, historyRetentionMs: 60 * 60 * 1000 });
+    const env = await createTestEnvironment({ services: [ledger], dataDir, partitions: PARTITIONS, historyRetentionMs: 60 * 60 * 1000, historyEntriesPerKey: 100 });
     const t0 = env.now();
     try {
       await env.client.objectClient(ledger, "written").set({ name: "n", value: 1 });
@@ -177,6 +177,7 @@ describe("state history across a NATS take-over", () => {
       leaseTtlMs: 1500,
       shutdownGraceMs: 500,
       logLevel: "silent",
+      historyEntriesPerKey: 100,
       ...(snapshotEvery ? { snapshotEvery } : {}),
     });
   }
@@ -223,7 +224,7 @@ describe("state history across a NATS take-over", () => {
   it("a host with an empty data dir that takes the partitions of a SIGKILLed host over through the changelog holds the same history", async () => {
     const namespace = uniqueNamespace("histk");
     const firstDir = tempDir();
-    const a = await startHostProcess({ natsUrl: nats.url, namespace, dataDir: firstDir, partitions: PARTITIONS, env: { CAIRN_TEST_LEASE_TTL_MS: "1500" } });
+    const a = await startHostProcess({ natsUrl: nats.url, namespace, dataDir: firstDir, partitions: PARTITIONS, env: { CAIRN_TEST_LEASE_TTL_MS: "1500", CAIRN_TEST_HISTORY_ENTRIES: "100" } });
     const client = await connect({ servers: nats.url, namespace });
     const keys = ["k-0", "k-1", "k-2", "k-3", "k-4"];
     const named = keys.flatMap((k): Array<[string, string]> => [["Counter", k], ["Mirror", k]]);
@@ -245,6 +246,7 @@ describe("state history across a NATS take-over", () => {
         leaseTtlMs: 1500,
         shutdownGraceMs: 500,
         logLevel: "silent",
+        historyEntriesPerKey: 100,
       });
       try {
         expect(await eventually(() => b.ownedPartitions().length === PARTITIONS, 20_000)).toBe(true);

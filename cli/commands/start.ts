@@ -17,6 +17,7 @@ const StartFlagsSchema = z.object({
   adminToken: z.string().min(1).optional(),
   ingressToken: z.string().min(1).optional(),
   partitions: count(1).pipe(z.number().max(1024)).optional(),
+  history: count(0).default(100),
 });
 
 export function startCommand(): Command {
@@ -32,12 +33,13 @@ export function startCommand(): Command {
     .option("--no-admin", "no admin endpoint")
     .addOption(new Option("--admin-token <token>", "require this bearer token on the admin endpoint").env("CAIRN_ADMIN_TOKEN"))
     .option("--partitions <n>", "the partition count, fixed when the data dir or namespace is created (default: 32)")
+    .option("--history <n>", "state history entries kept per key, for `cairn state history` and the console (0: none; it costs commit throughput)", "100")
     .action(async (modules: string[], options: unknown) => {
       const flags = parseFlags(StartFlagsSchema, options);
       const services = await loadDefinitions(modules);
       const dataDir = flags.data ?? join(stateDir(), "host-1");
       await serve(
-        { services, nats: natsChoice(flags.nats), dataDir, httpPort: flags.http === false ? undefined : flags.http, ingressToken: flags.ingressToken, admin: flags.admin === false ? undefined : { port: flags.admin, token: flags.adminToken }, partitions: flags.partitions },
+        { services, nats: natsChoice(flags.nats), dataDir, httpPort: flags.http === false ? undefined : flags.http, ingressToken: flags.ingressToken, admin: flags.admin === false ? undefined : { port: flags.admin, token: flags.adminToken }, partitions: flags.partitions, historyEntriesPerKey: flags.history },
         (host, server) =>
           [
             `Cairn host ${host.hostId} running ${server ? `on NATS at ${server.url}` : "embedded (no server)"}: ${services.map((s) => s.name).join(", ")} (data: ${dataDir}).`,

@@ -67,7 +67,7 @@ function historyCommand(): Command {
             { header: "before", cell: ({ change }) => shortJson(change.before, CELL_WIDTH / 2).text },
             { header: "after", cell: ({ change }) => shortJson(change.after, CELL_WIDTH / 2).text },
           ],
-          `${object}/${key}: no recorded changes`,
+          `${object}/${key}: no recorded changes (hosts keep state history only with historyEntriesPerKey > 0; \`cairn start\` keeps 100)`,
         );
         return { json: { history }, text: `${text}${cut ? `\n${CUT_NOTE}` : ""}` };
       }),

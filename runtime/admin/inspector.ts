@@ -41,13 +41,18 @@ export interface InspectorDeps {
 }
 
 /** The queries the admin API answers: over HTTP (server.ts) and over NATS (every host for its own partitions). */
+/** State history is off on this host (`historyEntriesPerKey: 0`, the default). */
+export class HistoryOffError extends Error {
+  override name = "HistoryOffError";
+}
+
 export interface AdminSource {
   health(): HealthView;
   services(): ServiceView[];
   invocations(filter: InvocationFilter): InvocationSummary[];
   invocation(id: string): InvocationDetail | undefined;
   state(object: string, key: string, page: { offset: number; limit: number }): StateView | undefined;
-  /** The key's history, newest first, when this host owns its partition. */
+  /** The key's history, newest first, when this host owns its partition; `HistoryOffError` when it keeps none. */
   history(object: string, key: string, limit: number): HistoryEntryView[] | undefined;
   timers(filter: { object?: string; key?: string }): TimerView[];
   partitions(): Promise<PartitionView[]>;
@@ -141,6 +146,7 @@ export class Inspector implements AdminSource {
   }
 
   history(object: string, key: string, limit: number): HistoryEntryView[] | undefined {
+    if (!this.deps.store.historyKept) throw new HistoryOffError(`state history is not kept on host ${this.deps.hostId}: start it with historyEntriesPerKey > 0 (\`cairn start\` keeps 100)`);
     const partition = partitionOf(object, key, this.deps.partitions);
     if (!this.deps.owned().includes(partition)) return undefined;
     return this.deps.store.readHistory(partition, object, key, limit).map(historyView);

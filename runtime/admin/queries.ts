@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { HealthView, HistoryEntryView, InvocationDetail, InvocationSummary, PartitionView, ServiceView, StateView, TimerView } from "./api.js";
-import { type AdminSource, DEFAULT_HISTORY_LIMIT, DEFAULT_INVOCATION_LIMIT, DEFAULT_STATE_LIMIT } from "./inspector.js";
+import { type AdminSource, DEFAULT_HISTORY_LIMIT, DEFAULT_INVOCATION_LIMIT, DEFAULT_STATE_LIMIT, HistoryOffError } from "./inspector.js";
 
 /**
  * The admin queries as messages (the NATS subjects `<namespace>.admin.<op>`): each op's request
@@ -76,7 +76,13 @@ export async function answerQuery(source: AdminSource, op: AdminOp, body: unknow
     }
     case "history": {
       const { object, key, limit } = AdminQuerySchemas.history.parse(body);
-      return source.history(object, key, limit) ?? null;
+      try {
+        return source.history(object, key, limit) ?? null;
+      } catch (error) {
+        // A host that keeps none has none to give; another one may own the key's partition.
+        if (error instanceof HistoryOffError) return null;
+        throw error;
+      }
     }
     case "timers":
       return source.timers(AdminQuerySchemas.timers.parse(body));

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { HttpError, errorAnswer, listen, requireBearer, resultJson } from "../ingress/index.js";
 import type { ControlAnswer, InvocationControl, InvocationFilter } from "./api.js";
 import { consoleResponse } from "./console/index.js";
-import { type AdminSource, DEFAULT_INVOCATION_LIMIT, DEFAULT_HISTORY_LIMIT, DEFAULT_STATE_LIMIT } from "./inspector.js";
+import { type AdminSource, DEFAULT_HISTORY_LIMIT, DEFAULT_INVOCATION_LIMIT, DEFAULT_STATE_LIMIT, HistoryOffError } from "./inspector.js";
 import { StatusSchema } from "./queries.js";
 
 /** What `/metrics` serves. */
@@ -125,7 +125,13 @@ export async function startAdmin(options: AdminOptions): Promise<Admin> {
         if (rest.length === 3) {
           if (rest[2] !== "history") break;
           const { limit } = parseQuery(HistoryQuerySchema, url.searchParams);
-          const history = source.history(object, key, limit);
+          let history: ReturnType<AdminSource["history"]>;
+          try {
+            history = source.history(object, key, limit);
+          } catch (error) {
+            if (error instanceof HistoryOffError) throw new HttpError(404, error.message);
+            throw error;
+          }
           if (!history) throw new HttpError(404, `history of ${object}/${key}: its partition is not served by this host`);
           return [200, resultJson({ history })];
         }

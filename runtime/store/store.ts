@@ -542,6 +542,11 @@ export class Store {
   }
 
   /** An object key's state history, newest first: up to `limit` of the commits that changed it (see {@link HistoryEntry}). */
+  /** Whether this store keeps state history (`historyEntriesPerKey` > 0). */
+  get historyKept(): boolean {
+    return this.history.enabled;
+  }
+
   readHistory(partition: number, object: string, key: string, limit: number): HistoryEntry[] {
     return this.history.read(partition, object, key, limit);
   }
