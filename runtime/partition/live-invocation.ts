@@ -73,6 +73,7 @@ export class LiveInvocation {
   private outcome: Outcome | undefined;
   private held: Promise<boolean> | undefined;
   private killed: Promise<never> | undefined;
+  private kill: (() => void) | undefined;
 
   private constructor(
     readonly envelope: Envelope,
@@ -165,21 +166,20 @@ export class LiveInvocation {
 
   /** A control command is durable: whatever waits for one hears it. */
   controlled(command: ControlCommand): void {
+    if (command === "kill") this.kill?.();
     for (const listener of [...(this.controlListeners ?? [])]) listener(command);
   }
 
   /** Rejects with `InvocationKilledError` once a kill is durable (at once if one is); never resolves. */
   whenKilled(): Promise<never> {
-    this.killed ??= new Promise<never>((_, reject) => {
-      const kill = () => reject(new InvocationKilledError(`invocation ${this.invocationId} was killed`));
-      if (this.stop === "kill") return kill();
-      const off = this.onControl((command) => {
-        if (command !== "kill") return;
-        off();
-        kill();
+    if (!this.killed) {
+      // One promise per invocation and no listener: every invocation races it, few are ever killed.
+      this.killed = new Promise<never>((_, reject) => {
+        this.kill = () => reject(new InvocationKilledError(`invocation ${this.invocationId} was killed`));
       });
-    });
-    this.killed.catch(() => undefined);
+      this.killed.catch(() => undefined);
+      if (this.stop === "kill") this.kill?.();
+    }
     return this.killed;
   }
 
