@@ -219,6 +219,10 @@ describe("cairn's read and control commands, against an embedded host's admin en
     const again = await cairn(["invocations", "kill", ids.napId], env);
     expect(again.status).toBe(4);
     expect(again.stderr).toMatch(/no live invocation/);
+    // A resume runs one backing off now: it fails again, a second failed attempt.
+    const resumed = await cairn(["invocations", "resume", ids.flakyId, "--json"], env);
+    expect(resumed).toEqual({ status: 0, stderr: "", stdout: `${JSON.stringify({ invocationId: ids.flakyId, accepted: true }, null, 2)}\n` });
+    expect(await eventually(async () => (await reader.invocation(ids.flakyId))?.failedAttempts === 2)).toBe(true);
   });
 });
 
@@ -285,6 +289,27 @@ describe("cairn's read commands, against a NATS namespace", () => {
     // The callers' user may not steer invocations.
     const asCaller = await cairn(["invocations", "kill", ids.flakyId, ...at], { CAIRN_NATS_USER: String(nats.client.user), CAIRN_NATS_PASSWORD: String(nats.client.pass) });
     expect(asCaller.status).not.toBe(0);
+  });
+
+  it("starts a host on the namespace with --nats, which the other commands then reach there", async () => {
+    const asHost = { CAIRN_NATS_USER: String(nats.host.user), CAIRN_NATS_PASSWORD: String(nats.host.pass) };
+    const asClient = { CAIRN_NATS_USER: String(nats.client.user), CAIRN_NATS_PASSWORD: String(nats.client.pass) };
+    const dataDir = mkdtempSync(join(process.env.CAIRN_TEST_TMP ?? tmpdir(), "cairn-cli-start-nats-"));
+    const child = spawnCairn(["start", "examples/counter.ts", "--nats", nats.url, "--data", dataDir, "--no-http", "--admin", "0", "--partitions", "4"], asHost);
+    try {
+      const banner = await child.untilStdout(/Ctrl-C stops the host\.\n/, 30_000);
+      expect(banner.startsWith("Cairn host host-")).toBe(true);
+      expect(banner).toContain(`running on NATS at ${nats.url}: `);
+      const called = await cairn(["call", "Counter/n/add", "5", "--nats", nats.url], asClient);
+      expect(called).toEqual({ status: 0, stdout: "5\n", stderr: "" });
+      const state = await cairn(["state", "Counter", "n", "--nats", nats.url, "--json"], asHost);
+      expect((json(state.stdout) as StateView).entries.map((e) => [e.name, e.value])).toEqual([["total", 5]]);
+      child.process.kill("SIGTERM");
+      expect(await child.exited).toBe(0);
+    } finally {
+      if (child.process.exitCode === null) child.process.kill("SIGKILL");
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
 
