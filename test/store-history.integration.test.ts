@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { Store, historyView } from "../runtime/store/index.js";
+import { Store } from "../runtime/store/index.js";
+import { historyView } from "../runtime/admin/index.js";
 import type { HistoryEntry, InvocationRecord, ProgressRecord, StateWrite } from "../runtime/store/index.js";
 import { decode, encode, newInvocationId } from "../sdk/internal.js";
 import { tempDir } from "./helpers/host.js";

@@ -28,3 +28,4 @@ export { AdminOp, AdminQuerySchemas, answerQuery, isAdminOp } from "./queries.js
 export { journalView, journalEntryView, targetFromLabel } from "./journal-view.js";
 export type { AdminReader } from "./reader.js";
 export { AdminRequestError, HttpAdminReader, mergeAnswers } from "./reader.js";
+export { historyView, jsonable } from "./value-views.js";

@@ -1,7 +1,8 @@
 import { partitionOf, targetLabel } from "../../sdk/internal.js";
 import type { Registry } from "../invoke/index.js";
 import type { LiveInvocationView, PartitionLease } from "../partition/index.js";
-import { type CompletionRecord, type InvocationRow, type Store, historyView } from "../store/index.js";
+import type { CompletionRecord, InvocationRow, Store } from "../store/index.js";
+import { historyView } from "./value-views.js";
 import type {
   HistoryEntryView,
   HealthView,

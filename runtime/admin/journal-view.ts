@@ -1,5 +1,6 @@
 import { parseTargetLabel } from "../../sdk/internal.js";
-import { type InvocationRow, type JournalEntry, type Outcome, decodedValue } from "../store/index.js";
+import type { InvocationRow, JournalEntry, Outcome } from "../store/index.js";
+import { decodedValue } from "./value-views.js";
 import type { JournalEntryView, LiveStatus, TargetView } from "./api.js";
 
 type OutcomeView = JournalEntryView["outcome"];

@@ -25,7 +25,6 @@ export type {
 } from "./records.js";
 export type { HistoryLimits } from "./history.js";
 export { DEFAULT_HISTORY_LIMITS } from "./history.js";
-export { decodedValue, historyView, jsonable } from "./history-view.js";
 export type { StateKey } from "./state-keys.js";
 export { Store, timerKey } from "./store.js";
 export { mergeEntry } from "./journal-merge.js";

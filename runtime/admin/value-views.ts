@@ -1,6 +1,6 @@
-import type { HistoryEntryView, StateChangeView } from "../admin/api.js";
 import { decode } from "../../sdk/internal.js";
-import type { HistoryEntry } from "./records.js";
+import type { HistoryEntry } from "../store/index.js";
+import type { HistoryEntryView, StateChangeView } from "./api.js";
 
 /**
  * A decoded state value made JSON-safe: what state may hold beyond JSON (see `checkPlainData`)
