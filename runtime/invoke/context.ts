@@ -136,10 +136,13 @@ export interface InvocationScope {
   readonly paused: boolean;
   /** A resumed invocation that was backing off: when its next attempt runs. */
   readonly nextAttemptAtMs: number | undefined;
-  /** Waits, not busy, for an operator's `resume` or `cancel` (a `kill` ends the invocation through `whenKilled`). */
-  waitForControl(): Promise<"resume" | "cancel">;
-  /** A retry's backoff: resolves at `atMs`, or at once when an operator resumes or cancels it. */
-  backoff(atMs: number): Promise<void>;
+  /**
+   * Waits, not busy, for an operator's `resume` or `cancel` (a `kill` ends it with `InvocationKilledError`).
+   * `afterCancel`: the failed attempt threw the pending cancel already; it does not end the wait.
+   */
+  waitForControl(afterCancel?: boolean): Promise<"resume" | "cancel">;
+  /** A retry's backoff: resolves at `atMs`, or at once when an operator resumes or cancels it (see `waitForControl`). */
+  backoff(atMs: number, afterCancel?: boolean): Promise<void>;
   /** Rejects with `InvocationKilledError` once an operator's kill is durable (never resolves). */
   whenKilled(): Promise<never>;
   /** Whether an operator killed it. */

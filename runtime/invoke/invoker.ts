@@ -181,7 +181,7 @@ async function attemptUntilDone(
       if (!action.exhausted || policy.onMaxAttempts === "fail") return { outcome: action.outcome, effects: undefined, attempts: attempt };
       await scope.commit({ status: "paused", journal: [], effects: undefined, failedAttempts: attempt, lastError });
       logPaused(scope, attempt, lastError, error);
-      await scope.waitForControl();
+      await scope.waitForControl(ctx.sawCancel);
       attempt = scope.failedAttempts; // a resume starts a fresh retry budget
       continue;
     }
@@ -190,7 +190,7 @@ async function attemptUntilDone(
     if (action.delayMs >= DURABLE_BACKOFF_MS || scope.durable) {
       await scope.commit({ status: "backing-off", journal: [], effects: undefined, failedAttempts: attempt, nextAttemptAtMs, lastError });
     }
-    await scope.backoff(nextAttemptAtMs);
+    await scope.backoff(nextAttemptAtMs, ctx.sawCancel);
   }
 }
 

@@ -18,9 +18,9 @@ export interface ScopeServices {
   commitProgress(invocation: LiveInvocation, lane: string, label: string, progress: Progress, heldKeys: readonly string[]): Promise<void>;
   promiseChanged(invocation: LiveInvocation, lane: string, target: Target, name: string, attempt: AbortSignal, cancellable: boolean): Promise<void>;
   /** A paused invocation's wait for an operator (`resume` or `cancel`). */
-  waitForControl(invocation: LiveInvocation, lane: string): Promise<"resume" | "cancel">;
+  waitForControl(invocation: LiveInvocation, lane: string, afterCancel: boolean): Promise<"resume" | "cancel">;
   /** A retry's backoff, ended early by an operator's `resume` or `cancel`. */
-  backoff(invocation: LiveInvocation, lane: string, atMs: number): Promise<void>;
+  backoff(invocation: LiveInvocation, lane: string, atMs: number, afterCancel: boolean): Promise<void>;
   stepRunning(lane: string, delta: 1 | -1): void;
 }
 
@@ -129,12 +129,12 @@ export class PartitionInvocationScope implements InvocationScope {
     return this.invocation.nextAttemptAtMs;
   }
 
-  waitForControl(): Promise<"resume" | "cancel"> {
-    return this.services.waitForControl(this.invocation, this.lane);
+  waitForControl(afterCancel = false): Promise<"resume" | "cancel"> {
+    return this.services.waitForControl(this.invocation, this.lane, afterCancel);
   }
 
-  backoff(atMs: number): Promise<void> {
-    return this.services.backoff(this.invocation, this.lane, atMs);
+  backoff(atMs: number, afterCancel = false): Promise<void> {
+    return this.services.backoff(this.invocation, this.lane, atMs, afterCancel);
   }
 
   whenKilled(): Promise<never> {

@@ -50,6 +50,8 @@ export class LiveInvocation {
   stop: StopRequest | undefined;
   /** Attempts lost with their host or partition (see `InvocationRow.lostAttempts`). */
   lostAttempts: number;
+  /** Its lane on the partition (its key's, for an exclusive handler), once scheduled. */
+  lane: string | undefined;
   /** Whether an attempt of it ever started (a queued one stopped before it ran has nothing to compensate). */
   ran: boolean;
   /** Whatever waits for control commands: the handler's waits, a paused or backing-off invocation. */

@@ -142,21 +142,23 @@ export class PartitionProcessor {
         this.waitOnClock(lane, atMs, attempt, canCancel ? cancellable(invocation) : undefined).then(() => this.goesOn(invocation)),
       awaitEntry: (invocation, lane, index, attempt, canCancel) => this.awaitEntry(invocation, lane, index, attempt, canCancel),
       // The invoker's own waits: a kill ends them (and the attempt loop) at once.
-      waitForControl: (invocation, lane) =>
+      // A pending cancel ends them early, to be thrown by the next attempt, unless the failed attempt
+      // threw it already (`afterCancel`: its compensation failed): then they wait as usual.
+      waitForControl: (invocation, lane, afterCancel) =>
         this.parked<"resume" | "cancel">(lane, undefined, () => () => undefined, {
           invocation,
           answer: (command) => {
             if (command === "kill" || invocation.stop === "kill") return killedError(invocation);
             if (command === "resume" || command === "cancel") return { value: command };
-            return command === undefined && invocation.stop === "cancel" ? { value: "cancel" } : undefined;
+            return command === undefined && invocation.stop === "cancel" && !afterCancel ? { value: "cancel" } : undefined;
           },
         }),
-      backoff: (invocation, lane, atMs) =>
+      backoff: (invocation, lane, atMs, afterCancel) =>
         this.waitOnClock(lane, atMs, undefined, {
           invocation,
           answer: (command) => {
             if (command === "kill" || invocation.stop === "kill") return killedError(invocation);
-            return command === "resume" || command === "cancel" || invocation.stop === "cancel" ? { value: undefined } : undefined;
+            return command === "resume" || command === "cancel" || (invocation.stop === "cancel" && !afterCancel) ? { value: undefined } : undefined;
           },
         }).then(() => this.goesOn(invocation)),
       commitProgress: (invocation, lane, label, progress, heldKeys) => {
@@ -396,6 +398,7 @@ export class PartitionProcessor {
     const { target, invocationId } = invocation.envelope;
     const keyed = target.type === "object" && !(handler instanceof TerminalError) && handler.kind === "exclusive";
     const lane = keyed ? `k:${target.name}\u0000${target.key}` : `i:${invocationId}`;
+    invocation.lane = lane;
     this.live.set(invocationId, invocation);
     if (keyed) {
       const inLane = this.lanes.get(lane);
@@ -529,10 +532,12 @@ export class PartitionProcessor {
     else this.log.warn({ invocationId, index, entry: entry.type }, "complete-entry command for an entry that waits for nothing; dropped");
     if (!completed) return delivery.settle();
     const record: EntryRecord = { kind: "entry", partition: deps.partition, invocationId, index, entry: completed, outbox: [], position: deps.inbox.checkpoint() };
-    // The handler goes on once it is written: its row says so (a loss from here on is a lost attempt).
-    if (invocation.hasRow && invocation.status === "suspended") record.row = invocation.runningRow();
     const written = completed;
     this.sideCommit(delivery, async () => {
+      // Ended while this command's inbox write was made durable: nothing may be written after its completion.
+      if (invocation.completing) return delivery.settle();
+      // The handler goes on once it is written, unless it waits on more: its row says so (a loss from here on is a lost attempt).
+      if (invocation.hasRow && invocation.status === "suspended" && !this.waitsOnMore(invocation, 1)) record.row = invocation.runningRow();
       if (!(await this.commit(record))) return delivery.abandon();
       // In memory only once durable: a redelivery after a failed commit must not be taken for a duplicate.
       invocation.setEntry(index, written);
@@ -709,7 +714,7 @@ export class PartitionProcessor {
    * Calls and awakeables say so in the commit of their outcome.
    */
   private goesOn(invocation: LiveInvocation): void {
-    if (!invocation.hasRow || invocation.completing || invocation.status === "running") return;
+    if (!invocation.hasRow || invocation.completing || invocation.status === "running" || this.waitsOnMore(invocation, 0)) return;
     this.sideCommits++;
     this.commitRow(invocation, invocation.runningRow(), `${invocation.envelope.target.name}.${invocation.envelope.target.handler}`)
       .catch((err: unknown) => {
@@ -719,6 +724,14 @@ export class PartitionProcessor {
         this.sideCommits--;
         this.changed();
       });
+  }
+
+  /**
+   * Whether the invocation still waits on more than `own` waits (a `Promise.all` of a call and a
+   * sleep, the loser of a race): then one wait's end does not make it run.
+   */
+  private waitsOnMore(invocation: LiveInvocation, own: number): boolean {
+    return invocation.lane !== undefined && (this.parkedLanes.get(invocation.lane) ?? 0) > own;
   }
 
   /** Commits a new row for a live invocation beside its handler's own commits (a control command, a lost attempt). */

@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { CancelledError, type ObjectContext, TerminalError, handlers, object } from "cairn";
 import { createTestEnvironment } from "cairn/testing";
 import { controlSeen, ctlCallee, ctlOrder } from "../fixtures/control.js";
-import { eventually } from "../helpers/host.js";
+import { eventually, tempDir } from "../helpers/host.js";
 import { terminalError } from "../helpers/expect.js";
 import { modes, useMode } from "../helpers/modes.js";
 
@@ -199,6 +199,67 @@ describe("a kill with the test clock", () => {
         done.add(`nap:${ctx.key}`);
       },
     },
+  });
+
+  it("backs a cancelled invocation whose compensation keeps failing off as usual, then pauses it (no loop, no pile of commits)", async () => {
+    let compensations = 0;
+    const stubborn = object({
+      name: "CtlStubborn",
+      handlers: {
+        run: handlers.object.exclusive({ retryPolicy: { initialIntervalMs: 60_000, maxIntervalMs: 60_000, maxAttempts: 3 } }, async (ctx: ObjectContext) => {
+          ids.set(`stubborn:${ctx.key}`, ctx.invocationId);
+          try {
+            await ctx.sleep(86_400_000);
+          } catch {
+            compensations++;
+            throw new Error("the compensation keeps failing");
+          }
+        }),
+      },
+    });
+    const env = await createTestEnvironment({ services: [stubborn], logLevel: "silent", historyEntriesPerKey: 0 });
+    try {
+      env.client.objectClient(stubborn, "s").run().catch(() => undefined);
+      expect(await eventually(() => ids.has("stubborn:s"))).toBe(true);
+      await env.advanceTime({ ms: 1 });
+      await env.client.cancel(ids.get("stubborn:s") as string);
+      await sleep(500); // the clock does not move: its backoff does not end
+      expect(compensations).toBe(1);
+      await env.advanceTime({ minutes: 3 }); // two more attempts, each seeing the cancel again, then paused
+      expect(compensations).toBe(3);
+      await env.advanceTime({ hours: 1 });
+      expect(compensations).toBe(3);
+    } finally {
+      await env.close();
+    }
+  });
+
+  it("does not count a wait that ended while another goes on as running: graceful restarts do not pause it", async () => {
+    let runs = 0;
+    const waiter = object({
+      name: "CtlWaiter",
+      handlers: {
+        run: async (ctx: ObjectContext) => {
+          runs++;
+          ids.set(`waiter:${ctx.key}`, ctx.invocationId);
+          await Promise.all([ctx.sleep(1000), ctx.awakeable<string>().promise]);
+        },
+      },
+    });
+    const dataDir = tempDir();
+    let env = await createTestEnvironment({ services: [waiter], logLevel: "silent", dataDir });
+    try {
+      env.client.objectSendClient(waiter, "w").run();
+      expect(await eventually(() => runs === 1)).toBe(true);
+      await env.advanceTime({ seconds: 2 }); // the sleep ends; the awakeable has not come
+      for (let restart = 1; restart <= 4; restart++) {
+        await env.close();
+        env = await createTestEnvironment({ services: [waiter], logLevel: "silent", dataDir, startTimeMs: Date.now() + 3000 });
+        expect(await eventually(() => runs === restart + 1), `after restart ${restart}`).toBe(true);
+      }
+    } finally {
+      await env.close();
+    }
   });
 
   it("leaves no waits or steps of the killed invocation counted for its key: the next one is waited for, and nothing hangs", async () => {
