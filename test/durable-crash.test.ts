@@ -145,7 +145,9 @@ async function natsRun(mode: Mode, natsUrl: string, random: () => number): Promi
     }
     await sleep(500);
     stopping = true;
-    await withDeadline(load, FINISH_MS, () => `unanswered after the last restart: ${owners([...started].filter((n) => !acknowledged.has(n)))}`);
+    // The hosts' error lines (a paused invocation says why) go with a failure.
+    const hostErrors = () => logged.join("").split("\n").filter((line) => line.includes('"level":50')).slice(-10).join("\n");
+    await withDeadline(load, FINISH_MS, () => `unanswered after the last restart: ${owners([...started].filter((n) => !acknowledged.has(n)))}\n${hostErrors()}`);
     const facts = await withDeadline(collectScenarioFacts(client, scenario, started, effectsPath), FINISH_MS, () => "reading the outcomes back");
     return { started: started.size, logged, killed, effectsPath, check: checkScenario(facts, killed) };
   } finally {
