@@ -27,10 +27,10 @@ const AdminFlagsSchema = z.object({
 });
 export type AdminFlags = z.infer<typeof AdminFlagsSchema>;
 
-/** What a command reads from, and how to steer invocations there (absent: that target cannot). */
+/** What a command reads from, and how to steer invocations there. */
 export interface AdminTarget {
   reader: AdminReader;
-  control: InvocationControl | undefined;
+  control: InvocationControl;
   /** The endpoint or namespace, for messages. */
   where: string;
   kind: "http" | "nats";

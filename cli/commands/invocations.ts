@@ -3,7 +3,7 @@ import { Command, Option } from "commander";
 import { z } from "zod";
 import type { ControlAnswer, InvocationDetail, InvocationStatusName, InvocationSummary, JournalEntryView } from "../../runtime/admin/api.js";
 import { withAdminTarget } from "../admin-target.js";
-import { NotFoundError, ScriptError } from "../errors.js";
+import { NotFoundError } from "../errors.js";
 import { count, parseFlags } from "../flags.js";
 import { shortJson, table, targetLabel, time } from "../table.js";
 import { withReader } from "./read.js";
@@ -55,8 +55,7 @@ export function invocationsCommand(): Command {
         .description(CONTROL[op])
         .argument("<id>", "the invocation id (inv_…)")
         .action((id: string, _options: unknown, command: Command) =>
-          withReader(command, async ({ control, where }) => {
-            if (control === undefined) throw new ScriptError(`${op}: ${where} cannot be steered from here yet; give the owning host's --admin URL`);
+          withReader(command, async ({ control }) => {
             await control[op](id);
             const answer: ControlAnswer = { invocationId: id, accepted: true };
             return { json: answer, text: `${op} of ${id} accepted (it acts asynchronously: \`cairn invocations show ${id}\` follows it)` };
