@@ -92,6 +92,8 @@ export class LeaseOwnership implements PartitionOwnership {
   /** Something changed while a rebalance ran: run another right after it. */
   private rebalanceAgain = false;
   private knownHosts = new Set<string>();
+  /** Since when (performance.now()) each partition has been seen without a lease. */
+  private readonly freeSince = new Map<number, number>();
   private watcher: QueuedIterator<KvEntry> | undefined;
   private stopped = false;
 
@@ -234,7 +236,7 @@ export class LeaseOwnership implements PartitionOwnership {
     const { hosts, leases } = await readLeases(kv);
     this.knownHosts = new Set(hosts);
     const holders = new Map(leases.map((l) => [l.partition, l.hostId]));
-    const step = planStep(hostId, partitions, hosts, holders);
+    const step = planStep(hostId, partitions, this.takingTheirShare(hosts, holders), holders);
     if (step.release.length > 0) this.options.log.info({ partitions: step.release }, "handing partitions over to balance the hosts");
     await Promise.all(step.release.map((p) => this.release(p, "handoff")));
     const acquired: Array<[number, number]> = [];
@@ -267,6 +269,26 @@ export class LeaseOwnership implements PartitionOwnership {
     }
     await Promise.all(acquired.map(([p, epoch]) => this.acquire(p, epoch)));
     if (acquired.length > 0) this.options.log.info({ partitions: acquired.map(([p]) => p), hosts: hosts.length }, "partitions acquired");
+  }
+
+  /**
+   * The hosts to share the partitions among: all live ones, unless partitions stayed without a lease
+   * for long (a lease TTL) while some host held none. Such a host is a member but serves nothing
+   * (seen once after NATS was paused: its partition starts never finished); the others take its
+   * share rather than leave partitions unserved, and give it back once it takes partitions again.
+   */
+  private takingTheirShare(hosts: readonly string[], holders: ReadonlyMap<number, string>): readonly string[] {
+    const now = performance.now();
+    for (let p = 0; p < this.options.partitions; p++) {
+      if (holders.has(p)) this.freeSince.delete(p);
+      else if (!this.freeSince.has(p)) this.freeSince.set(p, now);
+    }
+    const orphaned = [...this.freeSince.values()].some((since) => now - since >= this.options.leaseTtlMs);
+    if (!orphaned) return hosts;
+    const serving = new Set(holders.values());
+    const idle = hosts.filter((h) => h !== this.options.hostId && !serving.has(h));
+    if (idle.length > 0) this.options.log.warn({ idle }, "partitions stayed without an owner while these hosts served none: sharing them among the others");
+    return hosts.filter((h) => h === this.options.hostId || serving.has(h));
   }
 
   private async acquire(partition: number, epoch: number): Promise<void> {
