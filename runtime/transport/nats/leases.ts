@@ -274,8 +274,8 @@ export class LeaseOwnership implements PartitionOwnership {
   /**
    * The hosts to share the partitions among: all live ones, unless partitions stayed without a lease
    * for long (a lease TTL) while some host held none. Such a host is a member but serves nothing
-   * (seen once after NATS was paused: its partition starts never finished); the others take its
-   * share rather than leave partitions unserved, and give it back once it takes partitions again.
+   * (seen after NATS was paused; why it stopped taking partitions is not known yet); the others take
+   * its share rather than leave partitions unserved, and give it back once it holds partitions again.
    */
   private takingTheirShare(hosts: readonly string[], holders: ReadonlyMap<number, string>): readonly string[] {
     const now = performance.now();
