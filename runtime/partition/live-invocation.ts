@@ -154,9 +154,9 @@ export class LiveInvocation {
     return this.row({ status: "running", ...(this.rowDetail.lastError === undefined ? {} : { lastError: this.rowDetail.lastError }) });
   }
 
-  /** The last row's error, for what an operator sees. */
-  get lastError(): string | undefined {
-    return this.rowDetail.lastError;
+  /** Its handler's label (`Type.handler`), for errors and logs. */
+  get label(): string {
+    return `${this.envelope.target.name}.${this.envelope.target.handler}`;
   }
 
   /** Calls `listener` with each control command that reaches this invocation; returns how to stop listening. */

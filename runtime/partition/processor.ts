@@ -716,7 +716,7 @@ export class PartitionProcessor {
   private goesOn(invocation: LiveInvocation): void {
     if (!invocation.hasRow || invocation.completing || invocation.status === "running" || this.waitsOnMore(invocation, 0)) return;
     this.sideCommits++;
-    this.commitRow(invocation, invocation.runningRow(), `${invocation.envelope.target.name}.${invocation.envelope.target.handler}`)
+    this.commitRow(invocation, invocation.runningRow(), invocation.label)
       .catch((err: unknown) => {
         if (!(err instanceof HostClosedError)) this.log.warn({ err, invocationId: invocation.invocationId }, "could not record that an invocation runs again");
       })
@@ -766,7 +766,7 @@ export class PartitionProcessor {
   private async applyControl(invocation: LiveInvocation, command: ControlCommand): Promise<void> {
     // Its completion is being committed: it ends anyway.
     if (invocation.completing) return;
-    const label = `${invocation.envelope.target.name}.${invocation.envelope.target.handler}`;
+    const { label } = invocation;
     let row: InvocationRow;
     switch (command) {
       case "cancel":
@@ -1059,8 +1059,7 @@ function cancellable<T>(invocation: LiveInvocation): Interrupt<T> {
     invocation,
     answer: (command) => {
       if (command === "resume" || command === "kill" || invocation.stop !== "cancel") return undefined;
-      const { name, handler } = invocation.envelope.target;
-      return new CancelledError(`${name}.${handler}: invocation ${invocation.invocationId} was cancelled`);
+      return new CancelledError(`${invocation.label}: invocation ${invocation.invocationId} was cancelled`);
     },
   };
 }
